@@ -50,16 +50,16 @@ SB_API int sb_abi_version(void);
 
 typedef enum sb_status {
     SB_OK = 0,
-    SB_ERROR = -1,     /* unexpected internal error */
-    SB_EINVAL = -2,    /* an argument is invalid (NULL where not allowed, bad option, ...) */
-    SB_ENOMEM = -3,    /* out of memory */
-    SB_EPARSE = -4,    /* input could not be parsed (JSON, CSV, UTF-8) */
-    SB_ELIMIT = -5,    /* input is over a configured limit */
-    SB_ENOTFOUND = -6, /* the thing asked for does not exist */
-    SB_EIO = -7,       /* a file could not be read or written */
-    SB_EVERSION = -8,  /* an options struct's version is not supported */
+    SB_ERROR = -1,         /* unexpected internal error */
+    SB_EINVAL = -2,        /* an argument is invalid (NULL where not allowed, bad option, ...) */
+    SB_ENOMEM = -3,        /* out of memory */
+    SB_EPARSE = -4,        /* input could not be parsed (JSON, CSV, UTF-8) */
+    SB_ELIMIT = -5,        /* input is over a configured limit */
+    SB_ENOTFOUND = -6,     /* the thing asked for does not exist */
+    SB_EIO = -7,           /* a file could not be read or written */
+    SB_EVERSION = -8,      /* an options struct's version is not supported */
     SB_EINVALID_DATA = -9, /* input parsed but is not valid (missing field, duplicate id, ...) */
-    SB_ERANGE = -10    /* an index is out of range */
+    SB_ERANGE = -10        /* an index is out of range */
 } sb_status;
 
 /* The message of the last failed call on this thread, or "" when the last call succeeded.
@@ -80,7 +80,8 @@ typedef struct sb_engine_options {
     /* Snowball stemmer language for FAQ text, e.g. "english" (NULL or "" = "english"). */
     const char* language;
 } sb_engine_options;
-#define SB_ENGINE_OPTIONS_INIT {SB_ENGINE_OPTIONS_VERSION, NULL}
+#define SB_ENGINE_OPTIONS_INIT \
+    { SB_ENGINE_OPTIONS_VERSION, NULL }
 SB_API int sb_engine_options_init(sb_engine_options* opts, unsigned int version);
 
 /* Opens an engine. opts may be NULL for defaults. *out is set to NULL on failure. */
@@ -107,7 +108,8 @@ typedef struct sb_load_options {
     size_t max_field_bytes; /* one question, answer, alternate, ...; default 64 KiB */
     size_t max_alternates;  /* alternates of one entry; default 1000 */
 } sb_load_options;
-#define SB_LOAD_OPTIONS_INIT {SB_LOAD_OPTIONS_VERSION, 0, 0, 0, 0}
+#define SB_LOAD_OPTIONS_INIT \
+    { SB_LOAD_OPTIONS_VERSION, 0, 0, 0, 0 }
 SB_API int sb_load_options_init(sb_load_options* opts, unsigned int version);
 
 /* Parses, validates and indexes an FAQ set. A set is accepted whole or rejected whole: on error
@@ -154,7 +156,8 @@ typedef struct sb_search_options {
      * default (sb_faqset_default_threshold). */
     double threshold;
 } sb_search_options;
-#define SB_SEARCH_OPTIONS_INIT {SB_SEARCH_OPTIONS_VERSION, 0, -1.0}
+#define SB_SEARCH_OPTIONS_INIT \
+    { SB_SEARCH_OPTIONS_VERSION, 0, -1.0 }
 SB_API int sb_search_options_init(sb_search_options* opts, unsigned int version);
 
 /* Ranks the set's entries for a query. opts may be NULL. The query must be valid UTF-8. An empty

@@ -10,12 +10,12 @@
 namespace sb {
 
 class Error : public std::runtime_error {
-public:
+  public:
     Error(sb_status status, const std::string& message)
         : std::runtime_error(message), status_(status) {}
     sb_status status() const noexcept { return status_; }
 
-private:
+  private:
     sb_status status_;
 };
 

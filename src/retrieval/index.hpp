@@ -24,7 +24,7 @@ struct IndexOptions {
 };
 
 class FaqIndex {
-public:
+  public:
     // Builds the index. Throws sb::Error on bad options (e.g. unknown language).
     static std::shared_ptr<const FaqIndex> build(std::vector<FaqEntry> entries,
                                                  const IndexOptions& options);
@@ -42,7 +42,7 @@ public:
 
     struct Impl;
 
-private:
+  private:
     explicit FaqIndex(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
 };

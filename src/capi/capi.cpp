@@ -1,0 +1,389 @@
+// The C ABI: argument checks, conversion of C++ errors to status codes and the thread-local
+// last-error message. No exception leaves this file.
+#include <cmath>
+#include <exception>
+#include <memory>
+#include <new>
+#include <string>
+#include <utility>
+
+#include "common/error.hpp"
+#include "faq/faq.hpp"
+#include "retrieval/index.hpp"
+#include "retrieval/text.hpp"
+#include "supportbot/supportbot.h"
+
+struct sb_engine {
+    std::string language;
+};
+
+struct sb_faqset {
+    std::shared_ptr<const sb::FaqIndex> index;
+};
+
+struct sb_results {
+    std::shared_ptr<const sb::FaqIndex> index;  // keeps the ids alive
+    std::vector<sb::SearchHit> hits;
+    bool answered = false;
+};
+
+namespace {
+
+constexpr std::size_t kMaxQueryBytes = 16u << 10;
+constexpr std::size_t kMaxK = 1000;
+
+struct ThreadError {
+    int status = SB_OK;
+    std::string message;
+};
+
+ThreadError& thread_error() {
+    thread_local ThreadError e;
+    return e;
+}
+
+int set_error(int status, std::string message) {
+    ThreadError& e = thread_error();
+    e.status = status;
+    try {
+        e.message = std::move(message);
+    } catch (...) {
+        e.message.clear();
+    }
+    return status;
+}
+
+int ok() {
+    ThreadError& e = thread_error();
+    e.status = SB_OK;
+    e.message.clear();
+    return SB_OK;
+}
+
+// Runs fn, mapping every exception to a status and message.
+template <typename Fn>
+int guarded(Fn&& fn) noexcept {
+    try {
+        fn();
+        return ok();
+    } catch (const sb::Error& e) {
+        return set_error(e.status(), e.what());
+    } catch (const std::bad_alloc&) {
+        return set_error(SB_ENOMEM, "out of memory");
+    } catch (const std::exception& e) {
+        return set_error(SB_ERROR, std::string("internal error: ") + e.what());
+    } catch (...) {
+        return set_error(SB_ERROR, "internal error");
+    }
+}
+
+void require(bool condition, const char* message) {
+    if (!condition) throw sb::Error(SB_EINVAL, message);
+}
+
+void check_version(unsigned int version, unsigned int current, const char* what) {
+    if (version == 0 || version > current)
+        throw sb::Error(SB_EVERSION, std::string(what) + " version " + std::to_string(version) +
+                                         " is not supported (this library knows 1.." +
+                                         std::to_string(current) + ")");
+}
+
+sb::FaqLimits limits_from(const sb_load_options* opts) {
+    sb::FaqLimits limits;
+    if (!opts) return limits;
+    check_version(opts->version, SB_LOAD_OPTIONS_VERSION, "sb_load_options");
+    if (opts->max_bytes) limits.max_bytes = opts->max_bytes;
+    if (opts->max_entries) limits.max_entries = opts->max_entries;
+    if (opts->max_field_bytes) limits.max_field_bytes = opts->max_field_bytes;
+    if (opts->max_alternates) limits.max_alternates = opts->max_alternates;
+    return limits;
+}
+
+sb::FaqFormat format_from(sb_format format) {
+    switch (format) {
+        case SB_FORMAT_AUTO:
+            return sb::FaqFormat::Auto;
+        case SB_FORMAT_JSON:
+            return sb::FaqFormat::Json;
+        case SB_FORMAT_CSV:
+            return sb::FaqFormat::Csv;
+    }
+    throw sb::Error(SB_EINVAL,
+                    "unknown sb_format value " + std::to_string(static_cast<int>(format)));
+}
+
+sb_faqset* make_set(const sb_engine* engine, std::vector<sb::FaqEntry> entries) {
+    sb::IndexOptions io;
+    io.language = engine->language;
+    auto set = std::make_unique<sb_faqset>();
+    set->index = sb::FaqIndex::build(std::move(entries), io);
+    return set.release();
+}
+
+const sb::FaqEntry& entry_at(const sb_faqset* set, size_t index) {
+    require(set != nullptr, "set is NULL");
+    const auto& entries = set->index->entries();
+    if (index >= entries.size())
+        throw sb::Error(SB_ERANGE, "entry index " + std::to_string(index) + " is out of range (" +
+                                       std::to_string(entries.size()) + " entries)");
+    return entries[index];
+}
+
+}  // namespace
+
+extern "C" {
+
+const char* sb_version(void) {
+    return SB_VERSION_STRING;
+}
+int sb_abi_version(void) {
+    return SB_ABI_VERSION;
+}
+
+const char* sb_last_error(void) {
+    return thread_error().message.c_str();
+}
+int sb_last_status(void) {
+    return thread_error().status;
+}
+
+const char* sb_status_name(int status) {
+    switch (status) {
+        case SB_OK:
+            return "SB_OK";
+        case SB_ERROR:
+            return "SB_ERROR";
+        case SB_EINVAL:
+            return "SB_EINVAL";
+        case SB_ENOMEM:
+            return "SB_ENOMEM";
+        case SB_EPARSE:
+            return "SB_EPARSE";
+        case SB_ELIMIT:
+            return "SB_ELIMIT";
+        case SB_ENOTFOUND:
+            return "SB_ENOTFOUND";
+        case SB_EIO:
+            return "SB_EIO";
+        case SB_EVERSION:
+            return "SB_EVERSION";
+        case SB_EINVALID_DATA:
+            return "SB_EINVALID_DATA";
+        case SB_ERANGE:
+            return "SB_ERANGE";
+        default:
+            return "SB_UNKNOWN";
+    }
+}
+
+int sb_engine_options_init(sb_engine_options* opts, unsigned int version) {
+    return guarded([&] {
+        require(opts != nullptr, "opts is NULL");
+        check_version(version, SB_ENGINE_OPTIONS_VERSION, "sb_engine_options");
+        *opts = sb_engine_options SB_ENGINE_OPTIONS_INIT;
+    });
+}
+
+int sb_engine_open(sb_engine** out, const sb_engine_options* opts) {
+    if (out) *out = nullptr;
+    return guarded([&] {
+        require(out != nullptr, "out is NULL");
+        auto engine = std::make_unique<sb_engine>();
+        engine->language = "english";
+        if (opts) {
+            check_version(opts->version, SB_ENGINE_OPTIONS_VERSION, "sb_engine_options");
+            if (opts->language && *opts->language) engine->language = opts->language;
+        }
+        sb::Stemmer probe(engine->language);  // rejects unknown languages now, not at load
+        *out = engine.release();
+    });
+}
+
+void sb_engine_close(sb_engine* engine) {
+    delete engine;
+}
+
+int sb_load_options_init(sb_load_options* opts, unsigned int version) {
+    return guarded([&] {
+        require(opts != nullptr, "opts is NULL");
+        check_version(version, SB_LOAD_OPTIONS_VERSION, "sb_load_options");
+        *opts = sb_load_options SB_LOAD_OPTIONS_INIT;
+    });
+}
+
+int sb_faqset_load(sb_engine* engine, const char* data, size_t len, sb_format format,
+                   const sb_load_options* opts, sb_faqset** out) {
+    if (out) *out = nullptr;
+    return guarded([&] {
+        require(engine != nullptr, "engine is NULL");
+        require(out != nullptr, "out is NULL");
+        require(data != nullptr || len == 0, "data is NULL");
+        sb::FaqLimits limits = limits_from(opts);
+        auto entries =
+            sb::parse_faqs(std::string_view(data ? data : "", len), format_from(format), limits);
+        *out = make_set(engine, std::move(entries));
+    });
+}
+
+int sb_faqset_load_file(sb_engine* engine, const char* path, sb_format format,
+                        const sb_load_options* opts, sb_faqset** out) {
+    if (out) *out = nullptr;
+    return guarded([&] {
+        require(engine != nullptr, "engine is NULL");
+        require(path != nullptr, "path is NULL");
+        require(out != nullptr, "out is NULL");
+        sb::FaqLimits limits = limits_from(opts);
+        auto entries = sb::load_faqs_file(path, format_from(format), limits);
+        *out = make_set(engine, std::move(entries));
+    });
+}
+
+void sb_faqset_free(sb_faqset* set) {
+    delete set;
+}
+
+int sb_faqset_count(const sb_faqset* set, size_t* out) {
+    return guarded([&] {
+        require(set != nullptr, "set is NULL");
+        require(out != nullptr, "out is NULL");
+        *out = set->index->entries().size();
+    });
+}
+
+int sb_faqset_entry(const sb_faqset* set, size_t index, sb_faq_entry* out) {
+    return guarded([&] {
+        require(out != nullptr, "out is NULL");
+        const sb::FaqEntry& e = entry_at(set, index);
+        out->id = e.id.c_str();
+        out->question = e.question.c_str();
+        out->answer = e.answer.c_str();
+        out->category = e.category.c_str();
+        out->alternate_count = e.alternates.size();
+        out->tag_count = e.tags.size();
+    });
+}
+
+int sb_faqset_entry_alternate(const sb_faqset* set, size_t index, size_t alt, const char** out) {
+    return guarded([&] {
+        require(out != nullptr, "out is NULL");
+        const sb::FaqEntry& e = entry_at(set, index);
+        if (alt >= e.alternates.size())
+            throw sb::Error(SB_ERANGE,
+                            "alternate index " + std::to_string(alt) + " is out of range");
+        *out = e.alternates[alt].c_str();
+    });
+}
+
+int sb_faqset_entry_tag(const sb_faqset* set, size_t index, size_t tag, const char** out) {
+    return guarded([&] {
+        require(out != nullptr, "out is NULL");
+        const sb::FaqEntry& e = entry_at(set, index);
+        if (tag >= e.tags.size())
+            throw sb::Error(SB_ERANGE, "tag index " + std::to_string(tag) + " is out of range");
+        *out = e.tags[tag].c_str();
+    });
+}
+
+int sb_faqset_find(const sb_faqset* set, const char* id, size_t* out_index) {
+    return guarded([&] {
+        require(set != nullptr, "set is NULL");
+        require(id != nullptr, "id is NULL");
+        require(out_index != nullptr, "out_index is NULL");
+        const auto& entries = set->index->entries();
+        for (size_t i = 0; i < entries.size(); ++i) {
+            if (entries[i].id == id) {
+                *out_index = i;
+                return;
+            }
+        }
+        throw sb::Error(SB_ENOTFOUND, std::string("no FAQ entry with id \"") + id + "\"");
+    });
+}
+
+int sb_faqset_default_threshold(const sb_faqset* set, double* out) {
+    return guarded([&] {
+        require(set != nullptr, "set is NULL");
+        require(out != nullptr, "out is NULL");
+        *out = set->index->default_threshold();
+    });
+}
+
+int sb_search_options_init(sb_search_options* opts, unsigned int version) {
+    return guarded([&] {
+        require(opts != nullptr, "opts is NULL");
+        check_version(version, SB_SEARCH_OPTIONS_VERSION, "sb_search_options");
+        *opts = sb_search_options SB_SEARCH_OPTIONS_INIT;
+    });
+}
+
+int sb_faqset_search(const sb_faqset* set, const char* query, size_t len,
+                     const sb_search_options* opts, sb_results** out) {
+    if (out) *out = nullptr;
+    return guarded([&] {
+        require(set != nullptr, "set is NULL");
+        require(out != nullptr, "out is NULL");
+        require(query != nullptr || len == 0, "query is NULL");
+        size_t k = 5;
+        double threshold = set->index->default_threshold();
+        if (opts) {
+            check_version(opts->version, SB_SEARCH_OPTIONS_VERSION, "sb_search_options");
+            if (opts->k) k = opts->k;
+            if (std::isnan(opts->threshold) || opts->threshold > 1.0)
+                throw sb::Error(SB_EINVAL,
+                                "threshold must be in [0, 1], or negative for the "
+                                "default");
+            if (opts->threshold >= 0) threshold = opts->threshold;
+        }
+        if (k > kMaxK)
+            throw sb::Error(SB_EINVAL, "k = " + std::to_string(k) + " is over the limit of " +
+                                           std::to_string(kMaxK));
+        std::string_view q(query ? query : "", len);
+        if (q.size() > kMaxQueryBytes)
+            throw sb::Error(SB_ELIMIT, "query is " + std::to_string(q.size()) +
+                                           " bytes; the limit is " +
+                                           std::to_string(kMaxQueryBytes));
+        if (!sb::is_valid_utf8(q)) throw sb::Error(SB_EPARSE, "query is not valid UTF-8");
+        auto results = std::make_unique<sb_results>();
+        results->index = set->index;
+        results->hits = set->index->search(q, k);
+        results->answered = !results->hits.empty() && results->hits[0].confidence >= threshold;
+        *out = results.release();
+    });
+}
+
+int sb_results_count(const sb_results* results, size_t* out) {
+    return guarded([&] {
+        require(results != nullptr, "results is NULL");
+        require(out != nullptr, "out is NULL");
+        *out = results->hits.size();
+    });
+}
+
+int sb_results_get(const sb_results* results, size_t i, sb_result* out) {
+    return guarded([&] {
+        require(results != nullptr, "results is NULL");
+        require(out != nullptr, "out is NULL");
+        if (i >= results->hits.size())
+            throw sb::Error(SB_ERANGE, "result index " + std::to_string(i) + " is out of range (" +
+                                           std::to_string(results->hits.size()) + " results)");
+        const sb::SearchHit& h = results->hits[i];
+        out->index = h.index;
+        out->id = results->index->entries()[h.index].id.c_str();
+        out->score = h.score;
+        out->confidence = h.confidence;
+    });
+}
+
+int sb_results_answered(const sb_results* results, int* out) {
+    return guarded([&] {
+        require(results != nullptr, "results is NULL");
+        require(out != nullptr, "out is NULL");
+        *out = results->answered ? 1 : 0;
+    });
+}
+
+void sb_results_free(sb_results* results) {
+    delete results;
+}
+
+}  // extern "C"

@@ -1,0 +1,79 @@
+// FAQ retrieval: a BM25F lexical index over stems (question, alternates and answer as weighted
+// fields) with typo correction of out-of-vocabulary query words, and, for sets of a size where it
+// pays, a multinomial logistic-regression classifier over word, word-bigram and character n-gram
+// TF-IDF features trained on the set's own phrasings. The confidence is calibrated at build time by
+// training a second model with some FAQs held out entirely (their phrasings play the questions no
+// FAQ covers) and fitting a small logistic model on what the scores look like for right answers,
+// wrong answers and uncovered questions.
+#include "retrieval/index.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "common/error.hpp"
+#include "retrieval/model.hpp"
+#include "retrieval/text.hpp"
+
+namespace sb {
+
+struct FaqIndex::Impl {
+    std::vector<FaqEntry> entries;
+    Stemmer stemmer;
+    LexicalIndex lexical;
+    std::unique_ptr<Classifier> classifier;  // null for sets too large to train on
+    Calibrator calibrator;
+
+    Impl(std::vector<FaqEntry> e, const IndexOptions& o)
+        : entries(std::move(e)), stemmer(o.language) {}
+};
+
+FaqIndex::FaqIndex(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+FaqIndex::~FaqIndex() = default;
+
+const std::vector<FaqEntry>& FaqIndex::entries() const noexcept {
+    return impl_->entries;
+}
+
+double FaqIndex::default_threshold() const noexcept {
+    return impl_->calibrator.threshold;
+}
+
+std::size_t FaqIndex::memory_bytes() const noexcept {
+    std::size_t n = impl_->lexical.memory_bytes();
+    if (impl_->classifier) n += impl_->classifier->memory_bytes();
+    return n;
+}
+
+std::shared_ptr<const FaqIndex> FaqIndex::build(std::vector<FaqEntry> entries,
+                                                const IndexOptions& options) {
+    if (entries.empty()) throw Error(SB_EINVALID_DATA, "an FAQ set needs at least one entry");
+    auto impl = std::make_unique<Impl>(std::move(entries), options);
+    Corpus corpus = analyse_corpus(impl->entries, impl->stemmer);
+    impl->lexical = LexicalIndex::build(corpus, corpus.all());
+    if (Classifier::worth_training(corpus)) {
+        impl->calibrator = calibrate(corpus);
+        impl->classifier = std::make_unique<Classifier>(Classifier::train(corpus, corpus.all()));
+    } else {
+        impl->calibrator = Calibrator::lexical_default();
+    }
+    return std::shared_ptr<const FaqIndex>(new FaqIndex(std::move(impl)));
+}
+
+std::vector<SearchHit> FaqIndex::search(std::string_view query, std::size_t k) const {
+    const Impl& m = *impl_;
+    Query q = analyse_query(query, m.stemmer);
+    if (q.tokens.empty() || k == 0) return {};
+    std::vector<Scored> ranked =
+        rank(q, m.lexical, m.classifier.get(), m.calibrator, std::max<std::size_t>(k, 2));
+    std::vector<SearchHit> hits;
+    hits.reserve(std::min(k, ranked.size()));
+    for (std::size_t i = 0; i < ranked.size() && i < k; ++i)
+        hits.push_back({ranked[i].doc, ranked[i].score, ranked[i].confidence});
+    return hits;
+}
+
+}  // namespace sb

@@ -1,0 +1,595 @@
+#include "retrieval/model.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <unordered_set>
+
+#include "common/error.hpp"
+
+namespace sb {
+
+namespace {
+
+// BM25F parameters: field weights for question, alternates and answer; k1 and b.
+constexpr std::array<float, kFields> kFieldWeight = {2.0f, 1.0f, 0.5f};
+constexpr float kK1 = 1.2f;
+constexpr float kB = 0.75f;
+
+// Classifier: feature-group weights (each group is L2-normalised, then weighted), training.
+constexpr float kWordGroup = 1.0f;
+constexpr float kBigramGroup = 0.6f;
+constexpr float kCharGroup = 1.0f;
+constexpr float kAnswerSampleWeight = 0.3f;
+constexpr int kEpochs = 12;
+constexpr float kLearningRate = 0.8f;
+constexpr float kL2 = 1e-6f;
+// Largest set the classifier is trained for: docs x training samples (cost of an epoch).
+constexpr double kMaxTrainCost = 6.0e7;
+constexpr std::size_t kMaxClasses = 5000;
+// Ranking: weight of the normalised lexical score added to the classifier's log-probability.
+constexpr float kLexicalBlend = 1.0f;
+
+std::uint32_t trigram_key(std::string_view s, std::size_t i) {
+    return static_cast<std::uint32_t>(hash_bytes(s.substr(i, 3), 7));
+}
+
+std::vector<std::uint32_t> word_trigrams(const std::string& word) {
+    std::string padded = "^" + word + "$";
+    std::vector<std::uint32_t> out;
+    for (std::size_t i = 0; i + 3 <= padded.size(); ++i) out.push_back(trigram_key(padded, i));
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+}
+
+bool all_digits(std::string_view w) {
+    return std::all_of(w.begin(), w.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+float bm25_idf(std::size_t n, std::size_t df) {
+    return std::log(1.0f + (static_cast<float>(n) - static_cast<float>(df) + 0.5f) /
+                               (static_cast<float>(df) + 0.5f));
+}
+
+float sigmoid(double z) {
+    return static_cast<float>(1.0 / (1.0 + std::exp(-z)));
+}
+
+}  // namespace
+
+// ---- Corpus --------------------------------------------------------------------------------
+
+std::vector<std::uint32_t> Corpus::all() const {
+    std::vector<std::uint32_t> v(phrasings.size());
+    std::iota(v.begin(), v.end(), 0u);
+    return v;
+}
+
+Corpus analyse_corpus(const std::vector<FaqEntry>& entries, const Stemmer& stemmer) {
+    Corpus c;
+    c.docs = entries.size();
+    for (std::size_t d = 0; d < entries.size(); ++d) {
+        const auto doc = static_cast<std::uint32_t>(d);
+        const FaqEntry& e = entries[d];
+        c.phrasings.push_back({doc, Field::Question, analyse(e.question, stemmer)});
+        for (const auto& alt : e.alternates)
+            c.phrasings.push_back({doc, Field::Alternate, analyse(alt, stemmer)});
+        c.phrasings.push_back({doc, Field::Answer, analyse(e.answer, stemmer)});
+    }
+    return c;
+}
+
+Query analyse_query(std::string_view text, const Stemmer& stemmer) {
+    return Query{analyse(text, stemmer)};
+}
+
+// ---- Lexical index -------------------------------------------------------------------------
+
+LexicalIndex LexicalIndex::build(const Corpus& corpus,
+                                 const std::vector<std::uint32_t>& phrasings) {
+    LexicalIndex ix;
+    ix.docs_ = corpus.docs;
+    const std::size_t n = corpus.docs;
+
+    // Per document and field: term frequencies and lengths.
+    struct DocTerms {
+        std::unordered_map<std::uint32_t, std::array<float, kFields>> tf;
+        std::array<float, kFields> len{};
+    };
+    std::vector<DocTerms> docs(n);
+    std::vector<std::unordered_set<std::uint32_t>> word_docs;
+    for (std::uint32_t pi : phrasings) {
+        const Phrasing& p = corpus.phrasings[pi];
+        const auto f = static_cast<std::size_t>(p.field);
+        for (const Token& t : p.tokens) {
+            if (t.stop) continue;
+            auto [it, added] =
+                ix.term_ids_.try_emplace(t.stem, static_cast<std::uint32_t>(ix.term_ids_.size()));
+            auto& tf = docs[p.doc].tf[it->second];
+            tf[f] += 1.0f;
+            docs[p.doc].len[f] += 1.0f;
+            auto [wit, wadded] =
+                ix.word_ids_.try_emplace(t.word, static_cast<std::uint32_t>(ix.words_.size()));
+            if (wadded) {
+                ix.words_.push_back(t.word);
+                ix.word_stems_.push_back(t.stem);
+                word_docs.emplace_back();
+            }
+            word_docs[wit->second].insert(p.doc);
+        }
+    }
+    std::array<float, kFields> avg{};
+    std::array<float, kFields> with{};
+    for (const auto& d : docs)
+        for (std::size_t f = 0; f < kFields; ++f)
+            if (d.len[f] > 0) {
+                avg[f] += d.len[f];
+                with[f] += 1;
+            }
+    for (std::size_t f = 0; f < kFields; ++f) avg[f] = with[f] > 0 ? avg[f] / with[f] : 1.0f;
+
+    const std::size_t terms = ix.term_ids_.size();
+    std::vector<std::uint32_t> df(terms, 0);
+    for (const auto& d : docs)
+        for (const auto& [term, tf] : d.tf) ++df[term];
+    ix.idf_.resize(terms);
+    for (std::size_t t = 0; t < terms; ++t) ix.idf_[t] = bm25_idf(n, df[t]);
+
+    ix.offsets_.assign(terms + 1, 0);
+    for (std::size_t t = 0; t < terms; ++t) ix.offsets_[t + 1] = ix.offsets_[t] + df[t];
+    ix.post_docs_.resize(ix.offsets_[terms]);
+    ix.post_weights_.resize(ix.offsets_[terms]);
+    std::vector<std::uint32_t> fill(ix.offsets_.begin(), ix.offsets_.end() - 1);
+    for (std::uint32_t d = 0; d < n; ++d) {
+        for (const auto& [term, tf] : docs[d].tf) {
+            float pseudo = 0;
+            for (std::size_t f = 0; f < kFields; ++f) {
+                if (tf[f] == 0) continue;
+                float norm = 1.0f - kB + kB * docs[d].len[f] / avg[f];
+                pseudo += kFieldWeight[f] * tf[f] / norm;
+            }
+            std::uint32_t at = fill[term]++;
+            ix.post_docs_[at] = d;
+            ix.post_weights_[at] = pseudo * (kK1 + 1.0f) / (pseudo + kK1);
+        }
+    }
+    // Postings were filled in document order, so each list is sorted by document.
+
+    ix.word_df_.resize(ix.words_.size());
+    for (std::size_t w = 0; w < ix.words_.size(); ++w) {
+        ix.word_df_[w] = static_cast<std::uint32_t>(word_docs[w].size());
+        if (ix.words_[w].size() < 3 || all_digits(ix.words_[w])) continue;
+        for (std::uint32_t g : word_trigrams(ix.words_[w]))
+            ix.trigram_words_[g].push_back(static_cast<std::uint32_t>(w));
+    }
+    return ix;
+}
+
+bool LexicalIndex::correct(Token& token, const Stemmer* /*stemmer*/) const {
+    const std::string& w = token.word;
+    if (w.size() < 4 || all_digits(w)) return false;
+    const int max_d = w.size() >= 8 ? 2 : 1;
+    std::vector<std::uint32_t> grams = word_trigrams(w);
+    std::unordered_map<std::uint32_t, int> shared;
+    for (std::uint32_t g : grams) {
+        auto it = trigram_words_.find(g);
+        if (it == trigram_words_.end()) continue;
+        for (std::uint32_t cand : it->second) ++shared[cand];
+    }
+    // Each edit changes at most three trigrams.
+    const int need = std::max(1, static_cast<int>(grams.size()) - 3 * max_d);
+    int best_d = max_d + 1;
+    std::uint32_t best = 0;
+    for (const auto& [cand, count] : shared) {
+        if (count < need) continue;
+        int d = edit_distance(w, words_[cand], max_d);
+        if (d < best_d || (d == best_d && word_df_[cand] > word_df_[best])) {
+            best_d = d;
+            best = cand;
+        }
+    }
+    if (best_d > max_d) return false;
+    token.word = words_[best];
+    token.stem = word_stems_[best];
+    return true;
+}
+
+LexicalMatch LexicalIndex::resolve(Query& query) const {
+    LexicalMatch m;
+    const float unknown_idf = bm25_idf(docs_, 0);
+    for (Token& t : query.tokens) {
+        if (t.stop) continue;
+        auto it = term_ids_.find(t.stem);
+        if (it == term_ids_.end() && !word_ids_.count(t.word) && correct(t, nullptr))
+            it = term_ids_.find(t.stem);
+        if (it == term_ids_.end()) {
+            m.query_idf_mass += unknown_idf;
+            continue;
+        }
+        m.query_idf_mass += idf_[it->second];
+        m.terms.push_back({it->second, idf_[it->second]});
+    }
+    return m;
+}
+
+void LexicalIndex::score(const LexicalMatch& match, std::vector<float>& scores,
+                         std::vector<std::uint32_t>& touched) const {
+    for (const QueryTerm& qt : match.terms) {
+        for (std::uint32_t i = offsets_[qt.term]; i < offsets_[qt.term + 1]; ++i) {
+            std::uint32_t d = post_docs_[i];
+            if (scores[d] == 0) touched.push_back(d);
+            scores[d] += qt.idf * post_weights_[i];
+        }
+    }
+}
+
+std::size_t LexicalIndex::memory_bytes() const noexcept {
+    std::size_t n = offsets_.capacity() * 4 + post_docs_.capacity() * 4 +
+                    post_weights_.capacity() * 4 + idf_.capacity() * 4 + word_df_.capacity() * 4;
+    for (const auto& [k, v] : term_ids_) n += k.capacity() + sizeof(v) + 32;
+    for (const auto& w : words_) n += w.capacity() + sizeof(std::string);
+    for (const auto& w : word_stems_) n += w.capacity() + sizeof(std::string);
+    n += word_ids_.size() * (sizeof(std::string) + 4 + 16);
+    for (const auto& [k, v] : trigram_words_) n += v.capacity() * 4 + 48;
+    return n;
+}
+
+// ---- Classifier ----------------------------------------------------------------------------
+
+namespace {
+
+struct RawFeature {
+    std::uint64_t hash;
+    int group;  // 0 word, 1 bigram, 2 char
+};
+
+std::vector<RawFeature> raw_features(const std::vector<Token>& tokens) {
+    std::vector<RawFeature> out;
+    for (std::size_t i = 0; i < tokens.size(); ++i) {
+        const Token& t = tokens[i];
+        out.push_back({hash_bytes(t.stem, 1), 0});
+        if (i + 1 < tokens.size()) {
+            std::uint64_t h = hash_bytes(t.stem, 2) * 31 + hash_bytes(tokens[i + 1].stem, 3);
+            out.push_back({h, 1});
+        }
+        std::string padded = "<" + t.word + ">";
+        for (std::size_t n = 3; n <= 5; ++n)
+            for (std::size_t s = 0; s + n <= padded.size(); ++s)
+                out.push_back({hash_bytes(std::string_view(padded).substr(s, n), 10 + n), 2});
+    }
+    return out;
+}
+
+constexpr std::array<float, 3> kGroupWeight = {kWordGroup, kBigramGroup, kCharGroup};
+
+// Sublinear TF-IDF per feature, each group L2-normalised and weighted, then the whole vector
+// L2-normalised. Unknown features are dropped.
+SparseVector vectorise(const std::vector<RawFeature>& raw,
+                       const std::unordered_map<std::uint64_t, std::uint32_t>& ids,
+                       const std::vector<float>& idf, const std::vector<std::uint8_t>& groups) {
+    std::unordered_map<std::uint32_t, float> tf;
+    for (const RawFeature& f : raw) {
+        auto it = ids.find(f.hash);
+        if (it != ids.end()) tf[it->second] += 1.0f;
+    }
+    SparseVector v;
+    std::array<float, 3> norm{};
+    for (const auto& [id, count] : tf) {
+        float w = (1.0f + std::log(count)) * idf[id];
+        v.ids.push_back(id);
+        v.values.push_back(w);
+        norm[groups[id]] += w * w;
+    }
+    for (std::size_t i = 0; i < v.ids.size(); ++i) {
+        int g = groups[v.ids[i]];
+        v.values[i] *= kGroupWeight[static_cast<std::size_t>(g)] /
+                       std::sqrt(std::max(norm[static_cast<std::size_t>(g)], 1e-12f));
+    }
+    float total = 0;
+    for (float x : v.values) total += x * x;
+    total = std::sqrt(std::max(total, 1e-12f));
+    for (float& x : v.values) x /= total;
+    return v;
+}
+
+}  // namespace
+
+bool Classifier::worth_training(const Corpus& corpus) noexcept {
+    if (corpus.docs < 2 || corpus.docs > kMaxClasses) return false;
+    return static_cast<double>(corpus.docs) * static_cast<double>(corpus.phrasings.size()) <=
+           kMaxTrainCost;
+}
+
+Classifier Classifier::train(const Corpus& corpus, const std::vector<std::uint32_t>& phrasings) {
+    Classifier model;
+    model.classes_ = corpus.docs;
+    const std::size_t c = corpus.docs;
+
+    // Vocabulary and document frequencies over the training phrasings.
+    std::vector<std::vector<RawFeature>> raws;
+    raws.reserve(phrasings.size());
+    std::vector<std::uint32_t> df;
+    std::vector<std::uint8_t> groups;
+    for (std::uint32_t pi : phrasings) {
+        raws.push_back(raw_features(corpus.phrasings[pi].tokens));
+        std::unordered_set<std::uint32_t> seen;
+        for (const RawFeature& f : raws.back()) {
+            auto [it, added] = model.feature_ids_.try_emplace(
+                f.hash, static_cast<std::uint32_t>(model.feature_ids_.size()));
+            if (added) {
+                df.push_back(0);
+                groups.push_back(static_cast<std::uint8_t>(f.group));
+            }
+            if (seen.insert(it->second).second) ++df[it->second];
+        }
+    }
+    const std::size_t nf = model.feature_ids_.size();
+    model.idf_.resize(nf);
+    const auto docs_n = static_cast<float>(phrasings.size());
+    for (std::size_t f = 0; f < nf; ++f)
+        model.idf_[f] = std::log((1.0f + docs_n) / (1.0f + static_cast<float>(df[f]))) + 1.0f;
+    model.groups_ = groups;
+
+    std::vector<SparseVector> xs;
+    std::vector<std::uint32_t> ys;
+    std::vector<float> sample_weight;
+    for (std::size_t i = 0; i < phrasings.size(); ++i) {
+        const Phrasing& p = corpus.phrasings[phrasings[i]];
+        xs.push_back(vectorise(raws[i], model.feature_ids_, model.idf_, groups));
+        ys.push_back(p.doc);
+        sample_weight.push_back(p.field == Field::Answer ? kAnswerSampleWeight : 1.0f);
+    }
+    raws.clear();
+
+    // SGD on the softmax cross-entropy with a decaying learning rate and L2 decay, applied
+    // lazily through a global scale (weights = scale * stored).
+    model.weights_.assign(nf * c, 0.0f);
+    model.bias_.assign(c, 0.0f);
+    std::vector<std::uint32_t> order(xs.size());
+    std::iota(order.begin(), order.end(), 0u);
+    std::mt19937 rng(12345);
+    std::vector<float> z(c);
+    double scale = 1.0;
+    std::size_t step = 0;
+    const double total_steps = static_cast<double>(kEpochs) * static_cast<double>(xs.size());
+    for (int epoch = 0; epoch < kEpochs; ++epoch) {
+        std::shuffle(order.begin(), order.end(), rng);
+        for (std::uint32_t i : order) {
+            const SparseVector& x = xs[i];
+            const double lr =
+                kLearningRate * (1.0 - static_cast<double>(step) / total_steps) + 1e-3;
+            ++step;
+            for (std::size_t k = 0; k < c; ++k) z[k] = model.bias_[k];
+            for (std::size_t j = 0; j < x.ids.size(); ++j) {
+                const float* w = &model.weights_[static_cast<std::size_t>(x.ids[j]) * c];
+                const auto xv = static_cast<float>(x.values[j] * scale);
+                for (std::size_t k = 0; k < c; ++k) z[k] += xv * w[k];
+            }
+            float mx = *std::max_element(z.begin(), z.end());
+            float sum = 0;
+            for (float& v : z) {
+                v = std::exp(v - mx);
+                sum += v;
+            }
+            for (float& v : z) v /= sum;
+            z[ys[i]] -= 1.0f;  // gradient of the loss wrt logits
+            const auto g = static_cast<float>(lr * sample_weight[i]);
+            scale *= (1.0 - lr * kL2);
+            for (std::size_t j = 0; j < x.ids.size(); ++j) {
+                float* w = &model.weights_[static_cast<std::size_t>(x.ids[j]) * c];
+                const auto xv = static_cast<float>(g * x.values[j] / scale);
+                for (std::size_t k = 0; k < c; ++k) w[k] -= xv * z[k];
+            }
+            for (std::size_t k = 0; k < c; ++k) model.bias_[k] -= g * z[k];
+            if (scale < 1e-3) {
+                for (float& w : model.weights_) w = static_cast<float>(w * scale);
+                scale = 1.0;
+            }
+        }
+    }
+    for (float& w : model.weights_) w = static_cast<float>(w * scale);
+    return model;
+}
+
+SparseVector Classifier::features(const std::vector<Token>& tokens) const {
+    return vectorise(raw_features(tokens), feature_ids_, idf_, groups_);
+}
+
+void Classifier::log_probs(const SparseVector& x, std::vector<float>& out) const {
+    const std::size_t c = classes_;
+    out.assign(bias_.begin(), bias_.end());
+    for (std::size_t j = 0; j < x.ids.size(); ++j) {
+        const float* w = &weights_[static_cast<std::size_t>(x.ids[j]) * c];
+        const float xv = x.values[j];
+        for (std::size_t k = 0; k < c; ++k) out[k] += xv * w[k];
+    }
+    float mx = *std::max_element(out.begin(), out.end());
+    double sum = 0;
+    for (float v : out) sum += std::exp(static_cast<double>(v - mx));
+    const auto log_sum = static_cast<float>(std::log(sum)) + mx;
+    for (float& v : out) v -= log_sum;
+}
+
+std::size_t Classifier::memory_bytes() const noexcept {
+    return weights_.capacity() * 4 + bias_.capacity() * 4 + idf_.capacity() * 4 +
+           groups_.capacity() + feature_ids_.size() * (8 + 4 + 16);
+}
+
+// ---- Ranking -------------------------------------------------------------------------------
+
+std::vector<Scored> rank(Query& query, const LexicalIndex& lexical, const Classifier* classifier,
+                         const Calibrator& calibrator, std::size_t k) {
+    LexicalMatch match = lexical.resolve(query);
+    const std::size_t n = lexical.docs();
+    std::vector<float> lex(n, 0.0f);
+    std::vector<std::uint32_t> touched;
+    lexical.score(match, lex, touched);
+    float best_possible = 0;
+    for (const QueryTerm& t : match.terms) best_possible += t.idf * (kK1 + 1.0f);
+    // The best possible score counts every non-stop word of the query, known or not.
+    float mass_known = 0;
+    for (const QueryTerm& t : match.terms) mass_known += t.idf;
+    const float coverage = match.query_idf_mass > 0 ? mass_known / match.query_idf_mass : 0.0f;
+    const float lex_norm = best_possible > 0 ? 1.0f / best_possible : 0.0f;
+
+    std::vector<Scored> all;
+    if (classifier) {
+        std::vector<float> lp;
+        classifier->log_probs(classifier->features(query.tokens), lp);
+        all.resize(n);
+        for (std::uint32_t d = 0; d < n; ++d) {
+            all[d].doc = d;
+            all[d].evidence.log_prob = lp[d];
+            all[d].evidence.lexical_match = lex[d] * lex_norm;
+            all[d].score = lp[d] + kLexicalBlend * all[d].evidence.lexical_match;
+        }
+    } else {
+        all.reserve(touched.size());
+        for (std::uint32_t d : touched) {
+            Scored s;
+            s.doc = d;
+            s.evidence.lexical_match = lex[d] * lex_norm;
+            s.score = lex[d];
+            all.push_back(s);
+        }
+    }
+    const std::size_t keep = std::min(k, all.size());
+    std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(keep), all.end(),
+                      [](const Scored& a, const Scored& b) {
+                          return a.score > b.score || (a.score == b.score && a.doc < b.doc);
+                      });
+    all.resize(keep);
+    for (std::size_t i = 0; i < all.size(); ++i) {
+        Evidence& e = all[i].evidence;
+        e.coverage = coverage;
+        // Gap to the best other candidate, in the units the ranking used.
+        double other = i == 0 ? (all.size() > 1 ? all[1].score : all[0].score - 1.0) : all[0].score;
+        double gap = all[i].score - other;
+        e.margin = static_cast<float>(classifier ? gap : gap * lex_norm);
+        all[i].confidence = calibrator.confidence(e);
+    }
+    return all;
+}
+
+// ---- Calibration ---------------------------------------------------------------------------
+
+double Calibrator::confidence(const Evidence& e) const noexcept {
+    auto v = e.vector();
+    double z = 0;
+    for (std::size_t i = 0; i < v.size(); ++i) z += weights[i] * v[i];
+    return sigmoid(z);
+}
+
+Calibrator Calibrator::lexical_default() noexcept {
+    Calibrator c;
+    // No classifier: confidence grows with the share of the query matched by the best FAQ.
+    c.weights = {0.0, 4.0, 3.0, 6.0, -6.0};
+    c.threshold = 0.5;
+    return c;
+}
+
+namespace {
+
+struct CalibrationSample {
+    Evidence evidence;
+    int label;  // 1 answered right, 0 wrong or uncovered
+    bool covered;
+};
+
+// Logistic regression on the evidence (five weights), by gradient descent with L2 pulling
+// toward a prior.
+Calibrator fit_calibrator(const std::vector<CalibrationSample>& samples) {
+    Calibrator c;
+    c.weights = {1.0, 0.5, 2.0, 1.0, 0.0};  // prior
+    const auto prior = c.weights;
+    const double lambda = 1e-3;
+    for (int it = 0; it < 400; ++it) {
+        std::array<double, 5> grad{};
+        for (const auto& s : samples) {
+            auto v = s.evidence.vector();
+            double p = c.confidence(s.evidence);
+            for (std::size_t i = 0; i < 5; ++i)
+                grad[i] += (p - s.label) * static_cast<double>(v[i]);
+        }
+        const double inv = 1.0 / static_cast<double>(std::max<std::size_t>(samples.size(), 1));
+        for (std::size_t i = 0; i < 5; ++i)
+            c.weights[i] -= 0.5 * (grad[i] * inv + lambda * (c.weights[i] - prior[i]));
+    }
+    return c;
+}
+
+// Picks the threshold that maximises answered accuracy on covered phrasings plus a weighted
+// share of uncovered ones escalated.
+double pick_threshold(const Calibrator& c, const std::vector<CalibrationSample>& samples) {
+    constexpr double kOosWeight = 0.5;
+    std::size_t covered = 0, uncovered = 0;
+    for (const auto& s : samples) (s.covered ? covered : uncovered)++;
+    if (covered == 0 || uncovered == 0) return 0.5;
+    double best_t = 0.5, best = -1;
+    for (double t = 0.05; t < 0.951; t += 0.01) {
+        double right = 0, escalated = 0;
+        for (const auto& s : samples) {
+            bool answer = c.confidence(s.evidence) >= t;
+            if (s.covered && answer && s.label == 1) right += 1;
+            if (!s.covered && !answer) escalated += 1;
+        }
+        double score = right / static_cast<double>(covered) +
+                       kOosWeight * escalated / static_cast<double>(uncovered);
+        if (score > best) {
+            best = score;
+            best_t = t;
+        }
+    }
+    return best_t;
+}
+
+}  // namespace
+
+Calibrator calibrate(const Corpus& corpus) {
+    std::mt19937 rng(20261125);
+    std::vector<std::uint32_t> doc_order(corpus.docs);
+    std::iota(doc_order.begin(), doc_order.end(), 0u);
+    std::shuffle(doc_order.begin(), doc_order.end(), rng);
+    std::vector<bool> held_doc(corpus.docs, false);
+    const std::size_t held_docs = corpus.docs >= 4 ? corpus.docs / 4 : 0;
+    for (std::size_t i = 0; i < held_docs; ++i) held_doc[doc_order[i]] = true;
+
+    std::vector<std::uint32_t> train, held_in, held_out;
+    std::bernoulli_distribution hold(0.2);
+    for (std::uint32_t i = 0; i < corpus.phrasings.size(); ++i) {
+        const Phrasing& p = corpus.phrasings[i];
+        if (held_doc[p.doc]) {
+            if (p.field != Field::Answer) held_out.push_back(i);
+        } else if (p.field == Field::Alternate && hold(rng)) {
+            held_in.push_back(i);
+        } else {
+            train.push_back(i);
+        }
+    }
+    Calibrator fallback;
+    fallback.weights = {1.0, 0.5, 2.0, 1.0, 0.0};
+    fallback.threshold = 0.5;
+    if (held_in.empty() || held_out.empty()) return fallback;
+
+    LexicalIndex lexical = LexicalIndex::build(corpus, train);
+    Classifier model = Classifier::train(corpus, train);
+    std::vector<CalibrationSample> samples;
+    auto add = [&](std::uint32_t pi, bool covered) {
+        const Phrasing& p = corpus.phrasings[pi];
+        Query q{p.tokens};
+        if (q.tokens.empty()) return;
+        std::vector<Scored> r = rank(q, lexical, &model, fallback, 2);
+        if (r.empty()) return;
+        int label = covered && r[0].doc == p.doc ? 1 : 0;
+        samples.push_back({r[0].evidence, label, covered});
+    };
+    for (std::uint32_t pi : held_in) add(pi, true);
+    for (std::uint32_t pi : held_out) add(pi, false);
+    Calibrator c = fit_calibrator(samples);
+    c.threshold = pick_threshold(c, samples);
+    return c;
+}
+
+}  // namespace sb

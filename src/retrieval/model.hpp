@@ -1,0 +1,144 @@
+// The parts of the retrieval index: analysed corpus, BM25F lexical index, classifier, calibrator.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "faq/faq.hpp"
+#include "retrieval/text.hpp"
+
+namespace sb {
+
+enum class Field : std::uint8_t { Question = 0, Alternate = 1, Answer = 2 };
+constexpr std::size_t kFields = 3;
+
+struct Phrasing {
+    std::uint32_t doc = 0;
+    Field field = Field::Question;
+    std::vector<Token> tokens;
+};
+
+struct Corpus {
+    std::size_t docs = 0;
+    std::vector<Phrasing> phrasings;
+    std::vector<std::uint32_t> all() const;  // every phrasing index
+};
+
+Corpus analyse_corpus(const std::vector<FaqEntry>& entries, const Stemmer& stemmer);
+
+struct Query {
+    std::vector<Token> tokens;
+};
+
+Query analyse_query(std::string_view text, const Stemmer& stemmer);
+
+// A query term resolved against the lexical vocabulary.
+struct QueryTerm {
+    std::uint32_t term = 0;
+    float idf = 0;
+};
+
+struct LexicalMatch {
+    std::vector<QueryTerm> terms;  // known (or corrected) non-stop terms of the query
+    float query_idf_mass = 0;      // idf mass of all the query's non-stop words, known or not
+};
+
+// BM25F over stems, one document per FAQ.
+class LexicalIndex {
+  public:
+    // Indexes the given phrasings (all fields of every FAQ, or a subset for calibration).
+    static LexicalIndex build(const Corpus& corpus, const std::vector<std::uint32_t>& phrasings);
+
+    // Replaces out-of-vocabulary words of the query by the closest vocabulary word (typos), then
+    // resolves the non-stop stems to terms.
+    LexicalMatch resolve(Query& query) const;
+    // Adds each document's BM25F score to scores (size = docs), and records touched docs.
+    void score(const LexicalMatch& match, std::vector<float>& scores,
+               std::vector<std::uint32_t>& touched) const;
+    std::size_t memory_bytes() const noexcept;
+    std::size_t docs() const noexcept { return docs_; }
+
+  private:
+    bool correct(Token& token, const Stemmer* stemmer) const;
+
+    std::size_t docs_ = 0;
+    std::unordered_map<std::string, std::uint32_t> term_ids_;  // stem -> term
+    std::vector<float> idf_;
+    std::vector<std::uint32_t> offsets_;  // CSR postings per term
+    std::vector<std::uint32_t> post_docs_;
+    std::vector<float> post_weights_;  // saturated BM25F term weight, without idf
+    // Typo correction: surface words of the vocabulary and a trigram index over them.
+    std::vector<std::string> words_;
+    std::vector<std::string> word_stems_;
+    std::vector<std::uint32_t> word_df_;
+    std::unordered_map<std::string, std::uint32_t> word_ids_;
+    std::unordered_map<std::uint32_t, std::vector<std::uint32_t>> trigram_words_;
+
+    friend class LexicalBuilder;
+};
+
+struct SparseVector {
+    std::vector<std::uint32_t> ids;
+    std::vector<float> values;
+};
+
+// Multinomial logistic regression over TF-IDF word, bigram and character n-gram features.
+class Classifier {
+  public:
+    static bool worth_training(const Corpus& corpus) noexcept;
+    static Classifier train(const Corpus& corpus, const std::vector<std::uint32_t>& phrasings);
+
+    SparseVector features(const std::vector<Token>& tokens) const;
+    // Log-probabilities for every document.
+    void log_probs(const SparseVector& x, std::vector<float>& out) const;
+    std::size_t memory_bytes() const noexcept;
+    std::size_t classes() const noexcept { return classes_; }
+
+  private:
+    std::size_t classes_ = 0;
+    std::unordered_map<std::uint64_t, std::uint32_t> feature_ids_;
+    std::vector<float> idf_;
+    std::vector<std::uint8_t> groups_;  // feature group of each feature id
+    std::vector<float> weights_;        // feature-major: weights_[f * classes_ + c]
+    std::vector<float> bias_;
+};
+
+// What the ranking tells about one candidate; the calibrator turns it into a confidence.
+struct Evidence {
+    float log_prob = 0;       // classifier log-probability (0 without a classifier)
+    float margin = 0;         // log-prob (or lexical) gap to the best other candidate
+    float coverage = 0;       // share of the query's idf mass known to the vocabulary
+    float lexical_match = 0;  // the candidate's BM25F score over the best possible, in [0, 1]
+    std::array<float, 5> vector() const noexcept {
+        return {log_prob, margin, coverage, lexical_match, 1.0f};
+    }
+};
+
+struct Calibrator {
+    std::array<double, 5> weights{};
+    double threshold = 0.5;
+    double confidence(const Evidence& e) const noexcept;
+    static Calibrator lexical_default() noexcept;
+};
+
+// Trains a model with a quarter of the FAQs held out entirely and fits the calibrator on the
+// held-out phrasings. Deterministic.
+Calibrator calibrate(const Corpus& corpus);
+
+struct Scored {
+    std::uint32_t doc = 0;
+    double score = 0;
+    double confidence = 0;
+    Evidence evidence;
+};
+
+// Ranks documents for an analysed query; at most k results, best first.
+std::vector<Scored> rank(Query& query, const LexicalIndex& lexical, const Classifier* classifier,
+                         const Calibrator& calibrator, std::size_t k);
+
+}  // namespace sb
