@@ -29,6 +29,7 @@ constexpr float kL2 = 1e-6f;
 constexpr double kMaxTrainCost = 6.0e7;
 constexpr std::size_t kMaxClasses = 5000;
 // Ranking: weight of the normalised lexical score added to the classifier's log-probability.
+constexpr float kNeighbourBlend = 2.0f;
 constexpr float kLexicalBlend = 1.0f;
 
 std::uint32_t trigram_key(std::string_view s, std::size_t i) {
@@ -245,8 +246,11 @@ struct RawFeature {
     int group;  // 0 word, 1 bigram, 2 char
 };
 
+// Features of a phrasing: stems, stem bigrams, and character 3- to 5-grams of the folded words
+// joined by spaces (so n-grams also span word boundaries, which catches short phrases).
 std::vector<RawFeature> raw_features(const std::vector<Token>& tokens) {
     std::vector<RawFeature> out;
+    std::string text = " ";
     for (std::size_t i = 0; i < tokens.size(); ++i) {
         const Token& t = tokens[i];
         out.push_back({hash_bytes(t.stem, 1), 0});
@@ -254,11 +258,13 @@ std::vector<RawFeature> raw_features(const std::vector<Token>& tokens) {
             std::uint64_t h = hash_bytes(t.stem, 2) * 31 + hash_bytes(tokens[i + 1].stem, 3);
             out.push_back({h, 1});
         }
-        std::string padded = "<" + t.word + ">";
-        for (std::size_t n = 3; n <= 5; ++n)
-            for (std::size_t s = 0; s + n <= padded.size(); ++s)
-                out.push_back({hash_bytes(std::string_view(padded).substr(s, n), 10 + n), 2});
+        text += t.word;
+        text += ' ';
     }
+    const std::string_view view(text);
+    for (std::size_t n = 3; n <= 5; ++n)
+        for (std::size_t s = 0; s + n <= view.size(); ++s)
+            out.push_back({hash_bytes(view.substr(s, n), 10 + n), 2});
     return out;
 }
 
@@ -343,6 +349,30 @@ Classifier Classifier::train(const Corpus& corpus, const std::vector<std::uint32
     }
     raws.clear();
 
+    // Nearest-neighbour postings over the question and alternate phrasings.
+    {
+        std::vector<std::uint32_t> count(nf + 1, 0);
+        for (std::size_t i = 0; i < xs.size(); ++i) {
+            if (sample_weight[i] < 1.0f) continue;
+            for (std::uint32_t f : xs[i].ids) ++count[f + 1];
+        }
+        for (std::size_t f = 0; f < nf; ++f) count[f + 1] += count[f];
+        model.nn_offsets_ = count;
+        model.nn_phrasing_.resize(count[nf]);
+        model.nn_value_.resize(count[nf]);
+        std::vector<std::uint32_t> fill(count.begin(), count.end() - 1);
+        for (std::size_t i = 0; i < xs.size(); ++i) {
+            if (sample_weight[i] < 1.0f) continue;
+            const auto row = static_cast<std::uint32_t>(model.nn_label_.size());
+            model.nn_label_.push_back(ys[i]);
+            for (std::size_t j = 0; j < xs[i].ids.size(); ++j) {
+                std::uint32_t at = fill[xs[i].ids[j]]++;
+                model.nn_phrasing_[at] = row;
+                model.nn_value_[at] = xs[i].values[j];
+            }
+        }
+    }
+
     // SGD on the softmax cross-entropy with a decaying learning rate and L2 decay, applied
     // lazily through a global scale (weights = scale * stored).
     model.weights_.assign(nf * c, 0.0f);
@@ -412,9 +442,23 @@ void Classifier::log_probs(const SparseVector& x, std::vector<float>& out) const
     for (float& v : out) v -= log_sum;
 }
 
+void Classifier::nearest(const SparseVector& x, std::vector<float>& out) const {
+    std::vector<float> sim(nn_label_.size(), 0.0f);
+    for (std::size_t j = 0; j < x.ids.size(); ++j) {
+        const std::uint32_t f = x.ids[j];
+        const float v = x.values[j];
+        for (std::uint32_t i = nn_offsets_[f]; i < nn_offsets_[f + 1]; ++i)
+            sim[nn_phrasing_[i]] += v * nn_value_[i];
+    }
+    out.assign(classes_, 0.0f);
+    for (std::size_t i = 0; i < sim.size(); ++i)
+        out[nn_label_[i]] = std::max(out[nn_label_[i]], sim[i]);
+}
+
 std::size_t Classifier::memory_bytes() const noexcept {
-    return weights_.capacity() * 4 + bias_.capacity() * 4 + idf_.capacity() * 4 +
-           groups_.capacity() + feature_ids_.size() * (8 + 4 + 16);
+    return nn_offsets_.capacity() * 4 + nn_phrasing_.capacity() * 4 + nn_value_.capacity() * 4 +
+           nn_label_.capacity() * 4 + weights_.capacity() * 4 + bias_.capacity() * 4 +
+           idf_.capacity() * 4 + groups_.capacity() + feature_ids_.size() * (8 + 4 + 16);
 }
 
 // ---- Ranking -------------------------------------------------------------------------------
@@ -437,13 +481,18 @@ std::vector<Scored> rank(Query& query, const LexicalIndex& lexical, const Classi
     std::vector<Scored> all;
     if (classifier) {
         std::vector<float> lp;
-        classifier->log_probs(classifier->features(query.tokens), lp);
+        SparseVector x = classifier->features(query.tokens);
+        classifier->log_probs(x, lp);
+        std::vector<float> nn;
+        classifier->nearest(x, nn);
         all.resize(n);
         for (std::uint32_t d = 0; d < n; ++d) {
             all[d].doc = d;
             all[d].evidence.log_prob = lp[d];
             all[d].evidence.lexical_match = lex[d] * lex_norm;
-            all[d].score = lp[d] + kLexicalBlend * all[d].evidence.lexical_match;
+            all[d].evidence.neighbour = nn[d];
+            all[d].score =
+                lp[d] + kLexicalBlend * all[d].evidence.lexical_match + kNeighbourBlend * nn[d];
         }
     } else {
         all.reserve(touched.size());
@@ -485,7 +534,7 @@ double Calibrator::confidence(const Evidence& e) const noexcept {
 Calibrator Calibrator::lexical_default() noexcept {
     Calibrator c;
     // No classifier: confidence grows with the share of the query matched by the best FAQ.
-    c.weights = {0.0, 4.0, 3.0, 6.0, -6.0};
+    c.weights = {0.0, 4.0, 3.0, 6.0, 0.0, -6.0};
     c.threshold = 0.5;
     return c;
 }
@@ -502,19 +551,19 @@ struct CalibrationSample {
 // toward a prior.
 Calibrator fit_calibrator(const std::vector<CalibrationSample>& samples) {
     Calibrator c;
-    c.weights = {1.0, 0.5, 2.0, 1.0, 0.0};  // prior
+    c.weights = {1.0, 0.5, 2.0, 1.0, 2.0, -1.0};  // prior
     const auto prior = c.weights;
     const double lambda = 1e-3;
     for (int it = 0; it < 400; ++it) {
-        std::array<double, 5> grad{};
+        std::array<double, 6> grad{};
         for (const auto& s : samples) {
             auto v = s.evidence.vector();
             double p = c.confidence(s.evidence);
-            for (std::size_t i = 0; i < 5; ++i)
+            for (std::size_t i = 0; i < 6; ++i)
                 grad[i] += (p - s.label) * static_cast<double>(v[i]);
         }
         const double inv = 1.0 / static_cast<double>(std::max<std::size_t>(samples.size(), 1));
-        for (std::size_t i = 0; i < 5; ++i)
+        for (std::size_t i = 0; i < 6; ++i)
             c.weights[i] -= 0.5 * (grad[i] * inv + lambda * (c.weights[i] - prior[i]));
     }
     return c;
@@ -523,26 +572,18 @@ Calibrator fit_calibrator(const std::vector<CalibrationSample>& samples) {
 // Picks the threshold that maximises answered accuracy on covered phrasings plus a weighted
 // share of uncovered ones escalated.
 double pick_threshold(const Calibrator& c, const std::vector<CalibrationSample>& samples) {
-    constexpr double kOosWeight = 0.5;
-    std::size_t covered = 0, uncovered = 0;
-    for (const auto& s : samples) (s.covered ? covered : uncovered)++;
-    if (covered == 0 || uncovered == 0) return 0.5;
-    double best_t = 0.5, best = -1;
-    for (double t = 0.05; t < 0.951; t += 0.01) {
-        double right = 0, escalated = 0;
-        for (const auto& s : samples) {
-            bool answer = c.confidence(s.evidence) >= t;
-            if (s.covered && answer && s.label == 1) right += 1;
-            if (!s.covered && !answer) escalated += 1;
-        }
-        double score = right / static_cast<double>(covered) +
-                       kOosWeight * escalated / static_cast<double>(uncovered);
-        if (score > best) {
-            best = score;
-            best_t = t;
-        }
-    }
-    return best_t;
+    // Escalating a right answer costs a user a wait; answering an uncovered question with a wrong
+    // FAQ costs more. The threshold keeps all but a small share of the right answers seen on the
+    // held-out phrasings (a quantile, so it does not depend on how many uncovered questions the
+    // calibration happened to draw).
+    constexpr double kKeepRight = 0.995;
+    std::vector<double> right;
+    for (const auto& s : samples)
+        if (s.covered && s.label == 1) right.push_back(c.confidence(s.evidence));
+    if (right.size() < 10) return 0.5;
+    std::sort(right.begin(), right.end());
+    auto at = static_cast<std::size_t>((1.0 - kKeepRight) * static_cast<double>(right.size()));
+    return std::clamp(right[std::min(at, right.size() - 1)], 0.001, 0.9);
 }
 
 }  // namespace
@@ -569,7 +610,7 @@ Calibrator calibrate(const Corpus& corpus) {
         }
     }
     Calibrator fallback;
-    fallback.weights = {1.0, 0.5, 2.0, 1.0, 0.0};
+    fallback.weights = {1.0, 0.5, 2.0, 1.0, 2.0, -1.0};
     fallback.threshold = 0.5;
     if (held_in.empty() || held_out.empty()) return fallback;
 

@@ -96,6 +96,9 @@ class Classifier {
     SparseVector features(const std::vector<Token>& tokens) const;
     // Log-probabilities for every document.
     void log_probs(const SparseVector& x, std::vector<float>& out) const;
+    // For every document, the highest cosine similarity between x and one of its training
+    // phrasings (nearest neighbour).
+    void nearest(const SparseVector& x, std::vector<float>& out) const;
     std::size_t memory_bytes() const noexcept;
     std::size_t classes() const noexcept { return classes_; }
 
@@ -106,6 +109,11 @@ class Classifier {
     std::vector<std::uint8_t> groups_;  // feature group of each feature id
     std::vector<float> weights_;        // feature-major: weights_[f * classes_ + c]
     std::vector<float> bias_;
+    // Training phrasings by feature (CSR) for nearest-neighbour similarity.
+    std::vector<std::uint32_t> nn_offsets_;
+    std::vector<std::uint32_t> nn_phrasing_;
+    std::vector<float> nn_value_;
+    std::vector<std::uint32_t> nn_label_;  // document of each training phrasing
 };
 
 // What the ranking tells about one candidate; the calibrator turns it into a confidence.
@@ -114,13 +122,14 @@ struct Evidence {
     float margin = 0;         // log-prob (or lexical) gap to the best other candidate
     float coverage = 0;       // share of the query's idf mass known to the vocabulary
     float lexical_match = 0;  // the candidate's BM25F score over the best possible, in [0, 1]
-    std::array<float, 5> vector() const noexcept {
-        return {log_prob, margin, coverage, lexical_match, 1.0f};
+    float neighbour = 0;      // cosine similarity to the candidate's nearest phrasing
+    std::array<float, 6> vector() const noexcept {
+        return {log_prob, margin, coverage, lexical_match, neighbour, 1.0f};
     }
 };
 
 struct Calibrator {
-    std::array<double, 5> weights{};
+    std::array<double, 6> weights{};
     double threshold = 0.5;
     double confidence(const Evidence& e) const noexcept;
     static Calibrator lexical_default() noexcept;
