@@ -1,0 +1,213 @@
+// Text analysis and the retrieval index.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <set>
+#include <thread>
+
+#include "common/error.hpp"
+#include "retrieval/index.hpp"
+#include "retrieval/text.hpp"
+
+namespace {
+
+sb::FaqEntry faq(std::string id, std::string q, std::string a, std::vector<std::string> alts = {}) {
+    sb::FaqEntry e;
+    e.id = std::move(id);
+    e.question = std::move(q);
+    e.answer = std::move(a);
+    e.alternates = std::move(alts);
+    return e;
+}
+
+std::vector<sb::FaqEntry> shop() {
+    return {
+        faq("refund", "How do I get a refund?",
+            "Open the order in your account and choose Request refund; refunds reach your card in "
+            "5 to 10 business days.",
+            {"can I get my money back", "refund my order", "I want a refund for a broken item"}),
+        faq("shipping-time", "How long does shipping take?",
+            "Standard delivery takes 3 to 5 business days.",
+            {"when will my package arrive", "delivery time", "how many days until my order comes"}),
+        faq("password", "How do I reset my password?",
+            "Use Forgot password on the sign-in page and follow the e-mail link.",
+            {"I forgot my password", "can't log in to my account", "password reset link"}),
+        faq("cancel-subscription", "How do I cancel my subscription?",
+            "Go to Settings, Billing, Cancel plan. You keep access until the period ends.",
+            {"stop my membership", "end my plan", "unsubscribe from the paid plan"}),
+        faq("payment-methods", "Which payment methods do you accept?",
+            "We accept Visa, Mastercard, American Express, PayPal and gift cards.",
+            {"can I pay with paypal", "do you take credit cards", "payment options"}),
+        faq("international", "Do you ship internationally?",
+            "We ship to 40 countries; duties are shown at checkout.",
+            {"do you deliver abroad", "shipping to canada", "can I order from outside the US"}),
+        faq("warranty", "What does the warranty cover?",
+            "Every product has a one-year warranty against manufacturing defects.",
+            {"my blender stopped working", "is there a guarantee", "product broke after a month"}),
+        faq("gift-card", "How do I use a gift card?",
+            "Enter the gift card code at checkout under Payment.",
+            {"redeem a gift card", "where do I put my gift code", "gift voucher"}),
+    };
+}
+
+std::shared_ptr<const sb::FaqIndex> shop_index() {
+    return sb::FaqIndex::build(shop(), sb::IndexOptions{});
+}
+
+std::string top_id(const sb::FaqIndex& ix, std::string_view q) {
+    auto hits = ix.search(q, 3);
+    REQUIRE_FALSE(hits.empty());
+    return ix.entries()[hits[0].index].id;
+}
+
+}  // namespace
+
+TEST_CASE("fold_text normalises case, accents and compatibility forms") {
+    CHECK(sb::fold_text("Hello WORLD") == "hello world");
+    CHECK(sb::fold_text("Café Crème") == "cafe creme");
+    CHECK(sb::fold_text("STRASSE Straße") == "strasse strasse");
+    CHECK(sb::fold_text("\xEF\xBC\xA1\xEF\xBC\xA2") == "ab");  // full-width A B
+    CHECK(sb::fold_text("ÉCOLE") == "ecole");
+}
+
+TEST_CASE("split_words splits on punctuation and keeps apostrophe words whole") {
+    auto w = sb::split_words("don't stop-me now, it's 2 a.m.");
+    std::vector<std::string> want = {"dont", "stop", "me", "now", "its", "2", "a", "m"};
+    CHECK(w == want);
+    CHECK(sb::split_words("   ").empty());
+    CHECK(sb::split_words("naïve") == std::vector<std::string>{"naïve"});
+    CHECK(sb::split_words(sb::fold_text("Naïve Ωmega")) ==
+          std::vector<std::string>{"naive", "ωmega"});
+}
+
+TEST_CASE("stop words and stemming") {
+    CHECK(sb::is_stop_word("the"));
+    CHECK(sb::is_stop_word("how"));
+    CHECK_FALSE(sb::is_stop_word("refund"));
+    sb::Stemmer st("english");
+    CHECK(st.stem("refunds") == "refund");
+    CHECK(st.stem("shipping") == "ship");
+    CHECK(st.stem("cancelled") == st.stem("cancel"));
+    CHECK_THROWS_AS(sb::Stemmer("klingon"), sb::Error);
+}
+
+TEST_CASE("edit_distance counts insertions, deletions, substitutions and transpositions") {
+    CHECK(sb::edit_distance("refund", "refund", 2) == 0);
+    CHECK(sb::edit_distance("refund", "refnud", 2) == 1);  // transposition
+    CHECK(sb::edit_distance("refund", "refunds", 2) == 1);
+    CHECK(sb::edit_distance("refund", "rfund", 2) == 1);
+    CHECK(sb::edit_distance("refund", "rxfxnd", 2) == 2);
+    CHECK(sb::edit_distance("refund", "banana", 2) == 3);  // over the bound
+}
+
+TEST_CASE("the index ranks the right FAQ first for phrasings it has not seen") {
+    auto ix = shop_index();
+    CHECK(top_id(*ix, "how can I get a refund") == "refund");
+    CHECK(top_id(*ix, "money back please") == "refund");
+    CHECK(top_id(*ix, "how long until my package is delivered") == "shipping-time");
+    CHECK(top_id(*ix, "I can't remember my password") == "password");
+    CHECK(top_id(*ix, "cancel my membership") == "cancel-subscription");
+    CHECK(top_id(*ix, "do you accept paypal?") == "payment-methods");
+    CHECK(top_id(*ix, "do you ship to Canada") == "international");
+    CHECK(top_id(*ix, "My blender broke, is it under warranty?") == "warranty");
+}
+
+TEST_CASE("typos in query words are tolerated") {
+    auto ix = shop_index();
+    CHECK(top_id(*ix, "how do I get a refnud") == "refund");
+    CHECK(top_id(*ix, "resett my pasword") == "password");
+    CHECK(top_id(*ix, "cancle my subscripton") == "cancel-subscription");
+    CHECK(top_id(*ix, "warrenty") == "warranty");
+}
+
+TEST_CASE("results carry scores, confidences in [0,1], and k is honoured") {
+    auto ix = shop_index();
+    auto hits = ix->search("refund for my order", 5);
+    REQUIRE(hits.size() == 5);
+    std::set<std::uint32_t> seen;
+    for (std::size_t i = 0; i < hits.size(); ++i) {
+        CHECK(hits[i].confidence >= 0.0);
+        CHECK(hits[i].confidence <= 1.0);
+        if (i > 0) CHECK(hits[i - 1].score >= hits[i].score);
+        seen.insert(hits[i].index);
+    }
+    CHECK(seen.size() == 5);
+    CHECK(ix->search("refund", 1).size() == 1);
+    CHECK(ix->search("refund", 100).size() == ix->entries().size());
+    CHECK(ix->search("", 5).empty());
+    CHECK(ix->search("?!", 5).empty());
+    CHECK(ix->default_threshold() > 0.0);
+    CHECK(ix->default_threshold() < 1.0);
+    CHECK(ix->memory_bytes() > 0);
+}
+
+TEST_CASE("an out-of-scope question gets a lower confidence than a covered one") {
+    auto ix = shop_index();
+    auto in = ix->search("how do I get my money back", 1);
+    auto out = ix->search("what is the capital of mongolia", 1);
+    REQUIRE(in.size() == 1);
+    REQUIRE(out.size() == 1);
+    CHECK(in[0].confidence > out[0].confidence);
+    CHECK(in[0].confidence >= ix->default_threshold());
+    CHECK(out[0].confidence < ix->default_threshold());
+}
+
+TEST_CASE("large sets use the lexical index alone and still rank well") {
+    std::vector<sb::FaqEntry> entries;
+    for (int i = 0; i < 6000; ++i) {
+        entries.push_back(faq("item-" + std::to_string(i),
+                              "How do I return product model " + std::to_string(i) + "?",
+                              "Return model " + std::to_string(i) + " within 30 days."));
+    }
+    entries.push_back(faq("zebra", "Do you sell zebra-striped umbrellas?", "Yes, in three sizes."));
+    auto ix = sb::FaqIndex::build(std::move(entries), sb::IndexOptions{});
+    CHECK(top_id(*ix, "zebra umbrella") == "zebra");
+    CHECK(top_id(*ix, "return model 4321") == "item-4321");
+    auto hits = ix->search("zebra umbrellas", 1);
+    CHECK(hits[0].confidence >= ix->default_threshold());
+    auto miss = ix->search("quantum chromodynamics lecture", 1);
+    CHECK((miss.empty() || miss[0].confidence < ix->default_threshold()));
+}
+
+TEST_CASE("one index answers many threads at once, the same as one thread") {
+    auto ix = shop_index();
+    const std::vector<std::string> queries = {
+        "refund please",     "resett pasword", "ship to canada", "pay with paypal",
+        "gift voucher code", "stop my plan",   "delivery time"};
+    std::vector<std::string> want;
+    for (const auto& q : queries) want.push_back(top_id(*ix, q));
+    std::vector<int> mismatches(4, 0);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&, t] {
+            for (int round = 0; round < 200; ++round) {
+                for (std::size_t i = 0; i < queries.size(); ++i) {
+                    auto hits = ix->search(queries[i], 3);
+                    if (hits.empty() || ix->entries()[hits[0].index].id != want[i])
+                        ++mismatches[static_cast<std::size_t>(t)];
+                }
+            }
+        });
+    }
+    for (auto& th : threads) th.join();
+    for (int m : mismatches) CHECK(m == 0);
+}
+
+TEST_CASE("building is deterministic") {
+    auto a = shop_index();
+    auto b = shop_index();
+    CHECK(a->default_threshold() == b->default_threshold());
+    auto ha = a->search("my order has not arrived", 3);
+    auto hb = b->search("my order has not arrived", 3);
+    REQUIRE(ha.size() == hb.size());
+    for (std::size_t i = 0; i < ha.size(); ++i) {
+        CHECK(ha[i].index == hb[i].index);
+        CHECK(ha[i].score == hb[i].score);
+    }
+}
+
+TEST_CASE("an unknown stemmer language is refused") {
+    sb::IndexOptions o;
+    o.language = "nope";
+    CHECK_THROWS_AS(sb::FaqIndex::build(shop(), o), sb::Error);
+}
