@@ -129,6 +129,7 @@ TEST_CASE("results carry scores, confidences in [0,1], and k is honoured") {
         CHECK(hits[i].confidence >= 0.0);
         CHECK(hits[i].confidence <= 1.0);
         if (i > 0) CHECK(hits[i - 1].score >= hits[i].score);
+        if (i > 0) CHECK(hits[i - 1].confidence >= hits[i].confidence);
         seen.insert(hits[i].index);
     }
     CHECK(seen.size() == 5);

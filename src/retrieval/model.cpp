@@ -518,6 +518,8 @@ std::vector<Scored> rank(Query& query, const LexicalIndex& lexical, const Classi
         double gap = all[i].score - other;
         e.margin = static_cast<float>(classifier ? gap : gap * lex_norm);
         all[i].confidence = calibrator.confidence(e);
+        // A lower-ranked FAQ is never more likely to be the answer than a higher-ranked one.
+        if (i > 0) all[i].confidence = std::min(all[i].confidence, all[i - 1].confidence);
     }
     return all;
 }
