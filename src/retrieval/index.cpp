@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 #include <numeric>
 #include <random>
 #include <unordered_map>
@@ -26,6 +27,21 @@ struct FaqIndex::Impl {
     LexicalIndex lexical;
     std::unique_ptr<Classifier> classifier;  // null for sets too large to train on
     Calibrator calibrator;
+    // Scratch buffers handed to one query at a time, so that concurrent queries never share one.
+    mutable std::mutex scratch_mutex;
+    mutable std::vector<std::unique_ptr<Scratch>> scratch_pool;
+
+    std::unique_ptr<Scratch> take_scratch() const {
+        std::lock_guard<std::mutex> lock(scratch_mutex);
+        if (scratch_pool.empty()) return std::make_unique<Scratch>();
+        auto s = std::move(scratch_pool.back());
+        scratch_pool.pop_back();
+        return s;
+    }
+    void give_scratch(std::unique_ptr<Scratch> s) const {
+        std::lock_guard<std::mutex> lock(scratch_mutex);
+        scratch_pool.push_back(std::move(s));
+    }
 
     Impl(std::vector<FaqEntry> e, const IndexOptions& o)
         : entries(std::move(e)), stemmer(o.language) {}
@@ -67,8 +83,10 @@ std::vector<SearchHit> FaqIndex::search(std::string_view query, std::size_t k) c
     const Impl& m = *impl_;
     Query q = analyse_query(query, m.stemmer);
     if (q.tokens.empty() || k == 0) return {};
+    std::unique_ptr<Scratch> scratch = m.take_scratch();
     std::vector<Scored> ranked =
-        rank(q, m.lexical, m.classifier.get(), m.calibrator, std::max<std::size_t>(k, 2));
+        rank(q, m.lexical, m.classifier.get(), m.calibrator, std::max<std::size_t>(k, 2), *scratch);
+    m.give_scratch(std::move(scratch));
     std::vector<SearchHit> hits;
     hits.reserve(std::min(k, ranked.size()));
     for (std::size_t i = 0; i < ranked.size() && i < k; ++i)

@@ -100,7 +100,9 @@ LexicalIndex LexicalIndex::build(const Corpus& corpus,
         std::array<float, kFields> len{};
     };
     std::vector<DocTerms> docs(n);
-    std::vector<std::unordered_set<std::uint32_t>> word_docs;
+    // Phrasings come grouped by document, so a word's document frequency is counted by
+    // remembering the last document it was seen in.
+    std::vector<std::uint32_t> word_last_doc;
     for (std::uint32_t pi : phrasings) {
         const Phrasing& p = corpus.phrasings[pi];
         const auto f = static_cast<std::size_t>(p.field);
@@ -116,9 +118,13 @@ LexicalIndex LexicalIndex::build(const Corpus& corpus,
             if (wadded) {
                 ix.words_.push_back(t.word);
                 ix.word_stems_.push_back(t.stem);
-                word_docs.emplace_back();
+                ix.word_df_.push_back(0);
+                word_last_doc.push_back(UINT32_MAX);
             }
-            word_docs[wit->second].insert(p.doc);
+            if (word_last_doc[wit->second] != p.doc) {
+                word_last_doc[wit->second] = p.doc;
+                ++ix.word_df_[wit->second];
+            }
         }
     }
     std::array<float, kFields> avg{};
@@ -158,9 +164,7 @@ LexicalIndex LexicalIndex::build(const Corpus& corpus,
     }
     // Postings were filled in document order, so each list is sorted by document.
 
-    ix.word_df_.resize(ix.words_.size());
     for (std::size_t w = 0; w < ix.words_.size(); ++w) {
-        ix.word_df_[w] = static_cast<std::uint32_t>(word_docs[w].size());
         if (ix.words_[w].size() < 3 || all_digits(ix.words_[w])) continue;
         for (std::uint32_t g : word_trigrams(ix.words_[w]))
             ix.trigram_words_[g].push_back(static_cast<std::uint32_t>(w));
@@ -464,11 +468,21 @@ std::size_t Classifier::memory_bytes() const noexcept {
 // ---- Ranking -------------------------------------------------------------------------------
 
 std::vector<Scored> rank(Query& query, const LexicalIndex& lexical, const Classifier* classifier,
-                         const Calibrator& calibrator, std::size_t k) {
+                         const Calibrator& calibrator, std::size_t k, Scratch& scratch) {
     LexicalMatch match = lexical.resolve(query);
     const std::size_t n = lexical.docs();
-    std::vector<float> lex(n, 0.0f);
-    std::vector<std::uint32_t> touched;
+    std::vector<float>& lex = scratch.scores;
+    std::vector<std::uint32_t>& touched = scratch.touched;
+    if (lex.size() != n) lex.assign(n, 0.0f);
+    touched.clear();
+    // Leaves the scratch scores all zero again however this function exits.
+    struct Reset {
+        Scratch& s;
+        ~Reset() {
+            for (std::uint32_t d : s.touched) s.scores[d] = 0.0f;
+            s.touched.clear();
+        }
+    } reset{scratch};
     lexical.score(match, lex, touched);
     float best_possible = 0;
     for (const QueryTerm& t : match.terms) best_possible += t.idf * (kK1 + 1.0f);
@@ -495,8 +509,25 @@ std::vector<Scored> rank(Query& query, const LexicalIndex& lexical, const Classi
                 lp[d] + kLexicalBlend * all[d].evidence.lexical_match + kNeighbourBlend * nn[d];
         }
     } else {
-        all.reserve(touched.size());
+        // Keep the best k (plus one, for the margin) of the touched documents in a min-heap.
+        const std::size_t want = k + 1;
+        auto worse = [&](std::uint32_t a, std::uint32_t b) {
+            return lex[a] > lex[b] || (lex[a] == lex[b] && a < b);
+        };
+        std::vector<std::uint32_t> heap;
+        heap.reserve(want + 1);
         for (std::uint32_t d : touched) {
+            if (heap.size() < want) {
+                heap.push_back(d);
+                std::push_heap(heap.begin(), heap.end(), worse);
+            } else if (worse(d, heap.front())) {
+                std::pop_heap(heap.begin(), heap.end(), worse);
+                heap.back() = d;
+                std::push_heap(heap.begin(), heap.end(), worse);
+            }
+        }
+        all.reserve(heap.size());
+        for (std::uint32_t d : heap) {
             Scored s;
             s.doc = d;
             s.evidence.lexical_match = lex[d] * lex_norm;
@@ -619,11 +650,12 @@ Calibrator calibrate(const Corpus& corpus) {
     LexicalIndex lexical = LexicalIndex::build(corpus, train);
     Classifier model = Classifier::train(corpus, train);
     std::vector<CalibrationSample> samples;
+    Scratch scratch;
     auto add = [&](std::uint32_t pi, bool covered) {
         const Phrasing& p = corpus.phrasings[pi];
         Query q{p.tokens};
         if (q.tokens.empty()) return;
-        std::vector<Scored> r = rank(q, lexical, &model, fallback, 2);
+        std::vector<Scored> r = rank(q, lexical, &model, fallback, 2, scratch);
         if (r.empty()) return;
         int label = covered && r[0].doc == p.doc ? 1 : 0;
         samples.push_back({r[0].evidence, label, covered});

@@ -146,8 +146,14 @@ struct Scored {
     Evidence evidence;
 };
 
+// Per-query working memory, reused across queries (one user at a time).
+struct Scratch {
+    std::vector<float> scores;  // per document, all zero between queries
+    std::vector<std::uint32_t> touched;
+};
+
 // Ranks documents for an analysed query; at most k results, best first.
 std::vector<Scored> rank(Query& query, const LexicalIndex& lexical, const Classifier* classifier,
-                         const Calibrator& calibrator, std::size_t k);
+                         const Calibrator& calibrator, std::size_t k, Scratch& scratch);
 
 }  // namespace sb
