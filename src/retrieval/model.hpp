@@ -46,6 +46,7 @@ struct QueryTerm {
 struct LexicalMatch {
     std::vector<QueryTerm> terms;  // known (or corrected) non-stop terms of the query
     float query_idf_mass = 0;      // idf mass of all the query's non-stop words, known or not
+    float known_idf_mass = 0;      // the part of it the vocabulary knows (corrected words: half)
 };
 
 // BM25F over stems, one document per FAQ.
@@ -131,6 +132,9 @@ struct Evidence {
 struct Calibrator {
     std::array<double, 6> weights{};
     double threshold = 0.5;
+    // The logistic model alone, as fitted.
+    double fitted(const Evidence& e) const noexcept;
+    // The confidence: the fitted probability, damped when the query's words are mostly unknown.
     double confidence(const Evidence& e) const noexcept;
     static Calibrator lexical_default() noexcept;
 };
