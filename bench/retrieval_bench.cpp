@@ -725,7 +725,7 @@ void print_table(const Corpus& c, const std::vector<Result>& results) {
                 static_cast<double>(sbr->heap_delta) / static_cast<double>(c.raw_text_bytes));
     if (best_acc)
         std::printf("    supportbot answered accuracy - best peer (%s) = %+.2f points   "
-                    "(target: > 0; peers answer whenever they find a hit)\n",
+                    "(target on the labelled sets: > 0; peers answer whenever they find a hit)\n",
                     best_acc->engine.c_str(),
                     100.0 * (sbr->answered_accuracy - best_acc->answered_accuracy));
 }
@@ -844,6 +844,7 @@ int main(int argc, char** argv) {
             if (json) print_json(c, results.back());
         }
         if (!json) print_table(c, results);
+        std::fflush(stdout);
     }
     return status;
 }
