@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "faq/faq.hpp"
@@ -105,10 +106,12 @@ class Classifier {
 
   private:
     std::size_t classes_ = 0;
-    std::unordered_map<std::uint64_t, std::uint32_t> feature_ids_;
+    std::vector<std::pair<std::uint64_t, std::uint32_t>> feature_ids_;  // sorted by hash
     std::vector<float> idf_;
     std::vector<std::uint8_t> groups_;  // feature group of each feature id
-    std::vector<float> weights_;        // feature-major: weights_[f * classes_ + c]
+    // Weights, feature-major, as w_quant_[f * classes_ + c] * w_scale_[f].
+    std::vector<float> w_scale_;
+    std::vector<std::int8_t> w_quant_;
     std::vector<float> bias_;
     // Training phrasings by feature (CSR) for nearest-neighbour similarity.
     std::vector<std::uint32_t> nn_offsets_;
