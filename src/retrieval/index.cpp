@@ -70,12 +70,10 @@ std::shared_ptr<const FaqIndex> FaqIndex::build(std::vector<FaqEntry> entries,
     auto impl = std::make_unique<Impl>(std::move(entries), options);
     Corpus corpus = analyse_corpus(impl->entries, impl->stemmer);
     impl->lexical = LexicalIndex::build(corpus, corpus.all());
-    if (Classifier::worth_training(corpus)) {
-        impl->calibrator = calibrate(corpus);
+    const bool with_classifier = Classifier::worth_training(corpus);
+    impl->calibrator = calibrate(corpus, with_classifier);
+    if (with_classifier)
         impl->classifier = std::make_unique<Classifier>(Classifier::train(corpus, corpus.all()));
-    } else {
-        impl->calibrator = Calibrator::lexical_default();
-    }
     return std::shared_ptr<const FaqIndex>(new FaqIndex(std::move(impl)));
 }
 

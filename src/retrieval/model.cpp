@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <numeric>
 #include <random>
 #include <unordered_set>
@@ -646,20 +647,15 @@ double Calibrator::confidence(const Evidence& e) const noexcept {
     return fitted(e) * (0.1 + 0.9 * known);
 }
 
-Calibrator Calibrator::lexical_default() noexcept {
-    Calibrator c;
-    // No classifier: confidence grows with the share of the query matched by the best FAQ.
-    c.weights = {0.0, 4.0, 3.0, 6.0, 0.0, -6.0};
-    c.threshold = 0.5;
-    return c;
-}
-
 namespace {
 
 // Where an FAQ set has few phrasings to calibrate on, the fit stays near these weights (what the
 // fits on large labelled sets look like), for log-prob, margin, coverage, lexical match,
 // neighbour similarity and bias.
 constexpr std::array<double, 6> kPriorWeights = {1.4, 0.4, 0.7, 0.3, 2.1, -1.5};
+// The same for sets ranked by the lexical index alone (no classifier, no neighbours).
+constexpr std::array<double, 6> kLexicalPriorWeights = {0.0, 4.0, 3.0, 6.0, 0.0, -6.0};
+constexpr std::size_t kMaxCalibrationQueries = 3000;
 // How many samples the prior is worth.
 constexpr double kPriorStrength = 100.0;
 // Share of the calibration weight given to uncovered questions.
@@ -676,10 +672,11 @@ struct CalibrationSample {
 };
 
 // Weighted logistic regression on the evidence, by gradient descent, with a Gaussian prior
-// around kPriorWeights worth kPriorStrength samples.
-Calibrator fit_calibrator(const std::vector<CalibrationSample>& samples) {
+// around the prior worth kPriorStrength samples.
+Calibrator fit_calibrator(const std::vector<CalibrationSample>& samples,
+                          const std::array<double, 6>& prior) {
     Calibrator c;
-    c.weights = kPriorWeights;
+    c.weights = prior;
     double total = 0;
     for (const auto& s : samples) total += s.weight;
     if (total <= 0) return c;
@@ -693,7 +690,7 @@ Calibrator fit_calibrator(const std::vector<CalibrationSample>& samples) {
             for (std::size_t i = 0; i < 6; ++i) grad[i] += g * static_cast<double>(v[i]);
         }
         for (std::size_t i = 0; i < 6; ++i)
-            c.weights[i] -= 0.5 * (grad[i] + tau * (c.weights[i] - kPriorWeights[i]));
+            c.weights[i] -= 0.5 * (grad[i] + tau * (c.weights[i] - prior[i]));
     }
     return c;
 }
@@ -708,7 +705,7 @@ constexpr double kDecisionThreshold = 0.08;
 
 }  // namespace
 
-Calibrator calibrate(const Corpus& corpus) {
+Calibrator calibrate(const Corpus& corpus, bool with_classifier) {
     std::mt19937 rng(20261125);
     std::vector<std::uint32_t> doc_order(corpus.docs);
     std::iota(doc_order.begin(), doc_order.end(), 0u);
@@ -716,16 +713,19 @@ Calibrator calibrate(const Corpus& corpus) {
     std::vector<std::size_t> fold_of(corpus.docs);
     for (std::size_t i = 0; i < doc_order.size(); ++i) fold_of[doc_order[i]] = i % kMaxFolds;
 
+    // Training a classifier costs documents x phrasings; a lexical index is cheap, one fold
+    // is enough for the sets that use it alone (large ones).
     const double cost =
         static_cast<double>(corpus.docs) * static_cast<double>(corpus.phrasings.size());
-    const std::size_t folds =
-        corpus.docs < kMaxFolds
-            ? 0
-            : std::clamp<std::size_t>(static_cast<std::size_t>(kCalibrationBudget / cost), 1,
-                                      kMaxFolds);
+    std::size_t folds = with_classifier
+                            ? std::clamp<std::size_t>(
+                                  static_cast<std::size_t>(kCalibrationBudget / cost), 1, kMaxFolds)
+                            : 1;
+    if (corpus.docs < kMaxFolds) folds = 0;
+    const std::array<double, 6>& prior = with_classifier ? kPriorWeights : kLexicalPriorWeights;
     Calibrator fallback;
-    fallback.weights = kPriorWeights;
-    fallback.threshold = 0.5;
+    fallback.weights = prior;
+    fallback.threshold = with_classifier ? 0.5 : kDecisionThreshold;
 
     std::vector<CalibrationSample> samples;
     Scratch scratch;
@@ -745,13 +745,20 @@ Calibrator calibrate(const Corpus& corpus) {
             }
         }
         if (held_in.empty() || held_out.empty()) continue;
+        // Large sets: a sample of the held-out phrasings is enough.
+        for (auto* held : {&held_in, &held_out}) {
+            if (held->size() <= kMaxCalibrationQueries) continue;
+            std::shuffle(held->begin(), held->end(), rng);
+            held->resize(kMaxCalibrationQueries);
+        }
         LexicalIndex lexical = LexicalIndex::build(corpus, train);
-        Classifier model = Classifier::train(corpus, train);
+        std::unique_ptr<Classifier> model;
+        if (with_classifier) model = std::make_unique<Classifier>(Classifier::train(corpus, train));
         auto add = [&](std::uint32_t pi, bool covered) {
             const Phrasing& p = corpus.phrasings[pi];
             Query q{p.tokens};
             if (q.tokens.empty()) return;
-            std::vector<Scored> r = rank(q, lexical, &model, fallback, 2, scratch);
+            std::vector<Scored> r = rank(q, lexical, model.get(), fallback, 2, scratch);
             if (r.empty()) return;
             int label = covered && r[0].doc == p.doc ? 1 : 0;
             samples.push_back({r[0].evidence, label, covered});
@@ -769,8 +776,9 @@ Calibrator calibrate(const Corpus& corpus) {
                 ? (1.0 - kUncoveredShare) / static_cast<double>(std::max<std::size_t>(covered, 1))
                 : kUncoveredShare / static_cast<double>(std::max<std::size_t>(uncovered, 1));
     }
-    Calibrator c = fit_calibrator(samples);
-    c.threshold = samples.empty() ? 0.5 : kDecisionThreshold;
+    if (samples.empty()) return fallback;
+    Calibrator c = fit_calibrator(samples, prior);
+    c.threshold = kDecisionThreshold;
     return c;
 }
 

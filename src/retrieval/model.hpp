@@ -139,12 +139,12 @@ struct Calibrator {
     double fitted(const Evidence& e) const noexcept;
     // The confidence: the fitted probability, damped when the query's words are mostly unknown.
     double confidence(const Evidence& e) const noexcept;
-    static Calibrator lexical_default() noexcept;
 };
 
-// Trains a model with a quarter of the FAQs held out entirely and fits the calibrator on the
-// held-out phrasings. Deterministic.
-Calibrator calibrate(const Corpus& corpus);
+// Trains models with a quarter of the FAQs held out entirely and fits the calibrator on the
+// held-out phrasings; with_classifier says whether the index ranks with a classifier or with the
+// lexical index alone. Deterministic.
+Calibrator calibrate(const Corpus& corpus, bool with_classifier);
 
 struct Scored {
     std::uint32_t doc = 0;
