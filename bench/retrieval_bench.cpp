@@ -18,6 +18,9 @@
 //   --warmup N          queries in the warm-up pass, from the start of the set; 0 = all
 //                       (default 500)
 //   --k N               results asked from every engine (default 5)
+//   --peer-stopwords    drop English stop words (supportbot's list) from the peers' queries,
+//                       as a tuned deployment of FTS5 or Xapian would; the peers still index
+//                       every word
 
 #include <malloc.h>
 #include <sqlite3.h>
@@ -50,6 +53,7 @@
 
 #include "faq/faq.hpp"
 #include "retrieval/index.hpp"
+#include "retrieval/text.hpp"
 #include "supportbot/supportbot.h"
 
 namespace {
@@ -87,7 +91,8 @@ std::string read_file(const std::string& path) {
 
 std::string as_string(simdjson::dom::element e, const char* what) {
     std::string_view v;
-    if (e.get(v) != simdjson::SUCCESS) throw std::runtime_error(std::string(what) + " is not a string");
+    if (e.get(v) != simdjson::SUCCESS)
+        throw std::runtime_error(std::string(what) + " is not a string");
     return std::string(v);
 }
 
@@ -176,7 +181,9 @@ std::int64_t rss_bytes() {
 // word so UTF-8 text survives); everything else separates terms. Peers get these terms only, so
 // query-syntax characters (quotes, '-', '*', ':', parentheses, AND/OR/NOT) can't break or change
 // their queries.
-std::vector<std::string> plain_terms(std::string_view q) {
+bool g_peer_stopwords = false;  // --peer-stopwords
+
+std::vector<std::string> plain_words(std::string_view q) {
     std::vector<std::string> out;
     std::string cur;
     for (char ch : q) {
@@ -194,6 +201,15 @@ std::vector<std::string> plain_terms(std::string_view q) {
     return out;
 }
 
+std::vector<std::string> plain_terms(std::string_view q) {
+    std::vector<std::string> out = plain_words(q);
+    if (g_peer_stopwords)
+        out.erase(std::remove_if(out.begin(), out.end(),
+                                 [](const std::string& w) { return sb::is_stop_word(w); }),
+                  out.end());
+    return out;
+}
+
 // ---- Engines ----------------------------------------------------------------------------------
 
 struct Hit {
@@ -202,17 +218,17 @@ struct Hit {
 };
 
 struct BuildInfo {
-    double build_ms = 0;             // index build from the parsed entries
-    double load_ms = -1;             // supportbot only: sb_faqset_load (parse + index), C API
-    std::int64_t index_bytes = -1;   // the engine's own figure for its index, -1 when none
-    std::string index_bytes_method;  // how index_bytes was obtained
+    double build_ms = 0;                 // index build from the parsed entries
+    double load_ms = -1;                 // supportbot only: sb_faqset_load (parse + index), C API
+    std::int64_t index_bytes = -1;       // the engine's own figure for its index, -1 when none
+    std::string index_bytes_method;      // how index_bytes was obtained
     std::int64_t index_heap_delta = -1;  // supportbot only: heap delta of FaqIndex::build
     double threshold = -1;               // supportbot only: calibrated answer threshold
     std::string note;
 };
 
 class Engine {
-public:
+  public:
     virtual ~Engine() = default;
     virtual const char* name() const = 0;
     virtual BuildInfo build(const Corpus& c) = 0;
@@ -227,7 +243,7 @@ public:
 // the file bytes (what an application pays: JSON parse + validation + index). Searches go
 // through sb_faqset_search, the public path.
 class SupportbotEngine final : public Engine {
-public:
+  public:
     explicit SupportbotEngine(std::size_t k) {
         sb_search_options_init(&opts_, SB_SEARCH_OPTIONS_VERSION);
         opts_.k = k;
@@ -298,7 +314,7 @@ public:
 
     std::size_t errors() const { return errors_; }
 
-private:
+  private:
     static void check(int status, const char* what) {
         if (status != SB_OK)
             throw std::runtime_error(std::string(what) + ": " + sb_status_name(status) + ": " +
@@ -312,7 +328,7 @@ private:
 
 // SQLite FTS5, in-memory database, porter stemmer over unicode61, bm25() with column weights.
 class Fts5Engine final : public Engine {
-public:
+  public:
     explicit Fts5Engine(std::size_t k) : k_(k) {}
     ~Fts5Engine() override {
         sqlite3_finalize(stmt_);
@@ -324,8 +340,9 @@ public:
         BuildInfo info;
         auto t0 = Clock::now();
         if (sqlite3_open(":memory:", &db_) != SQLITE_OK) fail("sqlite3_open");
-        exec("CREATE VIRTUAL TABLE faq USING fts5(question, alternates, answer, "
-             "tokenize = 'porter unicode61')");
+        exec(
+            "CREATE VIRTUAL TABLE faq USING fts5(question, alternates, answer, "
+            "tokenize = 'porter unicode61')");
         exec("BEGIN");
         sqlite3_stmt* ins = nullptr;
         if (sqlite3_prepare_v2(db_,
@@ -359,9 +376,10 @@ public:
         info.index_bytes = pragma_int("page_count") * pragma_int("page_size");
         info.index_bytes_method =
             "page_count * page_size of the in-memory database (FTS5 index + stored text)";
-        std::string sql = "SELECT rowid FROM faq WHERE faq MATCH ?1 "
-                          "ORDER BY bm25(faq, 3.0, 2.0, 1.0) LIMIT " +
-                          std::to_string(k_);
+        std::string sql =
+            "SELECT rowid FROM faq WHERE faq MATCH ?1 "
+            "ORDER BY bm25(faq, 3.0, 2.0, 1.0) LIMIT " +
+            std::to_string(k_);
         if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt_, nullptr) != SQLITE_OK)
             fail("prepare search");
         return info;
@@ -393,7 +411,7 @@ public:
         return hit;
     }
 
-private:
+  private:
     [[noreturn]] void fail(const char* what) {
         throw std::runtime_error(std::string("sqlite: ") + what + ": " + sqlite3_errmsg(db_));
     }
@@ -424,7 +442,7 @@ private:
 // answer 1), English stemmer (STEM_SOME); QueryParser default operator OR with stemming;
 // BM25Weight with its default parameters.
 class XapianEngine final : public Engine {
-public:
+  public:
     explicit XapianEngine(std::size_t k) : k_(static_cast<Xapian::doccount>(k)) {}
     const char* name() const override { return "xapian"; }
 
@@ -474,7 +492,7 @@ public:
         return hit;
     }
 
-private:
+  private:
     static void add_all(Xapian::WritableDatabase& db, Xapian::TermGenerator& tg, const Corpus& c) {
         for (std::size_t i = 0; i < c.entries.size(); ++i) {
             const sb::FaqEntry& e = c.entries[i];
@@ -500,8 +518,8 @@ private:
         std::int64_t total = 0;
         try {
             {
-                Xapian::WritableDatabase disk(tmpl, Xapian::DB_CREATE_OR_OVERWRITE |
-                                                        Xapian::DB_BACKEND_GLASS);
+                Xapian::WritableDatabase disk(
+                    tmpl, Xapian::DB_CREATE_OR_OVERWRITE | Xapian::DB_BACKEND_GLASS);
                 add_all(disk, tg, c);
                 disk.close();
             }
@@ -589,9 +607,11 @@ Result run_engine(Engine& engine, const Corpus& c, int repeat, std::size_t warmu
         }
         if (c.covered) {
             r.top1 = static_cast<double>(top1) / static_cast<double>(c.covered);
-            r.answered_accuracy = static_cast<double>(answered_right) / static_cast<double>(c.covered);
+            r.answered_accuracy =
+                static_cast<double>(answered_right) / static_cast<double>(c.covered);
         }
-        if (uncovered) r.oos_recall = static_cast<double>(escalated) / static_cast<double>(uncovered);
+        if (uncovered)
+            r.oos_recall = static_cast<double>(escalated) / static_cast<double>(uncovered);
         std::sort(lat_us.begin(), lat_us.end());
         r.timed_queries = lat_us.size();
         r.p50_us = percentile(lat_us, 0.50);
@@ -613,7 +633,9 @@ std::string fmt(const char* f, double v) {
     return buf;
 }
 
-double mib(std::int64_t b) { return static_cast<double>(b) / (1024.0 * 1024.0); }
+double mib(std::int64_t b) {
+    return static_cast<double>(b) / (1024.0 * 1024.0);
+}
 
 std::string json_escape(std::string_view s) {
     std::string out;
@@ -673,13 +695,14 @@ void print_json(const Corpus& c, const Result& r) {
 
 void print_table(const Corpus& c, const std::vector<Result>& results) {
     std::size_t oos = c.queries.size() - c.covered;
-    std::printf("\n== %s: %zu FAQs, %zu queries (%zu covered, %zu out of scope), raw FAQ text "
-                "%.2f MiB\n",
-                c.name.c_str(), c.entries.size(), c.queries.size(), c.covered, oos,
-                mib(static_cast<std::int64_t>(c.raw_text_bytes)));
+    std::printf(
+        "\n== %s: %zu FAQs, %zu queries (%zu covered, %zu out of scope), raw FAQ text "
+        "%.2f MiB\n",
+        c.name.c_str(), c.entries.size(), c.queries.size(), c.covered, oos,
+        mib(static_cast<std::int64_t>(c.raw_text_bytes)));
     std::printf("%-10s %10s %10s %7s %10s %10s %9s %9s %9s %7s %8s %8s\n", "engine", "build_ms",
-                "index_MiB", "idx/raw", "heapd_MiB", "rssd_MiB", "p50_us", "p99_us", "qps",
-                "top1", "answered", "oos_rec");
+                "index_MiB", "idx/raw", "heapd_MiB", "rssd_MiB", "p50_us", "p99_us", "qps", "top1",
+                "answered", "oos_rec");
     for (const Result& r : results) {
         if (!r.ok) {
             std::printf("%-10s FAILED: %s\n", r.engine.c_str(), r.error.c_str());
@@ -716,26 +739,30 @@ void print_table(const Corpus& c, const std::vector<Result>& results) {
     if (!sbr) return;
     std::printf("  ratios:\n");
     if (fastest)
-        std::printf("    supportbot p50 / faster peer (%s) p50 = %.3f   (target on 100k FAQs: "
-                    "<= 0.333)\n",
-                    fastest->engine.c_str(), sbr->p50_us / fastest->p50_us);
-    std::printf("    supportbot index memory / raw FAQ text = %.3f   (target: <= 2; "
-                "whole loaded set heap delta / raw = %.3f)\n",
-                static_cast<double>(sbr->build.index_bytes) / static_cast<double>(c.raw_text_bytes),
-                static_cast<double>(sbr->heap_delta) / static_cast<double>(c.raw_text_bytes));
+        std::printf(
+            "    supportbot p50 / faster peer (%s) p50 = %.3f   (target on 100k FAQs: "
+            "<= 0.333)\n",
+            fastest->engine.c_str(), sbr->p50_us / fastest->p50_us);
+    std::printf(
+        "    supportbot index memory / raw FAQ text = %.3f   (target: <= 2; "
+        "whole loaded set heap delta / raw = %.3f)\n",
+        static_cast<double>(sbr->build.index_bytes) / static_cast<double>(c.raw_text_bytes),
+        static_cast<double>(sbr->heap_delta) / static_cast<double>(c.raw_text_bytes));
     if (best_acc)
-        std::printf("    supportbot answered accuracy - best peer (%s) = %+.2f points   "
-                    "(target on the labelled sets: > 0; peers answer whenever they find a hit)\n",
-                    best_acc->engine.c_str(),
-                    100.0 * (sbr->answered_accuracy - best_acc->answered_accuracy));
+        std::printf(
+            "    supportbot answered accuracy - best peer (%s) = %+.2f points   "
+            "(target on the labelled sets: > 0; peers answer whenever they find a hit)\n",
+            best_acc->engine.c_str(),
+            100.0 * (sbr->answered_accuracy - best_acc->answered_accuracy));
 }
 
-// ---- Main ----------------------------------------------------------------------------------------
+// ---- Main
+// ----------------------------------------------------------------------------------------
 
 [[noreturn]] void usage(const char* msg) {
     if (msg) std::cerr << "sb_bench: " << msg << "\n";
     std::cerr << "usage: sb_bench [--json] [--engines supportbot,fts5,xapian] [--repeat N] "
-                 "[--warmup N] [--k N] DIR...\n"
+                 "[--warmup N] [--k N] [--peer-stopwords] DIR...\n"
                  "       sb_bench [options] --faqs FAQS.json --queries QUERIES.jsonl [--name N]\n"
                  "Each DIR holds faqs.json and dev.jsonl.\n";
     std::exit(2);
@@ -780,6 +807,8 @@ int main(int argc, char** argv) {
                     engines.push_back(e);
                 else
                     usage(("unknown engine " + e).c_str());
+        } else if (a == "--peer-stopwords") {
+            g_peer_stopwords = true;
         } else if (a == "--faqs") {
             faqs = value();
         } else if (a == "--queries") {
@@ -806,10 +835,12 @@ int main(int argc, char** argv) {
     if (specs.empty()) usage("no corpus given");
 
     if (!json)
-        std::printf("sb_bench: supportbot %s, SQLite %s, Xapian %s; one thread; k=%zu; %d timed "
-                    "pass(es) after a warm-up pass over %s queries\n",
-                    sb_version(), sqlite3_libversion(), Xapian::version_string(), k, repeat,
-                    warmup == 0 ? "all" : ("the first " + std::to_string(warmup)).c_str());
+        std::printf(
+            "sb_bench: supportbot %s, SQLite %s, Xapian %s; one thread; k=%zu; %d timed "
+            "pass(es) after a warm-up pass over %s queries; peer queries %s\n",
+            sb_version(), sqlite3_libversion(), Xapian::version_string(), k, repeat,
+            warmup == 0 ? "all" : ("the first " + std::to_string(warmup)).c_str(),
+            g_peer_stopwords ? "without stop words" : "with every word");
     int status = 0;
     for (const Spec& s : specs) {
         Corpus c;
@@ -817,8 +848,7 @@ int main(int argc, char** argv) {
             auto t0 = Clock::now();
             c = load_corpus(s.name, s.faqs, s.queries);
             std::cerr << "[" << s.name << "] loaded " << c.entries.size() << " FAQs, "
-                      << c.queries.size() << " queries in " << fmt("%.0f", ms_since(t0))
-                      << " ms\n";
+                      << c.queries.size() << " queries in " << fmt("%.0f", ms_since(t0)) << " ms\n";
         } catch (const std::exception& e) {
             std::cerr << "sb_bench: " << s.name << ": " << e.what() << "\n";
             status = 1;

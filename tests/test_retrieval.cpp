@@ -2,11 +2,14 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <random>
 #include <set>
 #include <thread>
 
 #include "common/error.hpp"
 #include "retrieval/index.hpp"
+#include "retrieval/model.hpp"
 #include "retrieval/text.hpp"
 
 namespace {
@@ -211,4 +214,55 @@ TEST_CASE("an unknown stemmer language is refused") {
     sb::IndexOptions o;
     o.language = "nope";
     CHECK_THROWS_AS(sb::FaqIndex::build(shop(), o), sb::Error);
+}
+
+TEST_CASE("MaxScore top-k equals exhaustive BM25F scoring") {
+    // A corpus with a skewed vocabulary: a few very common words and many rare ones.
+    std::mt19937 rng(3);
+    std::vector<std::string> vocab;
+    for (int i = 0; i < 400; ++i) vocab.push_back("w" + std::to_string(i) + "x");
+    auto word = [&] {
+        std::uniform_real_distribution<double> u(0, 1);
+        return vocab[static_cast<std::size_t>(std::pow(u(rng), 3.0) * 399.0)];
+    };
+    std::vector<sb::FaqEntry> entries;
+    for (int d = 0; d < 3000; ++d) {
+        std::string q, a;
+        for (int i = 0; i < 6; ++i) q += word() + " ";
+        for (int i = 0; i < 12; ++i) a += word() + " ";
+        entries.push_back(faq("d" + std::to_string(d), q, a));
+    }
+    sb::Stemmer stemmer("english");
+    sb::Corpus corpus = sb::analyse_corpus(entries, stemmer);
+    sb::LexicalIndex ix = sb::LexicalIndex::build(corpus, corpus.all());
+    std::vector<float> scores(corpus.docs, 0.0f);
+    std::vector<std::uint32_t> touched;
+    int compared = 0;
+    for (int t = 0; t < 300; ++t) {
+        std::string text;
+        const int words = 1 + static_cast<int>(rng() % 7);
+        for (int i = 0; i < words; ++i) text += word() + " ";
+        sb::Query q = sb::analyse_query(text, stemmer);
+        sb::LexicalMatch m = ix.resolve(q);
+        for (std::uint32_t d : touched) scores[d] = 0.0f;
+        touched.clear();
+        ix.score(m, scores, touched);
+        std::vector<std::pair<float, std::uint32_t>> all;
+        for (std::uint32_t d : touched) all.push_back({scores[d], d});
+        std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
+            return a.first > b.first || (a.first == b.first && a.second < b.second);
+        });
+        for (std::size_t k : {1u, 3u, 6u, 20u}) {
+            auto top = ix.top(m, k);
+            REQUIRE(top.size() == std::min(k, all.size()));
+            for (std::size_t i = 0; i < top.size(); ++i) {
+                CHECK(top[i].second == doctest::Approx(all[i].first).epsilon(1e-5));
+                // Same document unless two scores tie to within float rounding.
+                if (top[i].first != all[i].second)
+                    CHECK(top[i].second == doctest::Approx(all[i].first).epsilon(1e-6));
+                ++compared;
+            }
+        }
+    }
+    CHECK(compared > 1000);
 }

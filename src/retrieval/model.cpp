@@ -14,7 +14,7 @@ namespace sb {
 namespace {
 
 // BM25F parameters: field weights for question, alternates and answer; k1 and b.
-constexpr std::array<float, kFields> kFieldWeight = {2.0f, 1.0f, 0.5f};
+constexpr std::array<float, kFields> kFieldWeight = {2.0f, 1.0f, 1.0f};
 constexpr float kK1 = 1.2f;
 constexpr float kB = 0.75f;
 
@@ -151,6 +151,7 @@ LexicalIndex LexicalIndex::build(const Corpus& corpus,
     for (std::size_t t = 0; t < terms; ++t) ix.offsets_[t + 1] = ix.offsets_[t] + df[t];
     ix.post_docs_.resize(ix.offsets_[terms]);
     ix.post_weights_.resize(ix.offsets_[terms]);
+    ix.term_max_.assign(terms, 0.0f);
     std::vector<std::uint32_t> fill(ix.offsets_.begin(), ix.offsets_.end() - 1);
     for (std::uint32_t d = 0; d < n; ++d) {
         for (const auto& [term, tf] : docs[d].tf) {
@@ -163,6 +164,7 @@ LexicalIndex LexicalIndex::build(const Corpus& corpus,
             std::uint32_t at = fill[term]++;
             ix.post_docs_[at] = d;
             ix.post_weights_[at] = pseudo * (kK1 + 1.0f) / (pseudo + kK1);
+            ix.term_max_[term] = std::max(ix.term_max_[term], ix.post_weights_[at]);
         }
     }
     // Postings were filled in document order, so each list is sorted by document.
@@ -239,8 +241,98 @@ void LexicalIndex::score(const LexicalMatch& match, std::vector<float>& scores,
     }
 }
 
+std::vector<std::pair<std::uint32_t, float>> LexicalIndex::top(const LexicalMatch& match,
+                                                               std::size_t k) const {
+    // MaxScore, document at a time: the query's postings are walked together in document order.
+    // A list whose term, with every term of lower bound, cannot lift a document above the k-th
+    // best score so far is "non-essential": it no longer brings documents in, and is only
+    // probed (by galloping) for documents that the essential lists bring. Exact.
+    struct Cursor {
+        const std::uint32_t* doc;
+        const std::uint32_t* end;
+        const float* weight;
+        float idf;
+        float bound;
+    };
+    std::vector<Cursor> cur;
+    for (const QueryTerm& qt : match.terms) {
+        const std::uint32_t b = offsets_[qt.term], e = offsets_[qt.term + 1];
+        cur.push_back({post_docs_.data() + b, post_docs_.data() + e, post_weights_.data() + b,
+                       qt.idf, qt.idf * term_max_[qt.term]});
+    }
+    std::sort(cur.begin(), cur.end(),
+              [](const Cursor& a, const Cursor& b) { return a.bound < b.bound; });
+    const std::size_t m = cur.size();
+    std::vector<float> upto(m);  // bound of lists 0..i together
+    for (std::size_t i = 0; i < m; ++i) upto[i] = (i ? upto[i - 1] : 0.0f) + cur[i].bound;
+
+    using Entry = std::pair<float, std::uint32_t>;  // score, doc
+    // Heap order: the front is the worst kept (lowest score; on a tie, the later document).
+    auto better = [](const Entry& a, const Entry& b) {
+        return a.first > b.first || (a.first == b.first && a.second < b.second);
+    };
+    std::vector<Entry> heap;
+    heap.reserve(k + 1);
+    float theta = 0;            // the k-th best score, once k documents are kept
+    std::size_t essential = 0;  // lists [essential, m) are essential
+    while (k > 0) {
+        std::uint32_t d = UINT32_MAX;
+        for (std::size_t i = essential; i < m; ++i)
+            if (cur[i].doc != cur[i].end) d = std::min(d, *cur[i].doc);
+        if (d == UINT32_MAX) break;
+        float score = 0;
+        for (std::size_t i = essential; i < m; ++i) {
+            Cursor& c = cur[i];
+            if (c.doc != c.end && *c.doc == d) {
+                score += c.idf * *c.weight;
+                ++c.doc;
+                ++c.weight;
+            }
+        }
+        const bool full = heap.size() == k;
+        bool hopeless = false;
+        for (std::size_t i = essential; i-- > 0;) {
+            if (full && score + upto[i] <= theta) {
+                hopeless = true;
+                break;
+            }
+            Cursor& c = cur[i];
+            if (c.doc == c.end || *c.doc > d) continue;
+            // Gallop to the first posting >= d.
+            std::size_t step = 1;
+            const std::uint32_t* lo = c.doc;
+            while (lo + step < c.end && lo[step] < d) {
+                lo += step;
+                step *= 2;
+            }
+            const std::uint32_t* hi = std::min(lo + step + 1, c.end);
+            const std::uint32_t* at = std::lower_bound(lo, hi, d);
+            c.weight += at - c.doc;
+            c.doc = at;
+            if (at != c.end && *at == d) score += c.idf * *c.weight;
+        }
+        if (hopeless || (full && !better({score, d}, heap.front()))) continue;
+        if (full) {
+            std::pop_heap(heap.begin(), heap.end(), better);
+            heap.back() = {score, d};
+        } else {
+            heap.push_back({score, d});
+        }
+        std::push_heap(heap.begin(), heap.end(), better);
+        if (heap.size() == k) {
+            theta = heap.front().first;
+            while (essential < m && upto[essential] <= theta) ++essential;
+        }
+    }
+    std::sort(heap.begin(), heap.end(), better);
+    std::vector<std::pair<std::uint32_t, float>> out;
+    out.reserve(heap.size());
+    for (const Entry& e : heap) out.push_back({e.second, e.first});
+    return out;
+}
+
 std::size_t LexicalIndex::memory_bytes() const noexcept {
-    std::size_t n = offsets_.capacity() * 4 + post_docs_.capacity() * 4 +
+    std::size_t n = offsets_.capacity() * 4 + post_docs_.capacity() * 4 + term_max_.capacity() * 4 +
                     post_weights_.capacity() * 4 + idf_.capacity() * 4 + word_df_.capacity() * 4;
     for (const auto& [k, v] : term_ids_) n += k.capacity() + sizeof(v) + 32;
     for (const auto& w : words_) n += w.capacity() + sizeof(std::string);
@@ -559,7 +651,7 @@ std::vector<Scored> rank(Query& query, const LexicalIndex& lexical, const Classi
             s.touched.clear();
         }
     } reset{scratch};
-    lexical.score(match, lex, touched);
+    if (classifier) lexical.score(match, lex, touched);
     float best_possible = 0;
     for (const QueryTerm& t : match.terms) best_possible += t.idf * (kK1 + 1.0f);
     // The best possible score counts every non-stop word of the query, known or not.
@@ -584,29 +676,12 @@ std::vector<Scored> rank(Query& query, const LexicalIndex& lexical, const Classi
                 lp[d] + kLexicalBlend * all[d].evidence.lexical_match + kNeighbourBlend * nn[d];
         }
     } else {
-        // Keep the best k (plus one, for the margin) of the touched documents in a min-heap.
-        const std::size_t want = k + 1;
-        auto worse = [&](std::uint32_t a, std::uint32_t b) {
-            return lex[a] > lex[b] || (lex[a] == lex[b] && a < b);
-        };
-        std::vector<std::uint32_t> heap;
-        heap.reserve(want + 1);
-        for (std::uint32_t d : touched) {
-            if (heap.size() < want) {
-                heap.push_back(d);
-                std::push_heap(heap.begin(), heap.end(), worse);
-            } else if (worse(d, heap.front())) {
-                std::pop_heap(heap.begin(), heap.end(), worse);
-                heap.back() = d;
-                std::push_heap(heap.begin(), heap.end(), worse);
-            }
-        }
-        all.reserve(heap.size());
-        for (std::uint32_t d : heap) {
+        // The best k, plus one for the margin.
+        for (const auto& [d, score] : lexical.top(match, k + 1)) {
             Scored s;
             s.doc = d;
-            s.evidence.lexical_match = lex[d] * lex_norm;
-            s.score = lex[d];
+            s.evidence.lexical_match = score * lex_norm;
+            s.score = score;
             all.push_back(s);
         }
     }

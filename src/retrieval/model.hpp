@@ -62,6 +62,10 @@ class LexicalIndex {
     // Adds each document's BM25F score to scores (size = docs), and records touched docs.
     void score(const LexicalMatch& match, std::vector<float>& scores,
                std::vector<std::uint32_t>& touched) const;
+    // The k best documents by BM25F with their scores, best first (ties: lower document first),
+    // skipping documents that cannot make it (MaxScore).
+    std::vector<std::pair<std::uint32_t, float>> top(const LexicalMatch& match,
+                                                     std::size_t k) const;
     std::size_t memory_bytes() const noexcept;
     std::size_t docs() const noexcept { return docs_; }
 
@@ -74,6 +78,7 @@ class LexicalIndex {
     std::vector<std::uint32_t> offsets_;  // CSR postings per term
     std::vector<std::uint32_t> post_docs_;
     std::vector<float> post_weights_;  // saturated BM25F term weight, without idf
+    std::vector<float> term_max_;      // highest post weight of each term
     // Typo correction: surface words of the vocabulary and a trigram index over them.
     std::vector<std::string> words_;
     std::vector<std::string> word_stems_;
