@@ -59,7 +59,10 @@ typedef enum sb_status {
     SB_EIO = -7,           /* a file could not be read or written */
     SB_EVERSION = -8,      /* an options struct's version is not supported */
     SB_EINVALID_DATA = -9, /* input parsed but is not valid (missing field, duplicate id, ...) */
-    SB_ERANGE = -10        /* an index is out of range */
+    SB_ERANGE = -10,       /* an index is out of range */
+    SB_EDB = -11,          /* the database failed (unreachable, I/O error, corrupt data, ...) */
+    SB_ECONFLICT = -12,    /* the request conflicts with the current state */
+    SB_EFORBIDDEN = -13    /* the thing exists but the caller may not use it; nothing is revealed */
 } sb_status;
 
 /* The message of the last failed call on this thread, or "" when the last call succeeded.

@@ -171,6 +171,12 @@ const char* sb_status_name(int status) {
             return "SB_EINVALID_DATA";
         case SB_ERANGE:
             return "SB_ERANGE";
+        case SB_EDB:
+            return "SB_EDB";
+        case SB_ECONFLICT:
+            return "SB_ECONFLICT";
+        case SB_EFORBIDDEN:
+            return "SB_EFORBIDDEN";
         default:
             return "SB_UNKNOWN";
     }

@@ -1,0 +1,128 @@
+// Persistent storage of bots, their FAQ sets, chat sessions and messages. One interface, two
+// real backends chosen by URL: SQLite (sqlite:///path/file.db, the default) and PostgreSQL
+// (postgresql://...). Implementations are thread-safe: one Store is shared by every thread of an
+// engine. Errors throw sb::Error (SB_EDB for database failures, SB_EVERSION for a database made by
+// a newer version of the library, SB_EINVAL for a bad URL).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "faq/faq.hpp"
+
+namespace sb {
+
+enum class SessionStatus { Open, Escalated, Closed };
+enum class Role { User, Assistant };
+
+const char* to_string(SessionStatus s) noexcept;   // "open", "escalated", "closed"
+const char* to_string(Role r) noexcept;            // "user", "assistant"
+SessionStatus session_status_from(std::string_view s);  // throws SB_EDB on an unknown value
+Role role_from(std::string_view s);                      // throws SB_EDB on an unknown value
+
+struct BotRecord {
+    std::string id;  // UUID
+    std::string owner;
+    std::string name;
+    std::int64_t created_ms = 0;  // Unix time in milliseconds
+    int faq_revision = 0;         // 1 when created, +1 on every FAQ replacement
+    std::size_t faq_count = 0;
+};
+
+struct SessionRecord {
+    std::string id;
+    std::string bot_id;
+    std::string user_id;
+    std::int64_t created_ms = 0;
+    std::int64_t last_active_ms = 0;
+    SessionStatus status = SessionStatus::Open;
+    std::string escalation_reason;  // "" unless escalated
+    int unanswered_streak = 0;      // consecutive assistant turns that could not answer
+    std::size_t message_count = 0;  // filled by list_sessions; not written
+};
+
+struct MessageRecord {
+    std::int64_t id = 0;  // assigned by the store, increasing within a session
+    std::string session_id;
+    Role role = Role::User;
+    std::string text;
+    std::int64_t created_ms = 0;
+    // Assistant messages:
+    std::vector<std::string> faq_ids;  // FAQs the reply used, best first
+    double confidence = 0;             // of the best FAQ
+    bool escalated = false;
+    std::string escalation_reason;  // "" unless escalated
+    std::string responder;          // "offline", "gemini", ... or "error"
+    std::int64_t latency_ms = 0;
+    bool error = false;  // the turn failed; text is the error reply shown to the user
+};
+
+// Everything one chat turn writes, applied in one transaction: the session is created when
+// `create_session` is set (and must not exist), else updated (last_active_ms, status,
+// escalation_reason, unanswered_streak); then the messages are appended in order.
+struct TurnRecord {
+    SessionRecord session;
+    bool create_session = false;
+    std::vector<MessageRecord> messages;
+};
+
+struct StoreOptions {
+    std::size_t pool_size = 4;  // PostgreSQL connections
+};
+
+class Store {
+public:
+    // Opens (creating and migrating as needed) the database named by url. An empty url means
+    // "sqlite://supportbot.db" (a file in the working directory).
+    static std::unique_ptr<Store> open(const std::string& url, const StoreOptions& options);
+    virtual ~Store() = default;
+
+    virtual int schema_version() = 0;
+
+    // Bots and their FAQ sets. create_bot stores both in one transaction.
+    virtual void create_bot(const BotRecord& bot, const std::vector<FaqEntry>& faqs) = 0;
+    // Replaces the FAQ set and bumps the revision; returns the new revision. SB_ENOTFOUND when
+    // the bot does not exist.
+    virtual int replace_faqs(const std::string& bot_id, const std::vector<FaqEntry>& faqs) = 0;
+    virtual std::optional<BotRecord> get_bot(const std::string& bot_id) = 0;
+    // Every bot, or those of one owner; ordered by creation time, then id.
+    virtual std::vector<BotRecord> list_bots(const std::optional<std::string>& owner) = 0;
+    // The stored FAQ entries of a bot, with their revision. SB_ENOTFOUND when no bot.
+    virtual std::pair<std::vector<FaqEntry>, int> load_faqs(const std::string& bot_id) = 0;
+
+    // Sessions and messages.
+    virtual std::optional<SessionRecord> get_session(const std::string& session_id) = 0;
+    // A user's sessions with a bot, most recently active first, with message counts.
+    virtual std::vector<SessionRecord> list_sessions(const std::string& bot_id,
+                                                     const std::string& user_id) = 0;
+    // The last `limit` messages of a session (0 = all), oldest first.
+    virtual std::vector<MessageRecord> history(const std::string& session_id,
+                                               std::size_t limit) = 0;
+    // Applies a turn atomically. Throws SB_ECONFLICT when create_session is set and the session
+    // exists already (another thread or process created it first); nothing is written then.
+    virtual void record_turn(const TurnRecord& turn) = 0;
+};
+
+// The schema, as numbered migrations; a backend applies those above its recorded version.
+struct Migration {
+    int version;
+    const char* description;
+    const char* sqlite_sql;    // one or more statements separated by ';'
+    const char* postgres_sql;  // the same for PostgreSQL
+};
+const std::vector<Migration>& migrations();
+
+// Serialises FAQ entries to a JSON array (the format parse_faqs_json reads back).
+std::string faqs_to_json(const std::vector<FaqEntry>& faqs);
+// Serialises a list of strings to a JSON array, and back (for message faq_ids).
+std::string strings_to_json(const std::vector<std::string>& values);
+std::vector<std::string> strings_from_json(std::string_view json);
+
+std::unique_ptr<Store> open_sqlite_store(const std::string& path, const StoreOptions& options);
+std::unique_ptr<Store> open_postgres_store(const std::string& url, const StoreOptions& options);
+
+}  // namespace sb

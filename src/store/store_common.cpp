@@ -1,0 +1,190 @@
+// What both backends share: the schema migrations, enum names, JSON encodings, and opening a
+// store by URL.
+#include <string>
+
+#include "common/error.hpp"
+#include "common/json.hpp"
+#include "store/store.hpp"
+
+namespace sb {
+
+const char* to_string(SessionStatus s) noexcept {
+    switch (s) {
+        case SessionStatus::Open: return "open";
+        case SessionStatus::Escalated: return "escalated";
+        case SessionStatus::Closed: return "closed";
+    }
+    return "open";
+}
+
+const char* to_string(Role r) noexcept { return r == Role::User ? "user" : "assistant"; }
+
+SessionStatus session_status_from(std::string_view s) {
+    if (s == "open") return SessionStatus::Open;
+    if (s == "escalated") return SessionStatus::Escalated;
+    if (s == "closed") return SessionStatus::Closed;
+    throw Error(SB_EDB, "unknown session status in the database: \"" + std::string(s) + "\"");
+}
+
+Role role_from(std::string_view s) {
+    if (s == "user") return Role::User;
+    if (s == "assistant") return Role::Assistant;
+    throw Error(SB_EDB, "unknown message role in the database: \"" + std::string(s) + "\"");
+}
+
+const std::vector<Migration>& migrations() {
+    // Version 1: bots, their FAQ sets (the parsed entries as JSON, so a restart rebuilds the
+    // index without the original file), sessions and messages. Later versions add users and
+    // summaries.
+    static const std::vector<Migration> all = {
+        {1, "bots, FAQ sets, sessions, messages",
+         R"sql(
+CREATE TABLE bots (
+  id TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  name TEXT NOT NULL,
+  created_ms INTEGER NOT NULL
+);
+CREATE INDEX bots_owner ON bots (owner, created_ms);
+CREATE TABLE faq_sets (
+  bot_id TEXT PRIMARY KEY REFERENCES bots (id) ON DELETE CASCADE,
+  revision INTEGER NOT NULL,
+  entry_count INTEGER NOT NULL,
+  entries_json TEXT NOT NULL,
+  updated_ms INTEGER NOT NULL
+);
+CREATE TABLE sessions (
+  id TEXT PRIMARY KEY,
+  bot_id TEXT NOT NULL REFERENCES bots (id) ON DELETE CASCADE,
+  user_id TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  last_active_ms INTEGER NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('open', 'escalated', 'closed')),
+  escalation_reason TEXT NOT NULL DEFAULT '',
+  unanswered_streak INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX sessions_bot_user ON sessions (bot_id, user_id, last_active_ms);
+CREATE TABLE messages (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+  role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+  text TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  faq_ids TEXT NOT NULL DEFAULT '[]',
+  confidence REAL NOT NULL DEFAULT 0,
+  escalated INTEGER NOT NULL DEFAULT 0,
+  escalation_reason TEXT NOT NULL DEFAULT '',
+  responder TEXT NOT NULL DEFAULT '',
+  latency_ms INTEGER NOT NULL DEFAULT 0,
+  error INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX messages_session ON messages (session_id, id);
+)sql",
+         R"sql(
+CREATE TABLE bots (
+  id TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  name TEXT NOT NULL,
+  created_ms BIGINT NOT NULL
+);
+CREATE INDEX bots_owner ON bots (owner, created_ms);
+CREATE TABLE faq_sets (
+  bot_id TEXT PRIMARY KEY REFERENCES bots (id) ON DELETE CASCADE,
+  revision INTEGER NOT NULL,
+  entry_count INTEGER NOT NULL,
+  entries_json TEXT NOT NULL,
+  updated_ms BIGINT NOT NULL
+);
+CREATE TABLE sessions (
+  id TEXT PRIMARY KEY,
+  bot_id TEXT NOT NULL REFERENCES bots (id) ON DELETE CASCADE,
+  user_id TEXT NOT NULL,
+  created_ms BIGINT NOT NULL,
+  last_active_ms BIGINT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('open', 'escalated', 'closed')),
+  escalation_reason TEXT NOT NULL DEFAULT '',
+  unanswered_streak INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX sessions_bot_user ON sessions (bot_id, user_id, last_active_ms);
+CREATE TABLE messages (
+  id BIGSERIAL PRIMARY KEY,
+  session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+  role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+  text TEXT NOT NULL,
+  created_ms BIGINT NOT NULL,
+  faq_ids TEXT NOT NULL DEFAULT '[]',
+  confidence DOUBLE PRECISION NOT NULL DEFAULT 0,
+  escalated BOOLEAN NOT NULL DEFAULT FALSE,
+  escalation_reason TEXT NOT NULL DEFAULT '',
+  responder TEXT NOT NULL DEFAULT '',
+  latency_ms BIGINT NOT NULL DEFAULT 0,
+  error BOOLEAN NOT NULL DEFAULT FALSE
+);
+CREATE INDEX messages_session ON messages (session_id, id);
+)sql"},
+    };
+    return all;
+}
+
+std::string faqs_to_json(const std::vector<FaqEntry>& faqs) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < faqs.size(); ++i) {
+        const FaqEntry& e = faqs[i];
+        if (i) out += ",\n";
+        out += "{\"id\":";
+        json_append_string(out, e.id);
+        out += ",\"question\":";
+        json_append_string(out, e.question);
+        out += ",\"answer\":";
+        json_append_string(out, e.answer);
+        if (!e.category.empty()) {
+            out += ",\"category\":";
+            json_append_string(out, e.category);
+        }
+        if (!e.tags.empty()) {
+            out += ",\"tags\":";
+            out += strings_to_json(e.tags);
+        }
+        if (!e.alternates.empty()) {
+            out += ",\"alternates\":";
+            out += strings_to_json(e.alternates);
+        }
+        out += '}';
+    }
+    out += "]";
+    return out;
+}
+
+std::string strings_to_json(const std::vector<std::string>& values) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        if (i) out += ',';
+        json_append_string(out, values[i]);
+    }
+    out += ']';
+    return out;
+}
+
+std::vector<std::string> strings_from_json(std::string_view json) {
+    try {
+        return json_string_array(json);
+    } catch (const Error& e) {
+        throw Error(SB_EDB, std::string("corrupt list in the database: ") + e.what());
+    }
+}
+
+std::unique_ptr<Store> Store::open(const std::string& url, const StoreOptions& options) {
+    if (url.empty()) return open_sqlite_store("supportbot.db", options);
+    const std::string_view u(url);
+    if (u.rfind("sqlite://", 0) == 0) {
+        std::string path(u.substr(9));
+        if (path.empty()) throw Error(SB_EINVAL, "database URL \"" + url + "\" names no file");
+        return open_sqlite_store(path, options);
+    }
+    if (u.rfind("postgresql://", 0) == 0 || u.rfind("postgres://", 0) == 0)
+        return open_postgres_store(url, options);
+    throw Error(SB_EINVAL, "unsupported database URL \"" + url +
+                               "\": use sqlite:///path/to/file.db or postgresql://...");
+}
+
+}  // namespace sb
