@@ -77,20 +77,38 @@ SB_API const char* sb_status_name(int status);
 
 typedef struct sb_engine sb_engine;
 
-#define SB_ENGINE_OPTIONS_VERSION 1
+#define SB_ENGINE_OPTIONS_VERSION 2
 typedef struct sb_engine_options {
     unsigned int version; /* SB_ENGINE_OPTIONS_VERSION */
     /* Snowball stemmer language for FAQ text, e.g. "english" (NULL or "" = "english"). */
     const char* language;
+    /* Version 2: */
+    /* Where bots and sessions are stored: "sqlite:///path/to/file.db" or "postgresql://...".
+     * NULL or "" = "sqlite://supportbot.db" (a file in the working directory). The database is
+     * opened at the first call that needs it, so an engine used only for FAQ search opens none. */
+    const char* database_url;
+    size_t pool_size;     /* PostgreSQL connections; 0 = 4 */
+    size_t history_turns; /* recent turns of a session the chat looks at; 0 = 6 */
+    /* Confidence needed to answer from an FAQ, in [0, 1]; negative = each bot's calibrated
+     * default (see sb_faqset_default_threshold). */
+    double answer_threshold;
+    /* Confidence below which a turn is escalated to a human at once; negative = a quarter of
+     * the answer threshold. */
+    double escalation_threshold;
+    /* Consecutive turns the bot could not answer before it escalates; 0 = 2. */
+    unsigned int max_unanswered;
 } sb_engine_options;
 #define SB_ENGINE_OPTIONS_INIT \
-    { SB_ENGINE_OPTIONS_VERSION, NULL }
+    { SB_ENGINE_OPTIONS_VERSION, NULL, NULL, 0, 0, -1.0, -1.0, 0 }
 SB_API int sb_engine_options_init(sb_engine_options* opts, unsigned int version);
 
 /* Opens an engine. opts may be NULL for defaults. *out is set to NULL on failure. */
 SB_API int sb_engine_open(sb_engine** out, const sb_engine_options* opts);
 /* Closes an engine. FAQ sets loaded through it stay valid and must still be freed. */
 SB_API void sb_engine_close(sb_engine* engine);
+
+/* Frees a string the library returned (e.g. a new bot's id). NULL is a no-op. */
+SB_API void sb_string_free(char* s);
 
 /* ---- FAQ sets ---------------------------------------------------------------------------- */
 
@@ -181,6 +199,141 @@ SB_API int sb_results_get(const sb_results* results, size_t i, sb_result* out);
  * scope (escalate). */
 SB_API int sb_results_answered(const sb_results* results, int* out);
 SB_API void sb_results_free(sb_results* results);
+
+/* ---- Bots --------------------------------------------------------------------------------
+ * A bot belongs to an owner (an admin id chosen by the host) and answers from its FAQ set. Bots
+ * and their FAQ sets are stored in the engine's database, so a restart rebuilds everything. */
+
+typedef struct sb_bot_info {
+    const char* id; /* a UUID */
+    const char* owner;
+    const char* name;
+    int64_t created_ms; /* Unix time, milliseconds */
+    size_t faq_count;
+    int faq_revision; /* 1 when created, +1 on every FAQ replacement */
+} sb_bot_info;
+
+typedef struct sb_bots sb_bots;
+
+/* Creates a bot from FAQ bytes or a file (validated as sb_faqset_load does: accepted whole or
+ * rejected whole). *out_id receives the new bot's id; free it with sb_string_free. */
+SB_API int sb_bot_create(sb_engine* engine, const char* owner, const char* name, const char* data,
+                         size_t len, sb_format format, const sb_load_options* opts, char** out_id);
+SB_API int sb_bot_create_from_file(sb_engine* engine, const char* owner, const char* name,
+                                   const char* path, sb_format format, const sb_load_options* opts,
+                                   char** out_id);
+/* Replaces a bot's FAQ set. SB_ENOTFOUND when there is no such bot. */
+SB_API int sb_bot_replace_faqs(sb_engine* engine, const char* bot_id, const char* data, size_t len,
+                               sb_format format, const sb_load_options* opts);
+SB_API int sb_bot_replace_faqs_from_file(sb_engine* engine, const char* bot_id, const char* path,
+                                         sb_format format, const sb_load_options* opts);
+/* One bot (a list of one), or every bot of an owner (owner NULL: every bot). */
+SB_API int sb_bot_get(sb_engine* engine, const char* bot_id, sb_bots** out);
+SB_API int sb_bot_list(sb_engine* engine, const char* owner, sb_bots** out);
+SB_API int sb_bots_count(const sb_bots* bots, size_t* out);
+/* Strings live as long as the list. */
+SB_API int sb_bots_at(const sb_bots* bots, size_t i, sb_bot_info* out);
+SB_API void sb_bots_free(sb_bots* bots);
+
+/* ---- Chat --------------------------------------------------------------------------------- */
+
+#define SB_CHAT_REQUEST_VERSION 1
+typedef struct sb_chat_request {
+    unsigned int version; /* SB_CHAT_REQUEST_VERSION */
+    const char* bot_id;
+    const char* user_id; /* the end user, as the host identifies them */
+    /* Any id up to 128 bytes: one not seen before starts a new session for this user and bot;
+     * NULL lets the library create one. An id that belongs to another user or bot is refused
+     * with SB_EFORBIDDEN, which reveals nothing about that session. */
+    const char* session_id;
+    const char* message; /* UTF-8 */
+    size_t message_len;
+} sb_chat_request;
+#define SB_CHAT_REQUEST_INIT \
+    { SB_CHAT_REQUEST_VERSION, NULL, NULL, NULL, NULL, 0 }
+
+typedef struct sb_reply sb_reply;
+
+/* One turn: the message and the reply are stored together in one transaction. If the reply
+ * fails, the user's message is still stored (with an error reply) and the call fails. */
+SB_API int sb_chat_send(sb_engine* engine, const sb_chat_request* request, sb_reply** out);
+
+typedef struct sb_reply_info {
+    const char* session_id;
+    const char* text;
+    int answered;  /* 1 when the reply answers from an FAQ (the first in sb_reply_faq) */
+    int escalated; /* 1 when the conversation was handed to a human */
+    /* "" or "user_requested", "low_confidence", "repeated_unanswered" */
+    const char* escalation_reason;
+    const char* responder; /* "offline", ... */
+    double confidence;     /* of the best FAQ */
+    int64_t latency_ms;
+    size_t suggestion_count;
+    size_t faq_count;
+} sb_reply_info;
+typedef struct sb_reply_faq {
+    const char* id;
+    const char* question;
+    double confidence;
+} sb_reply_faq;
+/* Strings live as long as the reply. */
+SB_API int sb_reply_get(const sb_reply* reply, sb_reply_info* out);
+SB_API int sb_reply_suggestion(const sb_reply* reply, size_t i, const char** out);
+SB_API int sb_reply_faq_at(const sb_reply* reply, size_t i, sb_reply_faq* out);
+SB_API void sb_reply_free(sb_reply* reply);
+
+/* ---- Sessions and history --------------------------------------------------------------- */
+
+typedef enum sb_session_status {
+    SB_SESSION_OPEN = 0,
+    SB_SESSION_ESCALATED = 1,
+    SB_SESSION_CLOSED = 2
+} sb_session_status;
+
+typedef struct sb_session_info {
+    const char* id;
+    const char* bot_id;
+    const char* user_id;
+    int64_t created_ms;
+    int64_t last_active_ms;
+    int status; /* sb_session_status */
+    const char* escalation_reason;
+    size_t message_count;
+} sb_session_info;
+typedef struct sb_sessions sb_sessions;
+
+/* A user's sessions with a bot, most recently active first. */
+SB_API int sb_session_list(sb_engine* engine, const char* bot_id, const char* user_id,
+                           sb_sessions** out);
+SB_API int sb_sessions_count(const sb_sessions* sessions, size_t* out);
+SB_API int sb_sessions_at(const sb_sessions* sessions, size_t i, sb_session_info* out);
+SB_API void sb_sessions_free(sb_sessions* sessions);
+
+typedef enum sb_role { SB_ROLE_USER = 0, SB_ROLE_ASSISTANT = 1 } sb_role;
+
+typedef struct sb_message_info {
+    int64_t id;
+    int role; /* sb_role */
+    const char* text;
+    int64_t created_ms;
+    size_t faq_count; /* FAQs the reply used; sb_messages_faq_id */
+    double confidence;
+    int escalated;
+    const char* escalation_reason;
+    const char* responder;
+    int64_t latency_ms;
+    int error; /* 1: the turn failed and text is the error reply */
+} sb_message_info;
+typedef struct sb_messages sb_messages;
+
+/* The messages of a session, oldest first. SB_ENOTFOUND when the session does not exist or is
+ * not this user's with this bot (the two are not told apart). */
+SB_API int sb_session_history(sb_engine* engine, const char* bot_id, const char* user_id,
+                              const char* session_id, sb_messages** out);
+SB_API int sb_messages_count(const sb_messages* messages, size_t* out);
+SB_API int sb_messages_at(const sb_messages* messages, size_t i, sb_message_info* out);
+SB_API int sb_messages_faq_id(const sb_messages* messages, size_t i, size_t j, const char** out);
+SB_API void sb_messages_free(sb_messages* messages);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -1,21 +1,21 @@
 // The C ABI: argument checks, conversion of C++ errors to status codes and the thread-local
 // last-error message. No exception leaves this file.
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <memory>
 #include <new>
 #include <string>
 #include <utility>
 
+#include "capi/capi_internal.hpp"
+#include "chat/engine.hpp"
 #include "common/error.hpp"
 #include "faq/faq.hpp"
 #include "retrieval/index.hpp"
 #include "retrieval/text.hpp"
 #include "supportbot/supportbot.h"
-
-struct sb_engine {
-    std::string language;
-};
 
 struct sb_faqset {
     std::shared_ptr<const sb::FaqIndex> index;
@@ -29,9 +29,20 @@ struct sb_results {
 
 namespace {
 
+// The layout of sb_engine_options version 1.
+struct EngineOptionsV1 {
+    unsigned int version;
+    const char* language;
+};
+
 constexpr std::size_t kMaxQueryBytes = 16u << 10;
 constexpr std::size_t kMaxK = 1000;
 
+}  // namespace
+
+namespace sb::capi {
+
+namespace {
 struct ThreadError {
     int status = SB_OK;
     std::string message;
@@ -41,8 +52,16 @@ ThreadError& thread_error() {
     thread_local ThreadError e;
     return e;
 }
+}  // namespace
 
-int set_error(int status, std::string message) {
+const char* last_error_message() noexcept {
+    return thread_error().message.c_str();
+}
+int last_status() noexcept {
+    return thread_error().status;
+}
+
+int set_error(int status, std::string message) noexcept {
     ThreadError& e = thread_error();
     e.status = status;
     try {
@@ -53,32 +72,11 @@ int set_error(int status, std::string message) {
     return status;
 }
 
-int ok() {
+int ok() noexcept {
     ThreadError& e = thread_error();
     e.status = SB_OK;
     e.message.clear();
     return SB_OK;
-}
-
-// Runs fn, mapping every exception to a status and message.
-template <typename Fn>
-int guarded(Fn&& fn) noexcept {
-    try {
-        fn();
-        return ok();
-    } catch (const sb::Error& e) {
-        return set_error(e.status(), e.what());
-    } catch (const std::bad_alloc&) {
-        return set_error(SB_ENOMEM, "out of memory");
-    } catch (const std::exception& e) {
-        return set_error(SB_ERROR, std::string("internal error: ") + e.what());
-    } catch (...) {
-        return set_error(SB_ERROR, "internal error");
-    }
-}
-
-void require(bool condition, const char* message) {
-    if (!condition) throw sb::Error(SB_EINVAL, message);
 }
 
 void check_version(unsigned int version, unsigned int current, const char* what) {
@@ -112,9 +110,29 @@ sb::FaqFormat format_from(sb_format format) {
                     "unknown sb_format value " + std::to_string(static_cast<int>(format)));
 }
 
+std::vector<sb::FaqEntry> load_entries(const char* data, size_t len, sb_format format,
+                                       const sb_load_options* opts) {
+    require(data != nullptr || len == 0, "data is NULL");
+    sb::FaqLimits limits = limits_from(opts);
+    return sb::parse_faqs(std::string_view(data ? data : "", len), format_from(format), limits);
+}
+
+std::vector<sb::FaqEntry> load_entries_file(const char* path, sb_format format,
+                                            const sb_load_options* opts) {
+    require(path != nullptr, "path is NULL");
+    sb::FaqLimits limits = limits_from(opts);
+    return sb::load_faqs_file(path, format_from(format), limits);
+}
+
+}  // namespace sb::capi
+
+namespace {
+
+using namespace sb::capi;
+
 sb_faqset* make_set(const sb_engine* engine, std::vector<sb::FaqEntry> entries) {
     sb::IndexOptions io;
-    io.language = engine->language;
+    io.language = engine->engine->options().language;
     auto set = std::make_unique<sb_faqset>();
     set->index = sb::FaqIndex::build(std::move(entries), io);
     return set.release();
@@ -141,10 +159,10 @@ int sb_abi_version(void) {
 }
 
 const char* sb_last_error(void) {
-    return thread_error().message.c_str();
+    return sb::capi::last_error_message();
 }
 int sb_last_status(void) {
-    return thread_error().status;
+    return sb::capi::last_status();
 }
 
 const char* sb_status_name(int status) {
@@ -186,6 +204,13 @@ int sb_engine_options_init(sb_engine_options* opts, unsigned int version) {
     return guarded([&] {
         require(opts != nullptr, "opts is NULL");
         check_version(version, SB_ENGINE_OPTIONS_VERSION, "sb_engine_options");
+        if (version == 1) {
+            // A caller built against version 1 has the smaller struct: write only its fields.
+            auto* v1 = reinterpret_cast<EngineOptionsV1*>(opts);
+            v1->version = 1;
+            v1->language = nullptr;
+            return;
+        }
         *opts = sb_engine_options SB_ENGINE_OPTIONS_INIT;
     });
 }
@@ -194,15 +219,39 @@ int sb_engine_open(sb_engine** out, const sb_engine_options* opts) {
     if (out) *out = nullptr;
     return guarded([&] {
         require(out != nullptr, "out is NULL");
-        auto engine = std::make_unique<sb_engine>();
-        engine->language = "english";
+        sb::EngineOptions o;
         if (opts) {
             check_version(opts->version, SB_ENGINE_OPTIONS_VERSION, "sb_engine_options");
-            if (opts->language && *opts->language) engine->language = opts->language;
+            // Fields of version 1, then those each later version added.
+            if (opts->language && *opts->language) o.language = opts->language;
+            if (opts->version >= 2) {
+                if (opts->database_url) o.database_url = opts->database_url;
+                if (opts->pool_size) o.pool_size = opts->pool_size;
+                if (opts->history_turns) o.history_turns = opts->history_turns;
+                if (std::isnan(opts->answer_threshold) || opts->answer_threshold > 1.0 ||
+                    std::isnan(opts->escalation_threshold) || opts->escalation_threshold > 1.0)
+                    throw sb::Error(SB_EINVAL,
+                                    "thresholds must be in [0, 1], or negative for "
+                                    "the default");
+                o.answer_threshold = opts->answer_threshold;
+                o.escalation_threshold = opts->escalation_threshold;
+                if (opts->max_unanswered) o.max_unanswered = static_cast<int>(opts->max_unanswered);
+                if (opts->pool_size > 1000) throw sb::Error(SB_EINVAL, "pool_size over 1000");
+                if (opts->history_turns > 1000)
+                    throw sb::Error(SB_EINVAL, "history_turns over 1000");
+                if (opts->max_unanswered > 1000)
+                    throw sb::Error(SB_EINVAL, "max_unanswered over 1000");
+            }
         }
-        sb::Stemmer probe(engine->language);  // rejects unknown languages now, not at load
+        sb::Stemmer probe(o.language);  // rejects unknown languages now, not at load
+        auto engine = std::make_unique<sb_engine>();
+        engine->engine = std::make_unique<sb::Engine>(std::move(o));
         *out = engine.release();
     });
+}
+
+void sb_string_free(char* s) {
+    std::free(s);
 }
 
 void sb_engine_close(sb_engine* engine) {
@@ -223,11 +272,7 @@ int sb_faqset_load(sb_engine* engine, const char* data, size_t len, sb_format fo
     return guarded([&] {
         require(engine != nullptr, "engine is NULL");
         require(out != nullptr, "out is NULL");
-        require(data != nullptr || len == 0, "data is NULL");
-        sb::FaqLimits limits = limits_from(opts);
-        auto entries =
-            sb::parse_faqs(std::string_view(data ? data : "", len), format_from(format), limits);
-        *out = make_set(engine, std::move(entries));
+        *out = make_set(engine, load_entries(data, len, format, opts));
     });
 }
 
@@ -238,9 +283,7 @@ int sb_faqset_load_file(sb_engine* engine, const char* path, sb_format format,
         require(engine != nullptr, "engine is NULL");
         require(path != nullptr, "path is NULL");
         require(out != nullptr, "out is NULL");
-        sb::FaqLimits limits = limits_from(opts);
-        auto entries = sb::load_faqs_file(path, format_from(format), limits);
-        *out = make_set(engine, std::move(entries));
+        *out = make_set(engine, load_entries_file(path, format, opts));
     });
 }
 

@@ -1,0 +1,298 @@
+// The C ABI of bots, chat and sessions.
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "capi/capi_internal.hpp"
+
+struct sb_bots {
+    std::vector<sb::BotRecord> bots;
+};
+
+struct sb_reply {
+    sb::ChatReply reply;
+};
+
+struct sb_sessions {
+    std::vector<sb::SessionRecord> sessions;
+};
+
+struct sb_messages {
+    std::vector<sb::MessageRecord> messages;
+};
+
+namespace {
+
+using namespace sb::capi;
+
+sb::Engine& engine_of(sb_engine* engine) {
+    require(engine != nullptr, "engine is NULL");
+    return *engine->engine;
+}
+
+std::string text_arg(const char* s, const char* what) {
+    if (!s) throw sb::Error(SB_EINVAL, std::string(what) + " is NULL");
+    return s;
+}
+
+char* copy_string(const std::string& s) {
+    char* out = static_cast<char*>(std::malloc(s.size() + 1));
+    if (!out) throw std::bad_alloc();
+    std::memcpy(out, s.c_str(), s.size() + 1);
+    return out;
+}
+
+void out_of_range(size_t i, size_t n, const char* what) {
+    if (i >= n)
+        throw sb::Error(SB_ERANGE, std::string(what) + " index " + std::to_string(i) +
+                                       " is out of range (" + std::to_string(n) + ")");
+}
+
+}  // namespace
+
+extern "C" {
+
+int sb_bot_create(sb_engine* engine, const char* owner, const char* name, const char* data,
+                  size_t len, sb_format format, const sb_load_options* opts, char** out_id) {
+    if (out_id) *out_id = nullptr;
+    return guarded([&] {
+        sb::Engine& e = engine_of(engine);
+        require(out_id != nullptr, "out_id is NULL");
+        auto entries = load_entries(data, len, format, opts);
+        *out_id = copy_string(
+            e.create_bot(text_arg(owner, "owner"), text_arg(name, "name"), std::move(entries)));
+    });
+}
+
+int sb_bot_create_from_file(sb_engine* engine, const char* owner, const char* name,
+                            const char* path, sb_format format, const sb_load_options* opts,
+                            char** out_id) {
+    if (out_id) *out_id = nullptr;
+    return guarded([&] {
+        sb::Engine& e = engine_of(engine);
+        require(out_id != nullptr, "out_id is NULL");
+        auto entries = load_entries_file(path, format, opts);
+        *out_id = copy_string(
+            e.create_bot(text_arg(owner, "owner"), text_arg(name, "name"), std::move(entries)));
+    });
+}
+
+int sb_bot_replace_faqs(sb_engine* engine, const char* bot_id, const char* data, size_t len,
+                        sb_format format, const sb_load_options* opts) {
+    return guarded([&] {
+        sb::Engine& e = engine_of(engine);
+        std::string id = text_arg(bot_id, "bot_id");
+        e.replace_faqs(id, load_entries(data, len, format, opts));
+    });
+}
+
+int sb_bot_replace_faqs_from_file(sb_engine* engine, const char* bot_id, const char* path,
+                                  sb_format format, const sb_load_options* opts) {
+    return guarded([&] {
+        sb::Engine& e = engine_of(engine);
+        std::string id = text_arg(bot_id, "bot_id");
+        e.replace_faqs(id, load_entries_file(path, format, opts));
+    });
+}
+
+int sb_bot_get(sb_engine* engine, const char* bot_id, sb_bots** out) {
+    if (out) *out = nullptr;
+    return guarded([&] {
+        sb::Engine& e = engine_of(engine);
+        require(out != nullptr, "out is NULL");
+        auto list = std::make_unique<sb_bots>();
+        list->bots.push_back(e.get_bot(text_arg(bot_id, "bot_id")));
+        *out = list.release();
+    });
+}
+
+int sb_bot_list(sb_engine* engine, const char* owner, sb_bots** out) {
+    if (out) *out = nullptr;
+    return guarded([&] {
+        sb::Engine& e = engine_of(engine);
+        require(out != nullptr, "out is NULL");
+        auto list = std::make_unique<sb_bots>();
+        list->bots = e.list_bots(owner ? std::optional<std::string>(owner) : std::nullopt);
+        *out = list.release();
+    });
+}
+
+int sb_bots_count(const sb_bots* bots, size_t* out) {
+    return guarded([&] {
+        require(bots != nullptr && out != nullptr, "bots or out is NULL");
+        *out = bots->bots.size();
+    });
+}
+
+int sb_bots_at(const sb_bots* bots, size_t i, sb_bot_info* out) {
+    return guarded([&] {
+        require(bots != nullptr && out != nullptr, "bots or out is NULL");
+        out_of_range(i, bots->bots.size(), "bot");
+        const sb::BotRecord& b = bots->bots[i];
+        out->id = b.id.c_str();
+        out->owner = b.owner.c_str();
+        out->name = b.name.c_str();
+        out->created_ms = b.created_ms;
+        out->faq_count = b.faq_count;
+        out->faq_revision = b.faq_revision;
+    });
+}
+
+void sb_bots_free(sb_bots* bots) {
+    delete bots;
+}
+
+int sb_chat_send(sb_engine* engine, const sb_chat_request* request, sb_reply** out) {
+    if (out) *out = nullptr;
+    return guarded([&] {
+        sb::Engine& e = engine_of(engine);
+        require(request != nullptr, "request is NULL");
+        require(out != nullptr, "out is NULL");
+        check_version(request->version, SB_CHAT_REQUEST_VERSION, "sb_chat_request");
+        require(request->message != nullptr || request->message_len == 0, "message is NULL");
+        sb::ChatRequest r;
+        r.bot_id = text_arg(request->bot_id, "bot_id");
+        r.user_id = text_arg(request->user_id, "user_id");
+        if (request->session_id) r.session_id = std::string(request->session_id);
+        r.message.assign(request->message ? request->message : "", request->message_len);
+        auto reply = std::make_unique<sb_reply>();
+        reply->reply = e.chat(r);
+        *out = reply.release();
+    });
+}
+
+int sb_reply_get(const sb_reply* reply, sb_reply_info* out) {
+    return guarded([&] {
+        require(reply != nullptr && out != nullptr, "reply or out is NULL");
+        const sb::ChatReply& r = reply->reply;
+        out->session_id = r.session_id.c_str();
+        out->text = r.text.c_str();
+        out->answered = r.answered ? 1 : 0;
+        out->escalated = r.escalated ? 1 : 0;
+        out->escalation_reason = r.escalation_reason.c_str();
+        out->responder = r.responder.c_str();
+        out->confidence = r.confidence;
+        out->latency_ms = r.latency_ms;
+        out->suggestion_count = r.suggestions.size();
+        out->faq_count = r.faqs.size();
+    });
+}
+
+int sb_reply_suggestion(const sb_reply* reply, size_t i, const char** out) {
+    return guarded([&] {
+        require(reply != nullptr && out != nullptr, "reply or out is NULL");
+        out_of_range(i, reply->reply.suggestions.size(), "suggestion");
+        *out = reply->reply.suggestions[i].c_str();
+    });
+}
+
+int sb_reply_faq_at(const sb_reply* reply, size_t i, sb_reply_faq* out) {
+    return guarded([&] {
+        require(reply != nullptr && out != nullptr, "reply or out is NULL");
+        out_of_range(i, reply->reply.faqs.size(), "FAQ");
+        const sb::UsedFaq& f = reply->reply.faqs[i];
+        out->id = f.id.c_str();
+        out->question = f.question.c_str();
+        out->confidence = f.confidence;
+    });
+}
+
+void sb_reply_free(sb_reply* reply) {
+    delete reply;
+}
+
+int sb_session_list(sb_engine* engine, const char* bot_id, const char* user_id, sb_sessions** out) {
+    if (out) *out = nullptr;
+    return guarded([&] {
+        sb::Engine& e = engine_of(engine);
+        require(out != nullptr, "out is NULL");
+        auto list = std::make_unique<sb_sessions>();
+        list->sessions = e.sessions(text_arg(bot_id, "bot_id"), text_arg(user_id, "user_id"));
+        *out = list.release();
+    });
+}
+
+int sb_sessions_count(const sb_sessions* sessions, size_t* out) {
+    return guarded([&] {
+        require(sessions != nullptr && out != nullptr, "sessions or out is NULL");
+        *out = sessions->sessions.size();
+    });
+}
+
+int sb_sessions_at(const sb_sessions* sessions, size_t i, sb_session_info* out) {
+    return guarded([&] {
+        require(sessions != nullptr && out != nullptr, "sessions or out is NULL");
+        out_of_range(i, sessions->sessions.size(), "session");
+        const sb::SessionRecord& s = sessions->sessions[i];
+        out->id = s.id.c_str();
+        out->bot_id = s.bot_id.c_str();
+        out->user_id = s.user_id.c_str();
+        out->created_ms = s.created_ms;
+        out->last_active_ms = s.last_active_ms;
+        out->status = s.status == sb::SessionStatus::Open        ? SB_SESSION_OPEN
+                      : s.status == sb::SessionStatus::Escalated ? SB_SESSION_ESCALATED
+                                                                 : SB_SESSION_CLOSED;
+        out->escalation_reason = s.escalation_reason.c_str();
+        out->message_count = s.message_count;
+    });
+}
+
+void sb_sessions_free(sb_sessions* sessions) {
+    delete sessions;
+}
+
+int sb_session_history(sb_engine* engine, const char* bot_id, const char* user_id,
+                       const char* session_id, sb_messages** out) {
+    if (out) *out = nullptr;
+    return guarded([&] {
+        sb::Engine& e = engine_of(engine);
+        require(out != nullptr, "out is NULL");
+        auto list = std::make_unique<sb_messages>();
+        list->messages = e.history(text_arg(bot_id, "bot_id"), text_arg(user_id, "user_id"),
+                                   text_arg(session_id, "session_id"));
+        *out = list.release();
+    });
+}
+
+int sb_messages_count(const sb_messages* messages, size_t* out) {
+    return guarded([&] {
+        require(messages != nullptr && out != nullptr, "messages or out is NULL");
+        *out = messages->messages.size();
+    });
+}
+
+int sb_messages_at(const sb_messages* messages, size_t i, sb_message_info* out) {
+    return guarded([&] {
+        require(messages != nullptr && out != nullptr, "messages or out is NULL");
+        out_of_range(i, messages->messages.size(), "message");
+        const sb::MessageRecord& m = messages->messages[i];
+        out->id = m.id;
+        out->role = m.role == sb::Role::User ? SB_ROLE_USER : SB_ROLE_ASSISTANT;
+        out->text = m.text.c_str();
+        out->created_ms = m.created_ms;
+        out->faq_count = m.faq_ids.size();
+        out->confidence = m.confidence;
+        out->escalated = m.escalated ? 1 : 0;
+        out->escalation_reason = m.escalation_reason.c_str();
+        out->responder = m.responder.c_str();
+        out->latency_ms = m.latency_ms;
+        out->error = m.error ? 1 : 0;
+    });
+}
+
+int sb_messages_faq_id(const sb_messages* messages, size_t i, size_t j, const char** out) {
+    return guarded([&] {
+        require(messages != nullptr && out != nullptr, "messages or out is NULL");
+        out_of_range(i, messages->messages.size(), "message");
+        out_of_range(j, messages->messages[i].faq_ids.size(), "FAQ");
+        *out = messages->messages[i].faq_ids[j].c_str();
+    });
+}
+
+void sb_messages_free(sb_messages* messages) {
+    delete messages;
+}
+
+}  // extern "C"

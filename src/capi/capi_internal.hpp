@@ -1,0 +1,56 @@
+// Shared by the C ABI's source files: the handles' definitions, and the helpers that turn C++
+// errors into status codes and the thread-local last-error message.
+#pragma once
+
+#include <exception>
+#include <memory>
+#include <new>
+#include <string>
+
+#include "chat/engine.hpp"
+#include "common/error.hpp"
+#include "faq/faq.hpp"
+#include "supportbot/supportbot.h"
+
+struct sb_engine {
+    std::unique_ptr<sb::Engine> engine;
+};
+
+namespace sb::capi {
+
+int set_error(int status, std::string message) noexcept;
+const char* last_error_message() noexcept;
+int last_status() noexcept;
+int ok() noexcept;
+
+// Runs fn, mapping every exception to a status and message.
+template <typename Fn>
+int guarded(Fn&& fn) noexcept {
+    try {
+        fn();
+        return ok();
+    } catch (const sb::Error& e) {
+        return set_error(e.status(), e.what());
+    } catch (const std::bad_alloc&) {
+        return set_error(SB_ENOMEM, "out of memory");
+    } catch (const std::exception& e) {
+        return set_error(SB_ERROR, std::string("internal error: ") + e.what());
+    } catch (...) {
+        return set_error(SB_ERROR, "internal error");
+    }
+}
+
+inline void require(bool condition, const char* message) {
+    if (!condition) throw sb::Error(SB_EINVAL, message);
+}
+
+void check_version(unsigned int version, unsigned int current, const char* what);
+sb::FaqLimits limits_from(const sb_load_options* opts);
+sb::FaqFormat format_from(sb_format format);
+// Parses FAQ bytes or a file as the C ABI's loaders do.
+std::vector<sb::FaqEntry> load_entries(const char* data, size_t len, sb_format format,
+                                       const sb_load_options* opts);
+std::vector<sb::FaqEntry> load_entries_file(const char* path, sb_format format,
+                                            const sb_load_options* opts);
+
+}  // namespace sb::capi

@@ -1,0 +1,422 @@
+#include "chat/engine.hpp"
+
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <set>
+
+#include "common/error.hpp"
+#include "retrieval/text.hpp"
+
+namespace sb {
+
+namespace {
+
+constexpr std::size_t kMaxSessionIdBytes = 128;
+constexpr std::size_t kMaxUserIdBytes = 256;
+constexpr std::size_t kMaxNameBytes = 256;
+constexpr std::size_t kSuggestions = 3;
+constexpr std::size_t kConsidered = 3;
+
+void check_text(std::string_view value, const char* what, std::size_t max_bytes,
+                bool allow_newlines) {
+    if (value.empty()) throw Error(SB_EINVAL, std::string(what) + " is empty");
+    if (value.size() > max_bytes)
+        throw Error(SB_ELIMIT, std::string(what) + " is " + std::to_string(value.size()) +
+                                   " bytes; the limit is " + std::to_string(max_bytes));
+    if (!is_valid_utf8(value)) throw Error(SB_EPARSE, std::string(what) + " is not valid UTF-8");
+    for (unsigned char c : value) {
+        if (c == 0 || (c < 0x20 && !(allow_newlines && (c == '\n' || c == '\r' || c == '\t'))))
+            throw Error(SB_EINVAL, std::string(what) + " contains a control character");
+    }
+}
+
+bool has_phrase(const std::vector<std::string>& words, std::initializer_list<const char*> phrase) {
+    const std::size_t n = phrase.size();
+    if (n == 0 || words.size() < n) return false;
+    for (std::size_t i = 0; i + n <= words.size(); ++i) {
+        std::size_t j = 0;
+        for (const char* p : phrase) {
+            if (words[i + j] != p) break;
+            ++j;
+        }
+        if (j == n) return true;
+    }
+    return false;
+}
+
+const char* kEscalationText =
+    "I'm passing this conversation to a human agent, who will reply here as soon as possible.";
+
+}  // namespace
+
+std::string new_uuid() {
+    std::array<unsigned char, 16> b{};
+    if (RAND_bytes(b.data(), static_cast<int>(b.size())) != 1)
+        throw Error(SB_ERROR, "the random number generator failed");
+    b[6] = static_cast<unsigned char>((b[6] & 0x0F) | 0x40);  // version 4
+    b[8] = static_cast<unsigned char>((b[8] & 0x3F) | 0x80);  // RFC 4122 variant
+    char out[37];
+    std::snprintf(out, sizeof out,
+                  "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+                  b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+                  b[14], b[15]);
+    return out;
+}
+
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+bool asks_for_human(std::string_view message) {
+    const std::vector<std::string> w = split_words(fold_text(message));
+    for (const std::string& word : w)
+        if (word == "human" || word == "humans" || word == "agent" || word == "agents" ||
+            word == "representative" || word == "operator")
+            return true;
+    return has_phrase(w, {"real", "person"}) || has_phrase(w, {"live", "person"}) ||
+           has_phrase(w, {"talk", "to", "someone"}) || has_phrase(w, {"speak", "to", "someone"}) ||
+           has_phrase(w, {"speak", "with", "someone"}) ||
+           has_phrase(w, {"talk", "to", "a", "person"}) ||
+           has_phrase(w, {"speak", "to", "a", "person"}) ||
+           has_phrase(w, {"a", "person", "please"});
+}
+
+bool looks_like_follow_up(std::string_view message) {
+    const std::vector<std::string> w = split_words(fold_text(message));
+    if (w.empty()) return false;
+    static const std::set<std::string> anaphora = {"that",  "it",   "this", "those", "these",
+                                                   "they",  "them", "its",  "one",   "ones",
+                                                   "there", "same", "else"};
+    for (const std::string& word : w)
+        if (anaphora.count(word)) return true;
+    const std::string& first = w.front();
+    return first == "and" || first == "also" || first == "then" ||
+           has_phrase(w, {"what", "about"}) || has_phrase(w, {"how", "about"});
+}
+
+Engine::Engine(EngineOptions options) : options_(std::move(options)) {
+    if (options_.history_turns == 0) options_.history_turns = 6;
+    if (options_.max_unanswered <= 0) options_.max_unanswered = 2;
+    if (options_.pool_size == 0) options_.pool_size = 4;
+}
+
+Engine::~Engine() = default;
+
+Store& Engine::store() {
+    // Opened at first use, so that an engine used only for FAQ search touches no database.
+    std::call_once(store_once_, [this] {
+        StoreOptions so;
+        so.pool_size = options_.pool_size;
+        store_ = Store::open(options_.database_url, so);
+    });
+    return *store_;
+}
+
+std::string Engine::create_bot(const std::string& owner, const std::string& name,
+                               std::vector<FaqEntry> faqs) {
+    check_text(owner, "owner", kMaxUserIdBytes, false);
+    check_text(name, "bot name", kMaxNameBytes, false);
+    if (faqs.empty()) throw Error(SB_EINVALID_DATA, "a bot needs at least one FAQ entry");
+    // Build the index first: a set that cannot be indexed is refused before anything is stored.
+    IndexOptions io;
+    io.language = options_.language;
+    auto index = FaqIndex::build(faqs, io);
+    BotRecord bot;
+    bot.id = new_uuid();
+    bot.owner = owner;
+    bot.name = name;
+    bot.created_ms = now_ms();
+    bot.faq_revision = 1;
+    bot.faq_count = faqs.size();
+    store().create_bot(bot, faqs);
+    std::lock_guard<std::mutex> lock(cache_mutex_);
+    cache_[bot.id] = {1, std::move(index)};
+    return bot.id;
+}
+
+int Engine::replace_faqs(const std::string& bot_id, std::vector<FaqEntry> faqs) {
+    if (faqs.empty()) throw Error(SB_EINVALID_DATA, "a bot needs at least one FAQ entry");
+    IndexOptions io;
+    io.language = options_.language;
+    auto index = FaqIndex::build(faqs, io);
+    const int revision = store().replace_faqs(bot_id, faqs);
+    std::lock_guard<std::mutex> lock(cache_mutex_);
+    CachedIndex& c = cache_[bot_id];
+    if (c.revision < revision) c = {revision, std::move(index)};
+    return revision;
+}
+
+BotRecord Engine::get_bot(const std::string& bot_id) {
+    auto bot = store().get_bot(bot_id);
+    if (!bot) throw Error(SB_ENOTFOUND, "no bot with id \"" + bot_id + "\"");
+    return *bot;
+}
+
+std::vector<BotRecord> Engine::list_bots(const std::optional<std::string>& owner) {
+    return store().list_bots(owner);
+}
+
+std::shared_ptr<const FaqIndex> Engine::index(const std::string& bot_id) {
+    const BotRecord bot = get_bot(bot_id);  // the current revision, which another process may
+                                            // have changed
+    {
+        std::lock_guard<std::mutex> lock(cache_mutex_);
+        auto it = cache_.find(bot_id);
+        if (it != cache_.end() && it->second.revision >= bot.faq_revision) return it->second.index;
+    }
+    std::lock_guard<std::mutex> build(build_mutex_);
+    {
+        std::lock_guard<std::mutex> lock(cache_mutex_);
+        auto it = cache_.find(bot_id);
+        if (it != cache_.end() && it->second.revision >= bot.faq_revision) return it->second.index;
+    }
+    auto [entries, revision] = store().load_faqs(bot_id);
+    IndexOptions io;
+    io.language = options_.language;
+    auto built = FaqIndex::build(std::move(entries), io);
+    std::lock_guard<std::mutex> lock(cache_mutex_);
+    CachedIndex& c = cache_[bot_id];
+    if (c.revision < revision) c = {revision, built};
+    return c.index;
+}
+
+struct Engine::Turn {
+    ChatReply reply;
+    SessionStatus status = SessionStatus::Open;
+    std::string escalation_reason;
+    int unanswered_streak = 0;
+    std::vector<std::string> used_faq_ids;
+};
+
+namespace {
+
+// Related questions to offer next: the runners-up of the search, then FAQs of the same
+// category, skipping what was answered already in this session.
+std::vector<std::string> suggest(const FaqIndex& index, const std::vector<SearchHit>& hits,
+                                 const std::set<std::string>& answered_before, bool include_top) {
+    const auto& entries = index.entries();
+    std::vector<std::string> out;
+    std::set<std::uint32_t> taken;
+    if (!hits.empty() && !include_top) taken.insert(hits[0].index);
+    auto offer = [&](std::uint32_t i) {
+        if (out.size() >= kSuggestions || taken.count(i) || answered_before.count(entries[i].id))
+            return;
+        taken.insert(i);
+        out.push_back(entries[i].question);
+    };
+    for (std::size_t h = include_top ? 0 : 1; h < hits.size(); ++h) offer(hits[h].index);
+    if (!hits.empty() && !entries[hits[0].index].category.empty()) {
+        const std::string& category = entries[hits[0].index].category;
+        for (std::uint32_t i = 0; i < entries.size() && out.size() < kSuggestions; ++i)
+            if (entries[i].category == category) offer(i);
+    }
+    return out;
+}
+
+}  // namespace
+
+ChatReply Engine::chat(const ChatRequest& request) {
+    const auto started = std::chrono::steady_clock::now();
+    check_text(request.bot_id, "bot id", kMaxSessionIdBytes, false);
+    check_text(request.user_id, "user id", kMaxUserIdBytes, false);
+    if (request.session_id)
+        check_text(*request.session_id, "session id", kMaxSessionIdBytes, false);
+    check_text(request.message, "message", options_.max_message_bytes, true);
+    const BotRecord bot = get_bot(request.bot_id);
+
+    for (int attempt = 0;; ++attempt) {
+        // The session: the caller's id (new or theirs), or a new one.
+        SessionRecord session;
+        bool create = false;
+        if (request.session_id) {
+            auto found = store().get_session(*request.session_id);
+            if (found) {
+                if (found->bot_id != request.bot_id || found->user_id != request.user_id)
+                    throw Error(SB_EFORBIDDEN,
+                                "this session id cannot be used; choose another or leave it out");
+                if (found->status == SessionStatus::Closed)
+                    throw Error(SB_ECONFLICT, "the session is closed");
+                session = *found;
+            } else {
+                create = true;
+            }
+        } else {
+            create = true;
+        }
+        const std::int64_t t = now_ms();
+        if (create) {
+            session.id = request.session_id ? *request.session_id : new_uuid();
+            session.bot_id = request.bot_id;
+            session.user_id = request.user_id;
+            session.created_ms = t;
+            session.status = SessionStatus::Open;
+        }
+
+        MessageRecord user_message;
+        user_message.session_id = session.id;
+        user_message.role = Role::User;
+        user_message.text = request.message;
+        user_message.created_ms = t;
+
+        Turn turn;
+        std::string failure;
+        int failure_status = SB_OK;
+        try {
+            turn = respond(bot, session, create, request.message);
+        } catch (const Error& e) {
+            if (e.status() == SB_EDB) throw;  // the database is down: nothing can be stored
+            failure = e.what();
+            failure_status = e.status();
+        } catch (const std::exception& e) {
+            failure = e.what();
+            failure_status = SB_ERROR;
+        }
+
+        MessageRecord reply_message;
+        reply_message.session_id = session.id;
+        reply_message.role = Role::Assistant;
+        reply_message.created_ms = now_ms();
+        reply_message.latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::steady_clock::now() - started)
+                                       .count();
+        TurnRecord record;
+        record.create_session = create;
+        record.session = session;
+        record.session.last_active_ms = reply_message.created_ms;
+        if (failure_status != SB_OK) {
+            // Nothing the user typed is lost: the message is stored with an error reply.
+            reply_message.text = "Sorry, something went wrong on our side. Please try again.";
+            reply_message.responder = "error";
+            reply_message.error = true;
+        } else {
+            turn.reply.latency_ms = reply_message.latency_ms;
+            turn.reply.session_id = session.id;
+            reply_message.text = turn.reply.text;
+            reply_message.faq_ids = turn.used_faq_ids;
+            reply_message.confidence = turn.reply.confidence;
+            reply_message.escalated = turn.reply.escalated;
+            reply_message.escalation_reason = turn.reply.escalation_reason;
+            reply_message.responder = turn.reply.responder;
+            record.session.status = turn.status;
+            record.session.escalation_reason = turn.escalation_reason;
+            record.session.unanswered_streak = turn.unanswered_streak;
+        }
+        record.messages = {user_message, reply_message};
+        try {
+            store().record_turn(record);
+        } catch (const Error& e) {
+            // Another thread or process created the same session id first: look again.
+            if (e.status() == SB_ECONFLICT && create && attempt == 0) continue;
+            throw;
+        }
+        if (failure_status != SB_OK)
+            throw Error(static_cast<sb_status>(failure_status),
+                        failure + " (the message was saved with an error reply)");
+        return turn.reply;
+    }
+}
+
+Engine::Turn Engine::respond(const BotRecord& bot, const SessionRecord& session, bool is_new,
+                             const std::string& message) {
+    Turn turn;
+    turn.reply.responder = "offline";
+    turn.status = session.status;
+    turn.escalation_reason = session.escalation_reason;
+    turn.unanswered_streak = session.unanswered_streak;
+
+    std::vector<MessageRecord> history;
+    if (!is_new) history = store().history(session.id, 2 * options_.history_turns);
+    std::set<std::string> answered_before;
+    const MessageRecord* previous_user = nullptr;
+    for (const MessageRecord& m : history) {
+        if (m.role == Role::User) previous_user = &m;
+        if (m.role == Role::Assistant)
+            for (const auto& id : m.faq_ids) answered_before.insert(id);
+    }
+
+    auto escalate = [&](const char* reason, const std::string& text) {
+        turn.reply.escalated = true;
+        turn.reply.escalation_reason = reason;
+        turn.reply.text = text;
+        turn.status = SessionStatus::Escalated;
+        turn.escalation_reason = reason;
+    };
+    if (asks_for_human(message)) {
+        escalate("user_requested", std::string("Of course. ") + kEscalationText);
+        turn.unanswered_streak = 0;
+        return turn;
+    }
+
+    auto index_ptr = index(bot.id);
+    const FaqIndex& ix = *index_ptr;
+    const double threshold =
+        options_.answer_threshold >= 0 ? options_.answer_threshold : ix.default_threshold();
+    const double escalate_below =
+        options_.escalation_threshold >= 0 ? options_.escalation_threshold : threshold / 4;
+
+    // Contextual retrieval: a follow-up is searched together with the previous question.
+    std::vector<SearchHit> hits = ix.search(message, 5);
+    if (previous_user && looks_like_follow_up(message)) {
+        std::vector<SearchHit> with_context = ix.search(previous_user->text + "\n" + message, 5);
+        if (!with_context.empty() && with_context[0].confidence >= threshold) hits = with_context;
+    }
+
+    const auto& entries = ix.entries();
+    for (std::size_t i = 0; i < hits.size() && i < kConsidered; ++i)
+        turn.reply.faqs.push_back(
+            {entries[hits[i].index].id, entries[hits[i].index].question, hits[i].confidence});
+    const double best = hits.empty() ? 0.0 : hits[0].confidence;
+    turn.reply.confidence = best;
+
+    if (!hits.empty() && best >= threshold) {
+        const FaqEntry& faq = entries[hits[0].index];
+        turn.reply.answered = true;
+        turn.used_faq_ids = {faq.id};
+        turn.unanswered_streak = 0;
+        turn.reply.text =
+            best >= 2 * threshold || best >= 0.5
+                ? faq.answer
+                : "Here is what I found about \"" + faq.question + "\": " + faq.answer;
+        turn.reply.suggestions = suggest(ix, hits, answered_before, false);
+        return turn;
+    }
+
+    turn.unanswered_streak = session.unanswered_streak + 1;
+    if (best < escalate_below) {
+        escalate("low_confidence",
+                 std::string("I couldn't find an answer to that. ") + kEscalationText);
+    } else if (turn.unanswered_streak >= options_.max_unanswered) {
+        escalate("repeated_unanswered",
+                 std::string("I still couldn't find an answer. ") + kEscalationText);
+    } else {
+        turn.reply.text =
+            "I'm not sure I have an answer for that. Could you rephrase it, or pick one of the "
+            "suggested questions?";
+        turn.reply.suggestions = suggest(ix, hits, {}, true);
+    }
+    return turn;
+}
+
+std::vector<SessionRecord> Engine::sessions(const std::string& bot_id, const std::string& user_id) {
+    check_text(bot_id, "bot id", kMaxSessionIdBytes, false);
+    check_text(user_id, "user id", kMaxUserIdBytes, false);
+    get_bot(bot_id);
+    return store().list_sessions(bot_id, user_id);
+}
+
+std::vector<MessageRecord> Engine::history(const std::string& bot_id, const std::string& user_id,
+                                           const std::string& session_id) {
+    check_text(session_id, "session id", kMaxSessionIdBytes, false);
+    auto s = store().get_session(session_id);
+    if (!s || s->bot_id != bot_id || s->user_id != user_id)
+        throw Error(SB_ENOTFOUND, "no such session for this user and bot");
+    return store().history(session_id, 0);
+}
+
+}  // namespace sb

@@ -1,0 +1,112 @@
+// The engine behind sb_engine: bots with their FAQ indexes, and the chat pipeline (sessions,
+// contextual retrieval, escalation, the offline responder, one transaction per turn).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "faq/faq.hpp"
+#include "retrieval/index.hpp"
+#include "store/store.hpp"
+
+namespace sb {
+
+struct EngineOptions {
+    std::string language = "english";
+    std::string database_url;       // "" = sqlite://supportbot.db, opened at first use
+    std::size_t pool_size = 4;      // PostgreSQL connections
+    std::size_t history_turns = 6;  // recent turns the pipeline looks at
+    double answer_threshold = -1;   // < 0: each bot's calibrated default
+    // Confidence below which a turn escalates at once; < 0: a quarter of the answer threshold.
+    double escalation_threshold = -1;
+    int max_unanswered = 2;  // consecutive unanswered turns before escalating
+    std::size_t max_message_bytes = 8000;
+};
+
+struct ChatRequest {
+    std::string bot_id;
+    std::string user_id;
+    std::optional<std::string> session_id;  // none: the library creates one
+    std::string message;
+};
+
+struct UsedFaq {
+    std::string id;
+    std::string question;
+    double confidence = 0;
+};
+
+struct ChatReply {
+    std::string session_id;
+    std::string text;
+    std::vector<std::string> suggestions;  // suggested next questions
+    std::vector<UsedFaq> faqs;             // FAQs considered, best first (the first answered)
+    bool answered = false;                 // the reply answers from an FAQ
+    bool escalated = false;
+    std::string escalation_reason;  // "user_requested", "low_confidence", "repeated_unanswered"
+    std::string responder;          // "offline"
+    double confidence = 0;          // of the best FAQ
+    std::int64_t latency_ms = 0;
+};
+
+class Engine {
+  public:
+    explicit Engine(EngineOptions options);
+    ~Engine();
+    Engine(const Engine&) = delete;
+    Engine& operator=(const Engine&) = delete;
+
+    const EngineOptions& options() const noexcept { return options_; }
+
+    // Bots. Entries are validated already (parse_faqs). Returns the new bot's id.
+    std::string create_bot(const std::string& owner, const std::string& name,
+                           std::vector<FaqEntry> faqs);
+    int replace_faqs(const std::string& bot_id, std::vector<FaqEntry> faqs);
+    BotRecord get_bot(const std::string& bot_id);  // SB_ENOTFOUND
+    std::vector<BotRecord> list_bots(const std::optional<std::string>& owner);
+
+    // One chat turn. Thread-safe.
+    ChatReply chat(const ChatRequest& request);
+
+    // A user's sessions with a bot, and the history of one (SB_ENOTFOUND when the session does
+    // not exist or is not this user's with this bot: the two are not told apart).
+    std::vector<SessionRecord> sessions(const std::string& bot_id, const std::string& user_id);
+    std::vector<MessageRecord> history(const std::string& bot_id, const std::string& user_id,
+                                       const std::string& session_id);
+
+    // The FAQ index of a bot, built from the stored entries (cached per revision).
+    std::shared_ptr<const FaqIndex> index(const std::string& bot_id);
+
+  private:
+    struct Turn;
+    Turn respond(const BotRecord& bot, const SessionRecord& session, bool is_new,
+                 const std::string& message);
+    Store& store();
+    struct CachedIndex {
+        int revision = 0;
+        std::shared_ptr<const FaqIndex> index;
+    };
+
+    EngineOptions options_;
+    std::once_flag store_once_;
+    std::unique_ptr<Store> store_;
+    std::mutex cache_mutex_;
+    std::map<std::string, CachedIndex> cache_;
+    std::mutex build_mutex_;  // one index build at a time
+};
+
+// Helpers, exposed for tests.
+std::string new_uuid();  // random (version 4) UUID
+std::int64_t now_ms();
+// True when the message asks for a person ("talk to an agent", "human please", ...).
+bool asks_for_human(std::string_view message);
+// True when the message reads as a follow-up to the previous turn ("and how long does that
+// take?", "what about international?").
+bool looks_like_follow_up(std::string_view message);
+
+}  // namespace sb
