@@ -1,12 +1,561 @@
-// SQLite backend: being written.
+// SQLite backend: one connection per Store, guarded by a mutex (SQLite serialises writers anyway),
+// WAL mode and a busy timeout so that several processes can share the file. Every query is a
+// statement prepared once and reused. Every SQLite failure becomes sb::Error(SB_EDB, "<what was
+// being done>: <sqlite's message>").
+#include <sqlite3.h>
+
+#include <climits>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
 #include "common/error.hpp"
 #include "store/store.hpp"
 
 namespace sb {
 
+namespace {
+
+constexpr int kBusyTimeoutMs = 5000;
+
+struct DbClose {
+    void operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
+};
+using DbPtr = std::unique_ptr<sqlite3, DbClose>;
+
+struct StmtFinalize {
+    void operator()(sqlite3_stmt* s) const noexcept { sqlite3_finalize(s); }
+};
+using StmtPtr = std::unique_ptr<sqlite3_stmt, StmtFinalize>;
+
+[[noreturn]] void fail(sqlite3* db, const std::string& what) {
+    throw Error(SB_EDB, what + ": " + (db ? sqlite3_errmsg(db) : "out of memory"));
+}
+
+bool is_constraint(int rc, int extended) noexcept {
+    return (rc & 0xff) == SQLITE_CONSTRAINT && (extended == 0 || rc == extended);
+}
+
+// One use of a prepared statement: binds parameters, steps, reads columns; the destructor resets
+// the statement and clears its bindings so that it is ready for the next use. Text parameters are
+// bound without copying (SQLITE_STATIC): the strings must outlive the Query, which is why binding
+// a temporary std::string is not allowed.
+class Query {
+  public:
+    Query(sqlite3* db, sqlite3_stmt* stmt, const char* what) : db_(db), stmt_(stmt), what_(what) {}
+    ~Query() {
+        sqlite3_reset(stmt_);
+        sqlite3_clear_bindings(stmt_);
+    }
+    Query(const Query&) = delete;
+    Query& operator=(const Query&) = delete;
+
+    Query& text(int i, const std::string& s) { return text(i, std::string_view(s)); }
+    Query& text(int i, std::string&&) = delete;
+    Query& text(int i, std::string_view s) {
+        check(sqlite3_bind_text64(stmt_, i, s.data(), static_cast<sqlite3_uint64>(s.size()),
+                                  SQLITE_STATIC, SQLITE_UTF8));
+        return *this;
+    }
+    Query& text(int i, const char* static_text) { return text(i, std::string_view(static_text)); }
+    Query& int64(int i, std::int64_t v) {
+        check(sqlite3_bind_int64(stmt_, i, v));
+        return *this;
+    }
+    Query& real(int i, double v) {
+        check(sqlite3_bind_double(stmt_, i, v));
+        return *this;
+    }
+
+    // Steps once: true when a row is available, false when done; throws on any error.
+    bool step() {
+        const int rc = step_rc();
+        if (rc == SQLITE_ROW) return true;
+        if (rc == SQLITE_DONE) return false;
+        fail(db_, what_);
+    }
+    // Steps once and returns the (extended) result code, for callers that map constraint errors.
+    int step_rc() noexcept {
+        const int rc = sqlite3_step(stmt_);
+        if (rc == SQLITE_ROW || rc == SQLITE_DONE) return rc;
+        return sqlite3_extended_errcode(db_);
+    }
+    // Steps to completion (for statements returning no rows, or RETURNING ones already read).
+    void run() {
+        while (step()) {
+        }
+    }
+    [[noreturn]] void fail_now() const { fail(db_, what_); }
+
+    std::int64_t col_int64(int i) const { return sqlite3_column_int64(stmt_, i); }
+    int col_int(int i) const { return sqlite3_column_int(stmt_, i); }
+    double col_real(int i) const { return sqlite3_column_double(stmt_, i); }
+    bool col_bool(int i) const { return sqlite3_column_int64(stmt_, i) != 0; }
+    std::size_t col_size(int i) const {
+        const std::int64_t v = sqlite3_column_int64(stmt_, i);
+        if (v < 0) throw Error(SB_EDB, std::string(what_) + ": negative count in the database");
+        return static_cast<std::size_t>(v);
+    }
+    std::string col_text(int i) const {
+        const unsigned char* p = sqlite3_column_text(stmt_, i);
+        if (!p) {
+            if (sqlite3_errcode(db_) == SQLITE_NOMEM) fail(db_, what_);
+            return {};
+        }
+        const int n = sqlite3_column_bytes(stmt_, i);
+        return std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n));
+    }
+
+  private:
+    void check(int rc) const {
+        if (rc != SQLITE_OK) fail(db_, std::string(what_) + " (binding a parameter)");
+    }
+
+    sqlite3* db_;
+    sqlite3_stmt* stmt_;
+    const char* what_;
+};
+
+// Runs SQL text (possibly several statements) that returns nothing of interest.
+void exec(sqlite3* db, const char* sql, const std::string& what) {
+    char* msg = nullptr;
+    const int rc = sqlite3_exec(db, sql, nullptr, nullptr, &msg);
+    if (rc != SQLITE_OK) {
+        std::string text = msg ? msg : sqlite3_errmsg(db);
+        sqlite3_free(msg);
+        throw Error(SB_EDB, what + ": " + text);
+    }
+}
+
+StmtPtr prepare(sqlite3* db, const char* sql) {
+    sqlite3_stmt* s = nullptr;
+    const int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr);
+    StmtPtr out(s);
+    if (rc != SQLITE_OK) fail(db, std::string("preparing \"") + sql + "\"");
+    return out;
+}
+
+// A write transaction (BEGIN IMMEDIATE, so the write lock is taken up front and waits under the
+// busy timeout instead of failing at the first write). Rolled back unless committed.
+class Transaction {
+  public:
+    Transaction(sqlite3* db, const char* what) : db_(db), what_(what) {
+        exec(db_, "BEGIN IMMEDIATE", std::string(what_) + " (beginning a transaction)");
+        open_ = true;
+    }
+    ~Transaction() {
+        if (open_ && !sqlite3_get_autocommit(db_)) {
+            sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+        }
+    }
+    Transaction(const Transaction&) = delete;
+    Transaction& operator=(const Transaction&) = delete;
+
+    void commit() {
+        exec(db_, "COMMIT", std::string(what_) + " (committing)");
+        open_ = false;
+    }
+
+  private:
+    sqlite3* db_;
+    const char* what_;
+    bool open_ = false;
+};
+
+FaqLimits stored_faq_limits() {
+    FaqLimits l;
+    l.max_bytes = SIZE_MAX / 2;
+    l.max_entries = SIZE_MAX / 2;
+    l.max_field_bytes = SIZE_MAX / 2;
+    l.max_alternates = SIZE_MAX / 2;
+    return l;
+}
+
+constexpr const char* kBotColumns =
+    "SELECT b.id, b.owner, b.name, b.created_ms, COALESCE(f.revision, 0), "
+    "COALESCE(f.entry_count, 0) FROM bots b LEFT JOIN faq_sets f ON f.bot_id = b.id ";
+
+constexpr const char* kSessionColumns =
+    "SELECT s.id, s.bot_id, s.user_id, s.created_ms, s.last_active_ms, s.status, "
+    "s.escalation_reason, s.unanswered_streak";
+
+constexpr const char* kMessageColumns =
+    "id, session_id, role, text, created_ms, faq_ids, confidence, escalated, escalation_reason, "
+    "responder, latency_ms, error";
+
+// updated_ms of a FAQ set replaced by replace_faqs (whose interface carries no time): now, in Unix
+// milliseconds, by SQLite's clock.
+#define SB_SQLITE_NOW_MS "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
+
+class SqliteStore final : public Store {
+  public:
+    explicit SqliteStore(const std::string& path) : path_(path) {
+        open_database();
+        migrate();
+        prepare_all();
+    }
+
+    int schema_version() override {
+        std::lock_guard lock(mu_);
+        Query q(db(), version_get_.get(), "reading the schema version");
+        return q.step() ? q.col_int(0) : 0;
+    }
+
+    void create_bot(const BotRecord& bot, const std::vector<FaqEntry>& faqs) override {
+        const std::string json = faqs_to_json(faqs);
+        std::lock_guard lock(mu_);
+        Transaction tx(db(), "creating a bot");
+        {
+            Query q(db(), bot_insert_.get(), "creating a bot");
+            q.text(1, bot.id).text(2, bot.owner).text(3, bot.name).int64(4, bot.created_ms);
+            const int rc = q.step_rc();
+            if (is_constraint(rc, SQLITE_CONSTRAINT_PRIMARYKEY) ||
+                is_constraint(rc, SQLITE_CONSTRAINT_UNIQUE)) {
+                throw Error(SB_ECONFLICT, "a bot with id \"" + bot.id + "\" exists already");
+            }
+            if (rc != SQLITE_DONE) q.fail_now();
+        }
+        {
+            Query q(db(), faqs_insert_.get(), "storing the FAQ set of a new bot");
+            q.text(1, bot.id)
+                .int64(2, static_cast<std::int64_t>(faqs.size()))
+                .text(3, json)
+                .int64(4, bot.created_ms);
+            q.run();
+        }
+        tx.commit();
+    }
+
+    int replace_faqs(const std::string& bot_id, const std::vector<FaqEntry>& faqs) override {
+        const std::string json = faqs_to_json(faqs);
+        std::lock_guard lock(mu_);
+        Query q(db(), faqs_replace_.get(), "replacing a FAQ set");
+        q.int64(1, static_cast<std::int64_t>(faqs.size())).text(2, json).text(3, bot_id);
+        if (!q.step()) throw Error(SB_ENOTFOUND, "no bot with id \"" + bot_id + "\"");
+        const int revision = q.col_int(0);
+        q.run();
+        return revision;
+    }
+
+    std::optional<BotRecord> get_bot(const std::string& bot_id) override {
+        std::lock_guard lock(mu_);
+        Query q(db(), bot_get_.get(), "reading a bot");
+        q.text(1, bot_id);
+        if (!q.step()) return std::nullopt;
+        return read_bot(q);
+    }
+
+    std::vector<BotRecord> list_bots(const std::optional<std::string>& owner) override {
+        std::lock_guard lock(mu_);
+        std::vector<BotRecord> out;
+        Query q(db(), owner ? bots_of_owner_.get() : bots_all_.get(), "listing bots");
+        if (owner) q.text(1, *owner);
+        while (q.step()) out.push_back(read_bot(q));
+        return out;
+    }
+
+    std::pair<std::vector<FaqEntry>, int> load_faqs(const std::string& bot_id) override {
+        std::string json;
+        int revision = 0;
+        std::size_t count = 0;
+        {
+            std::lock_guard lock(mu_);
+            Query q(db(), faqs_get_.get(), "loading a FAQ set");
+            q.text(1, bot_id);
+            if (!q.step()) throw Error(SB_ENOTFOUND, "no bot with id \"" + bot_id + "\"");
+            json = q.col_text(0);
+            revision = q.col_int(1);
+            count = q.col_size(2);
+        }
+        if (count == 0) return {std::vector<FaqEntry>{}, revision};
+        try {
+            std::vector<FaqEntry> entries = parse_faqs_json(json, stored_faq_limits());
+            return {std::move(entries), revision};
+        } catch (const Error& e) {
+            throw Error(SB_EDB,
+                        "corrupt FAQ set in the database (bot \"" + bot_id + "\"): " + e.what());
+        }
+    }
+
+    std::optional<SessionRecord> get_session(const std::string& session_id) override {
+        std::lock_guard lock(mu_);
+        Query q(db(), session_get_.get(), "reading a session");
+        q.text(1, session_id);
+        if (!q.step()) return std::nullopt;
+        return read_session(q);
+    }
+
+    std::vector<SessionRecord> list_sessions(const std::string& bot_id,
+                                             const std::string& user_id) override {
+        std::lock_guard lock(mu_);
+        std::vector<SessionRecord> out;
+        Query q(db(), sessions_list_.get(), "listing sessions");
+        q.text(1, bot_id).text(2, user_id);
+        while (q.step()) {
+            SessionRecord s = read_session(q);
+            s.message_count = q.col_size(8);
+            out.push_back(std::move(s));
+        }
+        return out;
+    }
+
+    std::vector<MessageRecord> history(const std::string& session_id, std::size_t limit) override {
+        // A negative LIMIT means no limit in SQLite.
+        const std::int64_t n = limit == 0                       ? -1
+                               : limit > std::size_t{INT64_MAX} ? INT64_MAX
+                                                                : static_cast<std::int64_t>(limit);
+        std::lock_guard lock(mu_);
+        std::vector<MessageRecord> out;
+        Query q(db(), history_.get(), "reading the history of a session");
+        q.text(1, session_id).int64(2, n);
+        while (q.step()) {
+            MessageRecord m;
+            m.id = q.col_int64(0);
+            m.session_id = q.col_text(1);
+            m.role = role_from(q.col_text(2));
+            m.text = q.col_text(3);
+            m.created_ms = q.col_int64(4);
+            m.faq_ids = strings_from_json(q.col_text(5));
+            m.confidence = q.col_real(6);
+            m.escalated = q.col_bool(7);
+            m.escalation_reason = q.col_text(8);
+            m.responder = q.col_text(9);
+            m.latency_ms = q.col_int64(10);
+            m.error = q.col_bool(11);
+            out.push_back(std::move(m));
+        }
+        return out;
+    }
+
+    void record_turn(const TurnRecord& turn) override {
+        const SessionRecord& s = turn.session;
+        std::vector<std::string> faq_ids_json;
+        faq_ids_json.reserve(turn.messages.size());
+        for (const MessageRecord& m : turn.messages)
+            faq_ids_json.push_back(strings_to_json(m.faq_ids));
+
+        std::lock_guard lock(mu_);
+        Transaction tx(db(), "recording a chat turn");
+        if (turn.create_session) {
+            Query q(db(), session_insert_.get(), "creating a session");
+            q.text(1, s.id)
+                .text(2, s.bot_id)
+                .text(3, s.user_id)
+                .int64(4, s.created_ms)
+                .int64(5, s.last_active_ms)
+                .text(6, to_string(s.status))
+                .text(7, s.escalation_reason)
+                .int64(8, s.unanswered_streak);
+            const int rc = q.step_rc();
+            if (is_constraint(rc, SQLITE_CONSTRAINT_PRIMARYKEY) ||
+                is_constraint(rc, SQLITE_CONSTRAINT_UNIQUE)) {
+                throw Error(SB_ECONFLICT, "session \"" + s.id + "\" exists already");
+            }
+            if (is_constraint(rc, SQLITE_CONSTRAINT_FOREIGNKEY)) {
+                throw Error(SB_ENOTFOUND, "creating session \"" + s.id + "\": no bot with id \"" +
+                                              s.bot_id + "\"");
+            }
+            if (rc != SQLITE_DONE) q.fail_now();
+        } else {
+            Query q(db(), session_update_.get(), "updating a session");
+            q.int64(1, s.last_active_ms)
+                .text(2, to_string(s.status))
+                .text(3, s.escalation_reason)
+                .int64(4, s.unanswered_streak)
+                .text(5, s.id);
+            q.run();
+            if (sqlite3_changes(db()) == 0) {
+                throw Error(SB_ENOTFOUND, "no session with id \"" + s.id + "\"");
+            }
+        }
+        for (std::size_t i = 0; i < turn.messages.size(); ++i) {
+            const MessageRecord& m = turn.messages[i];
+            Query q(db(), message_insert_.get(), "storing a message");
+            q.text(1, m.session_id)
+                .text(2, to_string(m.role))
+                .text(3, m.text)
+                .int64(4, m.created_ms)
+                .text(5, faq_ids_json[i])
+                .real(6, m.confidence)
+                .int64(7, m.escalated ? 1 : 0)
+                .text(8, m.escalation_reason)
+                .text(9, m.responder)
+                .int64(10, m.latency_ms)
+                .int64(11, m.error ? 1 : 0);
+            const int rc = q.step_rc();
+            if (is_constraint(rc, SQLITE_CONSTRAINT_FOREIGNKEY)) {
+                throw Error(SB_ENOTFOUND,
+                            "storing a message: no session with id \"" + m.session_id + "\"");
+            }
+            if (rc != SQLITE_DONE) q.fail_now();
+        }
+        tx.commit();
+    }
+
+  private:
+    sqlite3* db() const noexcept { return db_.get(); }
+
+    void open_database() {
+        sqlite3* raw = nullptr;
+        const int rc = sqlite3_open_v2(
+            path_.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+            nullptr);
+        db_.reset(raw);
+        const std::string what = "opening SQLite database \"" + path_ + "\"";
+        if (rc != SQLITE_OK) fail(raw, what);
+        sqlite3_extended_result_codes(db(), 1);
+        if (sqlite3_busy_timeout(db(), kBusyTimeoutMs) != SQLITE_OK) fail(db(), what);
+        exec(db(), "PRAGMA journal_mode=WAL", what);
+        exec(db(), "PRAGMA foreign_keys=ON", what);
+        exec(db(), "PRAGMA synchronous=NORMAL", what);
+    }
+
+    // Reads the recorded schema version inside the current transaction (0 when none).
+    int recorded_version(const std::string& what) {
+        StmtPtr s = prepare(db(), "SELECT MAX(version) FROM schema_version");
+        Query q(db(), s.get(), what.c_str());
+        if (!q.step()) return 0;
+        return q.col_int(0);
+    }
+
+    void migrate() {
+        const std::vector<Migration>& all = migrations();
+        const int newest = all.empty() ? 0 : all.back().version;
+        const std::string what = "preparing the schema of \"" + path_ + "\"";
+        int version = 0;
+        {
+            Transaction tx(db(), what.c_str());
+            exec(db(), "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
+                 what);
+            exec(db(),
+                 "INSERT INTO schema_version (version) SELECT 0 WHERE NOT EXISTS "
+                 "(SELECT 1 FROM schema_version)",
+                 what);
+            version = recorded_version(what);
+            tx.commit();
+        }
+        if (version > newest) {
+            throw Error(SB_EVERSION, "database schema version " + std::to_string(version) +
+                                         " is newer than this library supports (" +
+                                         std::to_string(newest) + "); upgrade supportbot");
+        }
+        for (const Migration& m : all) {
+            if (m.version <= version) continue;
+            const std::string step = "migrating \"" + path_ + "\" to schema version " +
+                                     std::to_string(m.version) + " (" + m.description + ")";
+            Transaction tx(db(), step.c_str());
+            // Another process may have applied it since the version was read.
+            version = recorded_version(step);
+            if (version >= m.version) {
+                tx.commit();
+                continue;
+            }
+            exec(db(), m.sqlite_sql, step);
+            StmtPtr set = prepare(db(), "UPDATE schema_version SET version = ?");
+            {
+                Query q(db(), set.get(), step.c_str());
+                q.int64(1, m.version);
+                q.run();
+            }
+            tx.commit();
+            version = m.version;
+        }
+    }
+
+    void prepare_all() {
+        version_get_ = prepare(db(), "SELECT MAX(version) FROM schema_version");
+        bot_insert_ =
+            prepare(db(), "INSERT INTO bots (id, owner, name, created_ms) VALUES (?, ?, ?, ?)");
+        faqs_insert_ = prepare(db(),
+                               "INSERT INTO faq_sets (bot_id, revision, entry_count, entries_json, "
+                               "updated_ms) VALUES (?, 1, ?, ?, ?)");
+        faqs_replace_ = prepare(db(),
+                                "UPDATE faq_sets SET revision = revision + 1, entry_count = ?, "
+                                "entries_json = ?, updated_ms = " SB_SQLITE_NOW_MS
+                                " WHERE bot_id = ? RETURNING revision");
+        faqs_get_ = prepare(
+            db(), "SELECT entries_json, revision, entry_count FROM faq_sets WHERE bot_id = ?");
+        bot_get_ = prepare(db(), (std::string(kBotColumns) + "WHERE b.id = ?").c_str());
+        bots_all_ =
+            prepare(db(), (std::string(kBotColumns) + "ORDER BY b.created_ms, b.id").c_str());
+        bots_of_owner_ = prepare(
+            db(),
+            (std::string(kBotColumns) + "WHERE b.owner = ? ORDER BY b.created_ms, b.id").c_str());
+        session_get_ = prepare(
+            db(), (std::string(kSessionColumns) + " FROM sessions s WHERE s.id = ?").c_str());
+        sessions_list_ = prepare(
+            db(), (std::string(kSessionColumns) +
+                   ", (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id) FROM sessions s "
+                   "WHERE s.bot_id = ? AND s.user_id = ? ORDER BY s.last_active_ms DESC, s.id")
+                      .c_str());
+        session_insert_ = prepare(db(),
+                                  "INSERT INTO sessions (id, bot_id, user_id, created_ms, "
+                                  "last_active_ms, status, escalation_reason, unanswered_streak) "
+                                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+        session_update_ = prepare(db(),
+                                  "UPDATE sessions SET last_active_ms = ?, status = ?, "
+                                  "escalation_reason = ?, unanswered_streak = ? WHERE id = ?");
+        message_insert_ = prepare(db(),
+                                  "INSERT INTO messages (session_id, role, text, created_ms, "
+                                  "faq_ids, confidence, escalated, escalation_reason, responder, "
+                                  "latency_ms, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        history_ = prepare(
+            db(), (std::string("SELECT ") + kMessageColumns + " FROM (SELECT " + kMessageColumns +
+                   " FROM messages WHERE session_id = ? ORDER BY id DESC LIMIT ?) "
+                   "ORDER BY id")
+                      .c_str());
+    }
+
+    static BotRecord read_bot(const Query& q) {
+        BotRecord b;
+        b.id = q.col_text(0);
+        b.owner = q.col_text(1);
+        b.name = q.col_text(2);
+        b.created_ms = q.col_int64(3);
+        b.faq_revision = q.col_int(4);
+        b.faq_count = q.col_size(5);
+        return b;
+    }
+
+    static SessionRecord read_session(const Query& q) {
+        SessionRecord s;
+        s.id = q.col_text(0);
+        s.bot_id = q.col_text(1);
+        s.user_id = q.col_text(2);
+        s.created_ms = q.col_int64(3);
+        s.last_active_ms = q.col_int64(4);
+        s.status = session_status_from(q.col_text(5));
+        s.escalation_reason = q.col_text(6);
+        s.unanswered_streak = q.col_int(7);
+        return s;
+    }
+
+    std::string path_;
+    std::mutex mu_;
+    DbPtr db_;  // declared before the statements: they are finalized first
+    StmtPtr version_get_, bot_insert_, faqs_insert_, faqs_replace_, faqs_get_, bot_get_, bots_all_,
+        bots_of_owner_, session_get_, sessions_list_, session_insert_, session_update_,
+        message_insert_, history_;
+};
+
+#undef SB_SQLITE_NOW_MS
+
+}  // namespace
+
 std::unique_ptr<Store> open_sqlite_store(const std::string& path, const StoreOptions&) {
-    (void)path;
-    throw Error(SB_EINVAL, "SQLite store is not built yet");
+    try {
+        return std::make_unique<SqliteStore>(path);
+    } catch (const Error&) {
+        throw;
+    } catch (const std::bad_alloc&) {
+        throw;
+    } catch (const std::exception& e) {
+        throw Error(SB_EDB, "opening SQLite database \"" + path + "\": " + e.what());
+    }
 }
 
 }  // namespace sb

@@ -1,0 +1,667 @@
+// Tests for the Store interface. Every backend-neutral case runs against SQLite (a file in a fresh
+// temporary directory) and, when SB_TEST_PG_URL names a PostgreSQL database, against that too
+// (its tables are emptied at the start of each case).
+#include <doctest/doctest.h>
+
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <pqxx/pqxx>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/error.hpp"
+#include "faq/faq.hpp"
+#include "store/store.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+using sb::BotRecord;
+using sb::FaqEntry;
+using sb::MessageRecord;
+using sb::Role;
+using sb::SessionRecord;
+using sb::SessionStatus;
+using sb::Store;
+using sb::TurnRecord;
+
+struct Failure {
+    int status = SB_OK;
+    std::string message;
+};
+
+template <class F>
+Failure failure_of(F&& f) {
+    try {
+        f();
+    } catch (const sb::Error& e) {
+        return {e.status(), e.what()};
+    }
+    FAIL("expected an sb::Error, but the call succeeded");
+    return {};
+}
+
+// A temporary directory, removed with everything in it at the end of the scope.
+class TempDir {
+  public:
+    TempDir() {
+        std::string templ = (fs::temp_directory_path() / "sb-store-XXXXXX").string();
+        REQUIRE(mkdtemp(templ.data()) != nullptr);
+        path_ = templ;
+    }
+    ~TempDir() {
+        std::error_code ec;
+        fs::remove_all(path_, ec);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    const fs::path& path() const { return path_; }
+
+  private:
+    fs::path path_;
+};
+
+// One backend to run a test case against: a URL naming a fresh (empty) database.
+class Backend {
+  public:
+    explicit Backend(std::string kind) : kind_(std::move(kind)) {
+        if (kind_ == "sqlite") {
+            dir_.emplace();
+            url_ = "sqlite://" + (dir_->path() / "store.db").string();
+        } else {
+            url_ = std::getenv("SB_TEST_PG_URL");
+            // The schema is created by the first open; empty the tables of earlier cases.
+            auto store = open();
+            pqxx::connection conn(url_);
+            pqxx::work w(conn);
+            w.exec("DELETE FROM messages");
+            w.exec("DELETE FROM sessions");
+            w.exec("DELETE FROM faq_sets");
+            w.exec("DELETE FROM bots");
+            w.commit();
+        }
+    }
+    const std::string& kind() const { return kind_; }
+    const std::string& url() const { return url_; }
+    bool is_sqlite() const { return kind_ == "sqlite"; }
+    fs::path sqlite_file() const { return dir_->path() / "store.db"; }
+    std::unique_ptr<Store> open() const { return Store::open(url_, sb::StoreOptions{}); }
+
+  private:
+    std::string kind_;
+    std::optional<TempDir> dir_;
+    std::string url_;
+};
+
+std::vector<std::string> backend_kinds() {
+    std::vector<std::string> kinds = {"sqlite"};
+    const char* pg = std::getenv("SB_TEST_PG_URL");
+    if (pg && *pg) kinds.emplace_back("postgresql");
+    return kinds;
+}
+
+FaqEntry faq(std::string id, std::string question, std::string answer, std::string category = {},
+             std::vector<std::string> tags = {}, std::vector<std::string> alternates = {}) {
+    FaqEntry e;
+    e.id = std::move(id);
+    e.question = std::move(question);
+    e.answer = std::move(answer);
+    e.category = std::move(category);
+    e.tags = std::move(tags);
+    e.alternates = std::move(alternates);
+    return e;
+}
+
+std::vector<FaqEntry> small_faqs() {
+    return {faq("reset", "How do I reset my password?", "Use the link on the login page."),
+            faq("hours", "When are you open?", "Nine to five.")};
+}
+
+void check_same_faqs(const std::vector<FaqEntry>& got, const std::vector<FaqEntry>& want) {
+    REQUIRE(got.size() == want.size());
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        INFO("entry " << i);
+        CHECK(got[i].id == want[i].id);
+        CHECK(got[i].question == want[i].question);
+        CHECK(got[i].answer == want[i].answer);
+        CHECK(got[i].category == want[i].category);
+        CHECK(got[i].tags == want[i].tags);
+        CHECK(got[i].alternates == want[i].alternates);
+    }
+}
+
+BotRecord bot(std::string id, std::string owner, std::int64_t created_ms,
+              std::string name = "A bot") {
+    BotRecord b;
+    b.id = std::move(id);
+    b.owner = std::move(owner);
+    b.name = std::move(name);
+    b.created_ms = created_ms;
+    return b;
+}
+
+SessionRecord session(std::string id, std::string bot_id, std::string user_id,
+                      std::int64_t created_ms) {
+    SessionRecord s;
+    s.id = std::move(id);
+    s.bot_id = std::move(bot_id);
+    s.user_id = std::move(user_id);
+    s.created_ms = created_ms;
+    s.last_active_ms = created_ms;
+    return s;
+}
+
+MessageRecord user_message(const std::string& session_id, std::string text, std::int64_t ms) {
+    MessageRecord m;
+    m.session_id = session_id;
+    m.role = Role::User;
+    m.text = std::move(text);
+    m.created_ms = ms;
+    return m;
+}
+
+MessageRecord assistant_message(const std::string& session_id, std::string text, std::int64_t ms) {
+    MessageRecord m;
+    m.session_id = session_id;
+    m.role = Role::Assistant;
+    m.text = std::move(text);
+    m.created_ms = ms;
+    m.faq_ids = {"reset", "hours"};
+    m.confidence = 0.8125;
+    m.responder = "offline";
+    m.latency_ms = 12;
+    return m;
+}
+
+// A turn of a user question and an assistant answer at time ms.
+TurnRecord turn(SessionRecord s, bool create, const std::string& question, std::int64_t ms) {
+    TurnRecord t;
+    s.last_active_ms = ms;
+    t.session = std::move(s);
+    t.create_session = create;
+    t.messages.push_back(user_message(t.session.id, question, ms));
+    t.messages.push_back(assistant_message(t.session.id, "answer to " + question, ms + 1));
+    return t;
+}
+
+void write_file(const fs::path& path, const std::string& content) {
+    std::ofstream out(path, std::ios::binary);
+    out << content;
+    REQUIRE(out.good());
+}
+
+void sqlite_exec(const fs::path& file, const char* sql) {
+    sqlite3* db = nullptr;
+    const int rc = sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr);
+    const bool opened = rc == SQLITE_OK;
+    char* msg = nullptr;
+    const int exec_rc = opened ? sqlite3_exec(db, sql, nullptr, nullptr, &msg) : rc;
+    const std::string error = msg ? msg : (db ? sqlite3_errmsg(db) : "");
+    sqlite3_free(msg);
+    sqlite3_close(db);
+    INFO(error);
+    REQUIRE(exec_rc == SQLITE_OK);
+}
+
+}  // namespace
+
+TEST_CASE("store: open creates the schema; reopening keeps the data") {
+    for (const std::string& kind : backend_kinds()) {
+        INFO("backend: " << kind);
+        Backend backend(kind);
+        {
+            auto store = backend.open();
+            REQUIRE(store);
+            CHECK(store->schema_version() == sb::migrations().back().version);
+            store->create_bot(bot("b1", "alice", 1000, "Helpdesk"), small_faqs());
+            store->record_turn(turn(session("s1", "b1", "u1", 2000), true, "hello?", 2000));
+        }
+        auto store = backend.open();
+        CHECK(store->schema_version() == sb::migrations().back().version);
+        auto b = store->get_bot("b1");
+        REQUIRE(b);
+        CHECK(b->name == "Helpdesk");
+        CHECK(b->owner == "alice");
+        CHECK(b->created_ms == 1000);
+        CHECK(b->faq_revision == 1);
+        CHECK(b->faq_count == 2);
+        check_same_faqs(store->load_faqs("b1").first, small_faqs());
+        CHECK(store->history("s1", 0).size() == 2);
+        if (backend.is_sqlite()) {
+            // A second Store on the same file (as another process would open it) sees the data.
+            auto other = backend.open();
+            CHECK(other->get_bot("b1").has_value());
+            CHECK(other->history("s1", 0).size() == 2);
+        }
+    }
+}
+
+TEST_CASE("store: sqlite refuses a database with a newer schema version") {
+    Backend backend("sqlite");
+    backend.open()->create_bot(bot("b1", "alice", 1), small_faqs());
+    sqlite_exec(backend.sqlite_file(), "UPDATE schema_version SET version = 999");
+    const Failure f = failure_of([&] { backend.open(); });
+    CHECK(f.status == SB_EVERSION);
+    CHECK(f.message.find("999") != std::string::npos);
+    CHECK(f.message.find("upgrade supportbot") != std::string::npos);
+    // Nothing was changed: the version is still 999.
+    CHECK(failure_of([&] { backend.open(); }).status == SB_EVERSION);
+}
+
+TEST_CASE("store: sqlite refuses a file that is not a database") {
+    TempDir dir;
+    const fs::path file = dir.path() / "notes.db";
+    std::string junk;
+    for (int i = 0; i < 200; ++i) junk += "This is a text file, not a database.\n";
+    write_file(file, junk);
+    const Failure f = failure_of([&] { Store::open("sqlite://" + file.string(), {}); });
+    CHECK(f.status == SB_EDB);
+    CHECK(f.message.find(file.string()) != std::string::npos);
+    CHECK(f.message.find("not a database") != std::string::npos);
+
+    // A directory that does not exist cannot hold the file.
+    const Failure g =
+        failure_of([&] { Store::open("sqlite://" + (dir.path() / "no/such/x.db").string(), {}); });
+    CHECK(g.status == SB_EDB);
+}
+
+TEST_CASE("store: bots are created, read and listed; duplicate ids conflict") {
+    for (const std::string& kind : backend_kinds()) {
+        INFO("backend: " << kind);
+        Backend backend(kind);
+        auto store = backend.open();
+        CHECK(store->list_bots(std::nullopt).empty());
+        CHECK_FALSE(store->get_bot("nope").has_value());
+
+        // Created out of order; equal creation times are ordered by id.
+        store->create_bot(bot("c", "alice", 300), small_faqs());
+        store->create_bot(bot("b", "bob", 100), small_faqs());
+        store->create_bot(bot("z", "alice", 200), small_faqs());
+        store->create_bot(bot("a", "alice", 200, "Ünïcödé \"bot\" 🤖"), {small_faqs()[0]});
+
+        const auto all = store->list_bots(std::nullopt);
+        REQUIRE(all.size() == 4);
+        CHECK(all[0].id == "b");
+        CHECK(all[1].id == "a");
+        CHECK(all[2].id == "z");
+        CHECK(all[3].id == "c");
+        CHECK(all[1].name == "Ünïcödé \"bot\" 🤖");
+        CHECK(all[1].faq_count == 1);
+        CHECK(all[1].faq_revision == 1);
+        CHECK(all[0].faq_count == 2);
+
+        const auto alices = store->list_bots(std::string("alice"));
+        REQUIRE(alices.size() == 3);
+        CHECK(alices[0].id == "a");
+        CHECK(alices[1].id == "z");
+        CHECK(alices[2].id == "c");
+        for (const auto& b : alices) CHECK(b.owner == "alice");
+        CHECK(store->list_bots(std::string("carol")).empty());
+
+        const Failure f = failure_of(
+            [&] { store->create_bot(bot("b", "mallory", 999, "Impostor"), {small_faqs()[1]}); });
+        CHECK(f.status == SB_ECONFLICT);
+        auto b = store->get_bot("b");
+        REQUIRE(b);
+        CHECK(b->owner == "bob");
+        CHECK(b->name == "A bot");
+        CHECK(b->created_ms == 100);
+        CHECK(b->faq_count == 2);
+        check_same_faqs(store->load_faqs("b").first, small_faqs());
+        CHECK(store->list_bots(std::nullopt).size() == 4);
+    }
+}
+
+TEST_CASE("store: FAQ sets round-trip and replacing bumps the revision") {
+    const std::vector<FaqEntry> tricky = {
+        faq("uni-1", "Wie ändere ich mein Passwort? 日本語も 🙂",
+            "Öffne „Einstellungen“ → Sicherheit.\nDann: \"Passwort ändern\".", "Konto",
+            {"passwort", "sicherheit", "ünïcode"},
+            {"Passwort vergessen", "パスワードを忘れた", "Can't log in — help!"}),
+        faq("quotes", "What about \"quotes\", 'apostrophes' and back\\slashes?",
+            "They are kept:\t\"\\\" and '\n\nEven blank lines.", "",
+            {"tag with spaces", "tag,with,commas"}, {}),
+        faq("plain", "Plain?", "Yes.", "misc", {}, {"plainly?"}),
+        faq("control", "Control \x01 characters and \x7f?", "Kept: \x1f.", "", {}, {}),
+    };
+    for (const std::string& kind : backend_kinds()) {
+        INFO("backend: " << kind);
+        Backend backend(kind);
+        auto store = backend.open();
+        store->create_bot(bot("b1", "alice", 10), tricky);
+        store->create_bot(bot("b2", "alice", 11), small_faqs());
+
+        auto [entries, revision] = store->load_faqs("b1");
+        CHECK(revision == 1);
+        check_same_faqs(entries, tricky);
+
+        const std::vector<FaqEntry> replacement = {tricky[2], small_faqs()[0]};
+        CHECK(store->replace_faqs("b1", replacement) == 2);
+        CHECK(store->replace_faqs("b1", replacement) == 3);
+        auto [entries2, revision2] = store->load_faqs("b1");
+        CHECK(revision2 == 3);
+        check_same_faqs(entries2, replacement);
+        auto b1 = store->get_bot("b1");
+        REQUIRE(b1);
+        CHECK(b1->faq_revision == 3);
+        CHECK(b1->faq_count == 2);
+
+        // The other bot is untouched.
+        auto [entries3, revision3] = store->load_faqs("b2");
+        CHECK(revision3 == 1);
+        check_same_faqs(entries3, small_faqs());
+
+        CHECK(failure_of([&] { store->replace_faqs("nope", small_faqs()); }).status ==
+              SB_ENOTFOUND);
+        CHECK(failure_of([&] { store->load_faqs("nope"); }).status == SB_ENOTFOUND);
+        CHECK_FALSE(store->get_bot("nope").has_value());
+    }
+}
+
+TEST_CASE("store: sessions record turns; history and listing") {
+    for (const std::string& kind : backend_kinds()) {
+        INFO("backend: " << kind);
+        Backend backend(kind);
+        auto store = backend.open();
+        store->create_bot(bot("b1", "alice", 1), small_faqs());
+        store->create_bot(bot("b2", "alice", 2), small_faqs());
+
+        // A new session with a user and an assistant message.
+        TurnRecord t1 =
+            turn(session("s1", "b1", "u1", 1000), true, "Passwort vergessen? 🙂", 1000);
+        t1.messages[1].text = "Line one\nline \"two\" — ünïcode";
+        store->record_turn(t1);
+
+        auto s1 = store->get_session("s1");
+        REQUIRE(s1);
+        CHECK(s1->bot_id == "b1");
+        CHECK(s1->user_id == "u1");
+        CHECK(s1->created_ms == 1000);
+        CHECK(s1->last_active_ms == 1000);
+        CHECK(s1->status == SessionStatus::Open);
+        CHECK(s1->escalation_reason.empty());
+        CHECK(s1->unanswered_streak == 0);
+        CHECK_FALSE(store->get_session("nope").has_value());
+
+        auto h = store->history("s1", 0);
+        REQUIRE(h.size() == 2);
+        CHECK(h[0].session_id == "s1");
+        CHECK(h[0].role == Role::User);
+        CHECK(h[0].text == "Passwort vergessen? 🙂");
+        CHECK(h[0].created_ms == 1000);
+        CHECK(h[0].faq_ids.empty());
+        CHECK(h[0].confidence == 0);
+        CHECK_FALSE(h[0].escalated);
+        CHECK_FALSE(h[0].error);
+        CHECK(h[1].role == Role::Assistant);
+        CHECK(h[1].text == "Line one\nline \"two\" — ünïcode");
+        CHECK(h[1].created_ms == 1001);
+        CHECK(h[1].faq_ids == std::vector<std::string>{"reset", "hours"});
+        CHECK(h[1].confidence == doctest::Approx(0.8125));
+        CHECK(h[1].responder == "offline");
+        CHECK(h[1].latency_ms == 12);
+        CHECK_FALSE(h[1].escalated);
+        CHECK_FALSE(h[1].error);
+        CHECK(h[0].id < h[1].id);
+
+        // A second turn escalates: the session is updated, the messages appended.
+        SessionRecord upd = *s1;
+        upd.status = SessionStatus::Escalated;
+        upd.escalation_reason = "user asked for a human";
+        upd.unanswered_streak = 2;
+        TurnRecord t2 = turn(upd, false, "I want a human", 5000);
+        t2.messages[1].escalated = true;
+        t2.messages[1].escalation_reason = "user asked for a human";
+        t2.messages[1].error = true;
+        t2.messages[1].faq_ids.clear();
+        t2.messages[1].responder = "error";
+        store->record_turn(t2);
+
+        s1 = store->get_session("s1");
+        REQUIRE(s1);
+        CHECK(s1->status == SessionStatus::Escalated);
+        CHECK(s1->escalation_reason == "user asked for a human");
+        CHECK(s1->unanswered_streak == 2);
+        CHECK(s1->last_active_ms == 5000);
+        CHECK(s1->created_ms == 1000);
+
+        // A third turn closes it.
+        upd = *s1;
+        upd.status = SessionStatus::Closed;
+        upd.escalation_reason.clear();
+        upd.unanswered_streak = 0;
+        store->record_turn(turn(upd, false, "thanks", 6000));
+        s1 = store->get_session("s1");
+        REQUIRE(s1);
+        CHECK(s1->status == SessionStatus::Closed);
+        CHECK(s1->escalation_reason.empty());
+        CHECK(s1->unanswered_streak == 0);
+
+        h = store->history("s1", 0);
+        REQUIRE(h.size() == 6);
+        for (std::size_t i = 1; i < h.size(); ++i) CHECK(h[i - 1].id < h[i].id);
+        CHECK(h[3].escalated);
+        CHECK(h[3].error);
+        CHECK(h[3].escalation_reason == "user asked for a human");
+        CHECK(h[3].faq_ids.empty());
+        CHECK(h[3].responder == "error");
+        CHECK(h[4].text == "thanks");
+
+        // The last n messages, oldest first.
+        auto last3 = store->history("s1", 3);
+        REQUIRE(last3.size() == 3);
+        CHECK(last3[0].id == h[3].id);
+        CHECK(last3[1].id == h[4].id);
+        CHECK(last3[2].id == h[5].id);
+        auto last1 = store->history("s1", 1);
+        REQUIRE(last1.size() == 1);
+        CHECK(last1[0].id == h[5].id);
+        CHECK(store->history("s1", 100).size() == 6);
+        CHECK(store->history("nope", 0).empty());
+
+        // More sessions: other users and bots are not listed; most recently active first.
+        store->record_turn(turn(session("s2", "b1", "u1", 2000), true, "q", 7000));
+        store->record_turn(turn(session("s0", "b1", "u1", 3000), true, "q", 3000));
+        store->record_turn(turn(session("s3", "b1", "u2", 4000), true, "q", 8000));
+        store->record_turn(turn(session("s4", "b2", "u1", 4000), true, "q", 9000));
+        // Equal activity times are ordered by id.
+        store->record_turn(turn(session("s5", "b1", "u1", 2500), true, "q", 3000));
+        TurnRecord lonely;
+        lonely.session = session("s6", "b1", "u1", 100);
+        lonely.create_session = true;
+        store->record_turn(lonely);  // a session without messages
+
+        const auto list = store->list_sessions("b1", "u1");
+        REQUIRE(list.size() == 5);
+        CHECK(list[0].id == "s2");
+        CHECK(list[1].id == "s1");
+        CHECK(list[2].id == "s0");
+        CHECK(list[3].id == "s5");
+        CHECK(list[4].id == "s6");
+        CHECK(list[0].message_count == 2);
+        CHECK(list[1].message_count == 6);
+        CHECK(list[1].status == SessionStatus::Closed);
+        CHECK(list[4].message_count == 0);
+        for (const auto& s : list) {
+            CHECK(s.bot_id == "b1");
+            CHECK(s.user_id == "u1");
+        }
+        CHECK(store->list_sessions("b1", "u2").size() == 1);
+        CHECK(store->list_sessions("b2", "u2").empty());
+    }
+}
+
+TEST_CASE("store: a conflicting or failing turn writes nothing") {
+    for (const std::string& kind : backend_kinds()) {
+        INFO("backend: " << kind);
+        Backend backend(kind);
+        auto store = backend.open();
+        store->create_bot(bot("b1", "alice", 1), small_faqs());
+        store->record_turn(turn(session("s1", "b1", "u1", 1000), true, "first", 1000));
+        const auto before = store->history("s1", 0);
+        REQUIRE(before.size() == 2);
+
+        // Creating a session that exists: a conflict, and nothing changes.
+        SessionRecord again = session("s1", "b1", "u1", 5000);
+        again.status = SessionStatus::Escalated;
+        again.unanswered_streak = 7;
+        const Failure f = failure_of([&] { store->record_turn(turn(again, true, "dup", 5000)); });
+        CHECK(f.status == SB_ECONFLICT);
+        auto s1 = store->get_session("s1");
+        REQUIRE(s1);
+        CHECK(s1->created_ms == 1000);
+        CHECK(s1->last_active_ms == 1000);
+        CHECK(s1->status == SessionStatus::Open);
+        CHECK(s1->unanswered_streak == 0);
+        auto after = store->history("s1", 0);
+        REQUIRE(after.size() == before.size());
+        CHECK(after.back().id == before.back().id);
+
+        // Updating a session that does not exist.
+        const Failure g = failure_of(
+            [&] { store->record_turn(turn(session("ghost", "b1", "u1", 1), false, "boo", 6000)); });
+        CHECK(g.status == SB_ENOTFOUND);
+        CHECK_FALSE(store->get_session("ghost").has_value());
+        CHECK(store->history("ghost", 0).empty());
+
+        // The session update succeeds but a message names an unknown session: all rolled back.
+        SessionRecord upd = *s1;
+        upd.unanswered_streak = 3;
+        upd.status = SessionStatus::Escalated;
+        TurnRecord bad = turn(upd, false, "half", 7000);
+        bad.messages[1].session_id = "ghost";
+        CHECK_THROWS_AS(store->record_turn(bad), sb::Error);
+        s1 = store->get_session("s1");
+        REQUIRE(s1);
+        CHECK(s1->last_active_ms == 1000);
+        CHECK(s1->unanswered_streak == 0);
+        CHECK(s1->status == SessionStatus::Open);
+        CHECK(store->history("s1", 0).size() == 2);
+
+        // A new session for a bot that does not exist.
+        CHECK_THROWS_AS(store->record_turn(turn(session("s9", "no-bot", "u1", 1), true, "x", 8000)),
+                        sb::Error);
+        CHECK_FALSE(store->get_session("s9").has_value());
+        CHECK(store->history("s9", 0).empty());
+
+        // The store still works after the failures.
+        store->record_turn(turn(upd, false, "fine", 9000));
+        CHECK(store->history("s1", 0).size() == 4);
+        CHECK(store->get_session("s1")->unanswered_streak == 3);
+    }
+}
+
+TEST_CASE("store: concurrent turns from several threads") {
+    constexpr int kThreads = 4;
+    constexpr int kTurns = 50;
+    for (const std::string& kind : backend_kinds()) {
+        INFO("backend: " << kind);
+        Backend backend(kind);
+        auto store = backend.open();
+        store->create_bot(bot("b1", "alice", 1), small_faqs());
+
+        std::atomic<int> failures{0};
+        std::vector<std::string> errors(kThreads);
+        std::vector<std::thread> threads;
+        for (int t = 0; t < kThreads; ++t) {
+            threads.emplace_back([&, t] {
+                try {
+                    const std::string id = "s" + std::to_string(t);
+                    SessionRecord s = session(id, "b1", "u" + std::to_string(t), 1000);
+                    for (int i = 0; i < kTurns; ++i) {
+                        const std::int64_t ms = 1000 + 10 * i;
+                        store->record_turn(turn(s, i == 0, "q" + std::to_string(i), ms));
+                        s.unanswered_streak = i;
+                        if (i % 10 == 0) store->history(id, 4);
+                    }
+                } catch (const std::exception& e) {
+                    ++failures;
+                    errors[static_cast<std::size_t>(t)] = e.what();
+                }
+            });
+        }
+        for (auto& th : threads) th.join();
+        for (const auto& e : errors) CHECK(e.empty());
+        REQUIRE(failures == 0);
+
+        for (int t = 0; t < kThreads; ++t) {
+            const std::string id = "s" + std::to_string(t);
+            const auto h = store->history(id, 0);
+            REQUIRE(h.size() == 2 * kTurns);
+            for (int i = 0; i < kTurns; ++i) {
+                const auto u = static_cast<std::size_t>(2 * i);
+                CHECK(h[u].text == "q" + std::to_string(i));
+                CHECK(h[u + 1].text == "answer to q" + std::to_string(i));
+            }
+            const auto list = store->list_sessions("b1", "u" + std::to_string(t));
+            REQUIRE(list.size() == 1);
+            CHECK(list[0].message_count == 2 * kTurns);
+            CHECK(list[0].last_active_ms == 1000 + 10 * (kTurns - 1));
+            CHECK(list[0].unanswered_streak == kTurns - 2);
+        }
+    }
+}
+
+TEST_CASE("store: sqlite file shared by two stores written from two threads") {
+    Backend backend("sqlite");
+    auto a = backend.open();
+    auto b = backend.open();
+    a->create_bot(bot("b1", "alice", 1), small_faqs());
+    std::vector<std::string> errors(2);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 2; ++t) {
+        threads.emplace_back([&, t] {
+            Store& store = t == 0 ? *a : *b;
+            try {
+                const std::string id = "s" + std::to_string(t);
+                const SessionRecord s = session(id, "b1", "u", 1000);
+                for (int i = 0; i < 30; ++i) store.record_turn(turn(s, i == 0, "q", 1000 + i));
+            } catch (const std::exception& e) {
+                errors[static_cast<std::size_t>(t)] = e.what();
+            }
+        });
+    }
+    for (auto& th : threads) th.join();
+    for (const auto& e : errors) CHECK(e.empty());
+    CHECK(a->history("s1", 0).size() == 60);
+    CHECK(b->history("s0", 0).size() == 60);
+    CHECK(a->list_sessions("b1", "u").size() == 2);
+}
+
+TEST_CASE("store: open by URL") {
+    TempDir dir;
+    SUBCASE("absolute sqlite path") {
+        const fs::path file = dir.path() / "abs.db";
+        REQUIRE(file.is_absolute());
+        auto store = Store::open("sqlite://" + file.string(), {});  // sqlite:///tmp/...
+        store->create_bot(bot("b1", "alice", 1), small_faqs());
+        CHECK(fs::exists(file));
+    }
+    SUBCASE("relative sqlite path") {
+        const fs::path rel = fs::relative(dir.path() / "rel.db", fs::current_path());
+        REQUIRE(rel.is_relative());
+        auto store = Store::open("sqlite://" + rel.string(), {});
+        store->create_bot(bot("b1", "alice", 1), small_faqs());
+        CHECK(fs::exists(dir.path() / "rel.db"));
+        store.reset();
+        CHECK(Store::open("sqlite://" + (dir.path() / "rel.db").string(), {})
+                  ->get_bot("b1")
+                  .has_value());
+    }
+    SUBCASE("unsupported or empty URLs") {
+        CHECK(failure_of([] { Store::open("mysql://x", {}); }).status == SB_EINVAL);
+        CHECK(failure_of([] { Store::open("sqlite://", {}); }).status == SB_EINVAL);
+        CHECK(failure_of([] { Store::open("/tmp/x.db", {}); }).status == SB_EINVAL);
+    }
+}
