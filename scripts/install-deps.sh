@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake pkg-config git python3
   libsimdjson-dev libsqlite3-dev sqlite3 libutf8proc-dev libstemmer-dev
   doctest-dev libfmt-dev libssl-dev libcurl4-openssl-dev libpqxx-dev libcpp-httplib-dev
-  libxapian-dev
+  libxapian-dev postgresql
 )
 
 missing=()

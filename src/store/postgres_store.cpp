@@ -1,12 +1,544 @@
-// PostgreSQL backend: being written (see the store issue). Until then, opening one fails clearly.
+// PostgreSQL backend (libpqxx 6.4).
+//
+// A pool of up to StoreOptions::pool_size connections (at least 1; the first is opened and the
+// schema migrated up front, the others when first needed). Every operation takes a connection
+// from the pool (waiting when all are busy), runs one transaction on it and gives it back.
+//
+// Reconnecting: when an operation fails with pqxx::broken_connection (e.g. the server restarted),
+// the connection is thrown away, a new one is opened and the operation is run once more. This is
+// safe because a broken_connection means the transaction did not commit: libpqxx reports a
+// connection lost *during* COMMIT as pqxx::in_doubt_error instead, which is never retried (it
+// becomes SB_EDB). record_turn and the other writers are single transactions, so a retried one
+// either applies entirely or not at all. When reconnecting fails, the operation throws SB_EDB with
+// the server's message (the URL in messages has its password masked).
+//
+// Migrations run under a transaction-scoped advisory lock, one transaction per migration together
+// with its version update, so several processes opening one database at once migrate it once.
+//
+// Every exception leaving this file is an sb::Error.
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
 #include "common/error.hpp"
 #include "store/store.hpp"
 
-namespace sb {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wall"
+#pragma GCC diagnostic ignored "-Wextra"
+#pragma GCC diagnostic ignored "-Wpedantic"
+#pragma GCC diagnostic ignored "-Wshadow"
+#pragma GCC diagnostic ignored "-Wconversion"
+#pragma GCC diagnostic ignored "-Wold-style-cast"
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#include <pqxx/pqxx>
+#pragma GCC diagnostic pop
 
-std::unique_ptr<Store> open_postgres_store(const std::string& url, const StoreOptions&) {
-    (void)url;
-    throw Error(SB_EINVAL, "PostgreSQL support is not built yet");
+namespace sb {
+namespace {
+
+// Key of the advisory lock held while migrating ("sbschema" in ASCII).
+constexpr std::int64_t kMigrationLockKey = 0x7362736368656d61;
+
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// The URL with any password replaced by "***": the userinfo part (user:password@host) and a
+// password=... query parameter.
+std::string redact_url(const std::string& url) {
+    std::string out = url;
+    const std::size_t scheme = out.find("://");
+    if (scheme != std::string::npos) {
+        const std::size_t start = scheme + 3;
+        std::size_t end = out.find_first_of("/?#", start);
+        if (end == std::string::npos) end = out.size();
+        const std::size_t at = out.rfind('@', end);
+        if (at != std::string::npos && at >= start) {
+            const std::size_t colon = out.find(':', start);
+            if (colon != std::string::npos && colon < at)
+                out.replace(colon + 1, at - colon - 1, "***");
+        }
+    }
+    for (std::size_t pos = out.find("password="); pos != std::string::npos;
+         pos = out.find("password=", pos + 1)) {
+        if (pos > 0 && out[pos - 1] != '?' && out[pos - 1] != '&' && out[pos - 1] != ' ') continue;
+        const std::size_t value = pos + 9;
+        std::size_t end = out.find_first_of("& ", value);
+        if (end == std::string::npos) end = out.size();
+        out.replace(value, end - value, "***");
+    }
+    return out;
+}
+
+// libpq messages end with a newline (and sometimes contain several lines).
+std::string trim_message(std::string s) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+    return s;
+}
+
+std::string what_of(const std::exception& e) {
+    return trim_message(e.what());
+}
+
+constexpr const char* kBotColumns =
+    "b.id, b.owner, b.name, b.created_ms, COALESCE(f.revision, 0), COALESCE(f.entry_count, 0)";
+constexpr const char* kSessionColumns =
+    "s.id, s.bot_id, s.user_id, s.created_ms, s.last_active_ms, s.status, s.escalation_reason, "
+    "s.unanswered_streak";
+constexpr const char* kMessageColumns =
+    "id, session_id, role, text, created_ms, faq_ids, confidence, escalated, escalation_reason, "
+    "responder, latency_ms, error";
+
+// The prepared statements, (re)prepared on every new connection.
+const std::vector<std::pair<std::string, std::string>>& statements() {
+    static const std::vector<std::pair<std::string, std::string>> all = {
+        {"schema_version", "SELECT max(version) FROM schema_version"},
+        {"insert_bot", "INSERT INTO bots (id, owner, name, created_ms) VALUES ($1, $2, $3, $4)"},
+        {"insert_faq_set",
+         "INSERT INTO faq_sets (bot_id, revision, entry_count, entries_json, updated_ms) "
+         "VALUES ($1, 1, $2, $3, $4)"},
+        {"replace_faqs",
+         "UPDATE faq_sets SET revision = revision + 1, entry_count = $2, entries_json = $3, "
+         "updated_ms = $4 WHERE bot_id = $1 RETURNING revision"},
+        {"get_bot", std::string("SELECT ") + kBotColumns +
+                        " FROM bots b LEFT JOIN faq_sets f ON f.bot_id = b.id WHERE b.id = $1"},
+        {"list_bots", std::string("SELECT ") + kBotColumns +
+                          " FROM bots b LEFT JOIN faq_sets f ON f.bot_id = b.id"
+                          " ORDER BY b.created_ms, b.id"},
+        {"list_bots_of_owner", std::string("SELECT ") + kBotColumns +
+                                   " FROM bots b LEFT JOIN faq_sets f ON f.bot_id = b.id"
+                                   " WHERE b.owner = $1 ORDER BY b.created_ms, b.id"},
+        {"load_faqs",
+         "SELECT f.entries_json, f.revision, f.entry_count FROM bots b "
+         "JOIN faq_sets f ON f.bot_id = b.id WHERE b.id = $1"},
+        {"get_session",
+         std::string("SELECT ") + kSessionColumns + " FROM sessions s WHERE s.id = $1"},
+        {"list_sessions", std::string("SELECT ") + kSessionColumns +
+                              ", (SELECT count(*) FROM messages m WHERE m.session_id = s.id)"
+                              " FROM sessions s WHERE s.bot_id = $1 AND s.user_id = $2"
+                              " ORDER BY s.last_active_ms DESC, s.id"},
+        {"history", std::string("SELECT ") + kMessageColumns + " FROM (SELECT " + kMessageColumns +
+                        " FROM messages WHERE session_id = $1 ORDER BY id DESC LIMIT $2) AS last"
+                        " ORDER BY id"},
+        {"insert_session",
+         "INSERT INTO sessions (id, bot_id, user_id, created_ms, last_active_ms, status, "
+         "escalation_reason, unanswered_streak) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"},
+        {"update_session",
+         "UPDATE sessions SET last_active_ms = $2, status = $3, escalation_reason = $4, "
+         "unanswered_streak = $5 WHERE id = $1"},
+        {"insert_message",
+         "INSERT INTO messages (session_id, role, text, created_ms, faq_ids, confidence, "
+         "escalated, escalation_reason, responder, latency_ms, error) "
+         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"},
+    };
+    return all;
+}
+
+BotRecord bot_from(const pqxx::row& r) {
+    BotRecord b;
+    b.id = r[0].as<std::string>();
+    b.owner = r[1].as<std::string>();
+    b.name = r[2].as<std::string>();
+    b.created_ms = r[3].as<std::int64_t>();
+    b.faq_revision = r[4].as<int>();
+    b.faq_count = static_cast<std::size_t>(std::max(0, r[5].as<int>()));
+    return b;
+}
+
+SessionRecord session_from(const pqxx::row& r) {
+    SessionRecord s;
+    s.id = r[0].as<std::string>();
+    s.bot_id = r[1].as<std::string>();
+    s.user_id = r[2].as<std::string>();
+    s.created_ms = r[3].as<std::int64_t>();
+    s.last_active_ms = r[4].as<std::int64_t>();
+    s.status = session_status_from(r[5].as<std::string>());
+    s.escalation_reason = r[6].as<std::string>();
+    s.unanswered_streak = r[7].as<int>();
+    return s;
+}
+
+MessageRecord message_from(const pqxx::row& r) {
+    MessageRecord m;
+    m.id = r[0].as<std::int64_t>();
+    m.session_id = r[1].as<std::string>();
+    m.role = role_from(r[2].as<std::string>());
+    m.text = r[3].as<std::string>();
+    m.created_ms = r[4].as<std::int64_t>();
+    m.faq_ids = strings_from_json(r[5].as<std::string>());
+    m.confidence = r[6].as<double>();
+    m.escalated = r[7].as<bool>();
+    m.escalation_reason = r[8].as<std::string>();
+    m.responder = r[9].as<std::string>();
+    m.latency_ms = r[10].as<std::int64_t>();
+    m.error = r[11].as<bool>();
+    return m;
+}
+
+class PostgresStore final : public Store {
+  public:
+    PostgresStore(std::string url, const StoreOptions& options)
+        : url_(std::move(url)),
+          safe_url_(redact_url(url_)),
+          max_connections_(std::max<std::size_t>(1, options.pool_size)) {
+        auto first = connect();
+        migrate(*first);
+        idle_.push_back(std::move(first));
+        open_count_ = 1;
+    }
+
+    int schema_version() override {
+        return run("reading the schema version", [&](pqxx::connection& c) {
+            pqxx::work w(c);
+            const pqxx::result r = w.exec_prepared("schema_version");
+            w.commit();
+            return r.empty() || r[0][0].is_null() ? 0 : r[0][0].as<int>();
+        });
+    }
+
+    void create_bot(const BotRecord& bot, const std::vector<FaqEntry>& faqs) override {
+        const std::string json = faqs_to_json(faqs);
+        run("creating bot \"" + bot.id + "\"", [&](pqxx::connection& c) {
+            pqxx::work w(c);
+            try {
+                w.exec_prepared("insert_bot", bot.id, bot.owner, bot.name, bot.created_ms);
+            } catch (const pqxx::unique_violation&) {
+                throw Error(SB_ECONFLICT, "a bot with id \"" + bot.id + "\" exists already");
+            }
+            w.exec_prepared("insert_faq_set", bot.id, static_cast<std::int64_t>(faqs.size()), json,
+                            now_ms());
+            w.commit();
+        });
+    }
+
+    int replace_faqs(const std::string& bot_id, const std::vector<FaqEntry>& faqs) override {
+        const std::string json = faqs_to_json(faqs);
+        return run("replacing the FAQs of bot \"" + bot_id + "\"", [&](pqxx::connection& c) {
+            pqxx::work w(c);
+            const pqxx::result r = w.exec_prepared(
+                "replace_faqs", bot_id, static_cast<std::int64_t>(faqs.size()), json, now_ms());
+            if (r.empty()) throw Error(SB_ENOTFOUND, "no bot with id \"" + bot_id + "\"");
+            const int revision = r[0][0].as<int>();
+            w.commit();
+            return revision;
+        });
+    }
+
+    std::optional<BotRecord> get_bot(const std::string& bot_id) override {
+        return run("reading bot \"" + bot_id + "\"",
+                   [&](pqxx::connection& c) -> std::optional<BotRecord> {
+                       pqxx::work w(c);
+                       const pqxx::result r = w.exec_prepared("get_bot", bot_id);
+                       w.commit();
+                       if (r.empty()) return std::nullopt;
+                       return bot_from(r[0]);
+                   });
+    }
+
+    std::vector<BotRecord> list_bots(const std::optional<std::string>& owner) override {
+        return run("listing bots", [&](pqxx::connection& c) {
+            pqxx::work w(c);
+            const pqxx::result r = owner ? w.exec_prepared("list_bots_of_owner", *owner)
+                                         : w.exec_prepared("list_bots");
+            w.commit();
+            std::vector<BotRecord> out;
+            out.reserve(r.size());
+            for (const auto& row : r) out.push_back(bot_from(row));
+            return out;
+        });
+    }
+
+    std::pair<std::vector<FaqEntry>, int> load_faqs(const std::string& bot_id) override {
+        auto [json, revision, count] =
+            run("loading the FAQs of bot \"" + bot_id + "\"", [&](pqxx::connection& c) {
+                pqxx::work w(c);
+                const pqxx::result r = w.exec_prepared("load_faqs", bot_id);
+                w.commit();
+                if (r.empty()) throw Error(SB_ENOTFOUND, "no bot with id \"" + bot_id + "\"");
+                return std::tuple<std::string, int, int>(r[0][0].as<std::string>(),
+                                                         r[0][1].as<int>(), r[0][2].as<int>());
+            });
+        if (count == 0) return {std::vector<FaqEntry>{}, revision};
+        FaqLimits limits;
+        limits.max_bytes = std::numeric_limits<std::size_t>::max() / 2;
+        limits.max_entries = std::numeric_limits<std::size_t>::max() / 2;
+        limits.max_field_bytes = std::numeric_limits<std::size_t>::max() / 2;
+        limits.max_alternates = std::numeric_limits<std::size_t>::max() / 2;
+        try {
+            return {parse_faqs_json(json, limits), revision};
+        } catch (const std::exception& e) {
+            throw Error(SB_EDB,
+                        "corrupt FAQ set in the database for bot \"" + bot_id + "\": " + e.what());
+        }
+    }
+
+    std::optional<SessionRecord> get_session(const std::string& session_id) override {
+        return run("reading session \"" + session_id + "\"",
+                   [&](pqxx::connection& c) -> std::optional<SessionRecord> {
+                       pqxx::work w(c);
+                       const pqxx::result r = w.exec_prepared("get_session", session_id);
+                       w.commit();
+                       if (r.empty()) return std::nullopt;
+                       return session_from(r[0]);
+                   });
+    }
+
+    std::vector<SessionRecord> list_sessions(const std::string& bot_id,
+                                             const std::string& user_id) override {
+        return run("listing sessions", [&](pqxx::connection& c) {
+            pqxx::work w(c);
+            const pqxx::result r = w.exec_prepared("list_sessions", bot_id, user_id);
+            w.commit();
+            std::vector<SessionRecord> out;
+            out.reserve(r.size());
+            for (const auto& row : r) {
+                SessionRecord s = session_from(row);
+                s.message_count = static_cast<std::size_t>(row[8].as<std::int64_t>());
+                out.push_back(std::move(s));
+            }
+            return out;
+        });
+    }
+
+    std::vector<MessageRecord> history(const std::string& session_id, std::size_t limit) override {
+        const std::int64_t n =
+            limit == 0 || limit > static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max())
+                ? std::numeric_limits<std::int64_t>::max()
+                : static_cast<std::int64_t>(limit);
+        return run("reading the history of session \"" + session_id + "\"",
+                   [&](pqxx::connection& c) {
+                       pqxx::work w(c);
+                       const pqxx::result r = w.exec_prepared("history", session_id, n);
+                       w.commit();
+                       std::vector<MessageRecord> out;
+                       out.reserve(r.size());
+                       for (const auto& row : r) out.push_back(message_from(row));
+                       return out;
+                   });
+    }
+
+    void record_turn(const TurnRecord& turn) override {
+        const SessionRecord& s = turn.session;
+        std::vector<std::string> faq_ids_json;
+        faq_ids_json.reserve(turn.messages.size());
+        for (const auto& m : turn.messages) faq_ids_json.push_back(strings_to_json(m.faq_ids));
+        // One transaction: retried as a whole after a broken connection (it did not commit).
+        run("recording a turn of session \"" + s.id + "\"", [&](pqxx::connection& c) {
+            pqxx::work w(c);
+            if (turn.create_session) {
+                try {
+                    w.exec_prepared("insert_session", s.id, s.bot_id, s.user_id, s.created_ms,
+                                    s.last_active_ms, std::string(to_string(s.status)),
+                                    s.escalation_reason, s.unanswered_streak);
+                } catch (const pqxx::unique_violation&) {
+                    throw Error(SB_ECONFLICT, "session \"" + s.id + "\" exists already");
+                } catch (const pqxx::foreign_key_violation&) {
+                    throw Error(SB_ENOTFOUND, "creating session \"" + s.id +
+                                                  "\": no bot with id \"" + s.bot_id + "\"");
+                }
+            } else {
+                const pqxx::result r = w.exec_prepared("update_session", s.id, s.last_active_ms,
+                                                       std::string(to_string(s.status)),
+                                                       s.escalation_reason, s.unanswered_streak);
+                if (r.affected_rows() == 0)
+                    throw Error(SB_ENOTFOUND, "no session with id \"" + s.id + "\"");
+            }
+            for (std::size_t i = 0; i < turn.messages.size(); ++i) {
+                const MessageRecord& m = turn.messages[i];
+                try {
+                    w.exec_prepared("insert_message", m.session_id, std::string(to_string(m.role)),
+                                    m.text, m.created_ms, faq_ids_json[i], m.confidence,
+                                    m.escalated, m.escalation_reason, m.responder, m.latency_ms,
+                                    m.error);
+                } catch (const pqxx::foreign_key_violation&) {
+                    throw Error(SB_ENOTFOUND,
+                                "storing a message: no session with id \"" + m.session_id + "\"");
+                }
+            }
+            w.commit();
+        });
+    }
+
+  private:
+    using ConnPtr = std::unique_ptr<pqxx::connection>;
+
+    // A connection taken from the pool; given back (or, when broken, dropped) on destruction.
+    class Lease {
+      public:
+        explicit Lease(PostgresStore& store) : store_(store), conn_(store.acquire()) {}
+        Lease(const Lease&) = delete;
+        Lease& operator=(const Lease&) = delete;
+        ~Lease() { store_.release(std::move(conn_)); }
+        pqxx::connection& conn() { return *conn_; }
+        // Replaces the connection by a new one; throws SB_EDB (keeping no connection) on failure.
+        void reconnect() {
+            conn_.reset();
+            conn_ = store_.connect();
+        }
+
+      private:
+        PostgresStore& store_;
+        ConnPtr conn_;
+    };
+
+    ConnPtr connect() {
+        ConnPtr c;
+        try {
+            c = std::make_unique<pqxx::connection>(url_);
+        } catch (const std::exception& e) {
+            throw Error(SB_EDB, "cannot connect to PostgreSQL at " + safe_url_ + ": " + what_of(e));
+        }
+        try {
+            for (const auto& [name, sql] : statements()) c->prepare(name, sql);
+        } catch (const std::exception& e) {
+            throw Error(SB_EDB,
+                        "preparing statements on PostgreSQL at " + safe_url_ + ": " + what_of(e));
+        }
+        return c;
+    }
+
+    // Takes an idle connection, or opens a new one while under the pool size, or waits.
+    ConnPtr acquire() {
+        std::unique_lock<std::mutex> lock(mutex_);
+        available_.wait(lock, [&] { return !idle_.empty() || open_count_ < max_connections_; });
+        if (!idle_.empty()) {
+            ConnPtr c = std::move(idle_.back());
+            idle_.pop_back();
+            return c;
+        }
+        ++open_count_;  // reserve the slot, then connect without holding the lock
+        lock.unlock();
+        try {
+            return connect();
+        } catch (...) {
+            lock.lock();
+            --open_count_;
+            lock.unlock();
+            available_.notify_one();
+            throw;
+        }
+    }
+
+    // Gives a connection back; a missing or closed one frees its slot instead.
+    void release(ConnPtr c) noexcept {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (c && c->is_open()) {
+                idle_.push_back(std::move(c));
+            } else {
+                --open_count_;
+            }
+        }
+        available_.notify_one();
+        // A closed connection (if any) is destroyed here, outside the lock.
+    }
+
+    // Runs f(connection) with a pooled connection; after a broken connection, reconnects and
+    // runs it once more. Maps every non-sb exception to SB_EDB "<what>: <message>".
+    template <class F>
+    auto run(const std::string& what, F&& f) -> decltype(f(std::declval<pqxx::connection&>())) {
+        Lease lease(*this);
+        for (int attempt = 0;; ++attempt) {
+            try {
+                if (!lease.conn().is_open()) lease.reconnect();
+                return f(lease.conn());
+            } catch (const Error&) {
+                throw;
+            } catch (const pqxx::broken_connection& e) {
+                if (attempt > 0) throw Error(SB_EDB, what + ": " + what_of(e));
+            } catch (const std::exception& e) {
+                throw Error(SB_EDB, what + ": " + what_of(e));
+            } catch (...) {
+                throw Error(SB_EDB, what + ": unknown error");
+            }
+            // Broken connection: the transaction did not commit; open a new one and retry.
+            try {
+                lease.reconnect();
+            } catch (const Error& e) {
+                throw Error(SB_EDB, what + ": connection lost; " + e.what());
+            }
+        }
+    }
+
+    void migrate(pqxx::connection& c) {
+        const auto& all = migrations();
+        const int newest = all.empty() ? 0 : all.back().version;
+        const std::string lock_sql =
+            "SELECT pg_advisory_xact_lock(" + std::to_string(kMigrationLockKey) + ")";
+        // The recorded version, or -1 when schema_version has no row.
+        auto read_version = [](pqxx::work& w) {
+            const pqxx::result r = w.exec("SELECT max(version) FROM schema_version");
+            return r.empty() || r[0][0].is_null() ? -1 : r[0][0].as<int>();
+        };
+        try {
+            int version = 0;
+            {
+                pqxx::work w(c);
+                w.exec(lock_sql);
+                w.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+                version = read_version(w);
+                if (version < 0) {
+                    w.exec("INSERT INTO schema_version (version) VALUES (0)");
+                    version = 0;
+                }
+                w.commit();
+            }
+            if (version > newest) {
+                throw Error(SB_EVERSION, "the database at " + safe_url_ + " has schema version " +
+                                             std::to_string(version) +
+                                             ", newer than this library supports (" +
+                                             std::to_string(newest) + "); upgrade the library");
+            }
+            for (const Migration& m : all) {
+                if (m.version <= version) continue;
+                pqxx::work w(c);
+                w.exec(lock_sql);
+                version = read_version(w);  // another process may have migrated meanwhile
+                if (version >= m.version) continue;
+                w.exec(m.postgres_sql);
+                w.exec("UPDATE schema_version SET version = " + std::to_string(m.version));
+                w.commit();
+                version = m.version;
+            }
+        } catch (const Error&) {
+            throw;
+        } catch (const std::exception& e) {
+            throw Error(SB_EDB, "migrating the database at " + safe_url_ + ": " + what_of(e));
+        }
+    }
+
+    const std::string url_;
+    const std::string safe_url_;
+    const std::size_t max_connections_;
+    std::mutex mutex_;
+    std::condition_variable available_;
+    std::vector<ConnPtr> idle_;
+    std::size_t open_count_ = 0;  // idle + leased (+ being opened)
+};
+
+}  // namespace
+
+std::unique_ptr<Store> open_postgres_store(const std::string& url, const StoreOptions& options) {
+    try {
+        return std::make_unique<PostgresStore>(url, options);
+    } catch (const Error&) {
+        throw;
+    } catch (const std::exception& e) {
+        throw Error(SB_EDB, "opening PostgreSQL at " + redact_url(url) + ": " + what_of(e));
+    }
 }
 
 }  // namespace sb
