@@ -577,11 +577,12 @@ TEST_CASE("store: concurrent turns from several threads") {
         for (int t = 0; t < kThreads; ++t) {
             threads.emplace_back([&, t] {
                 try {
-                    const std::string id = "s" + std::to_string(t);
-                    SessionRecord s = session(id, "b1", "u" + std::to_string(t), 1000);
+                    const std::string id = std::string("s") + std::to_string(t);
+                    SessionRecord s = session(id, "b1", std::string("u") + std::to_string(t), 1000);
                     for (int i = 0; i < kTurns; ++i) {
                         const std::int64_t ms = 1000 + 10 * i;
-                        store->record_turn(turn(s, i == 0, "q" + std::to_string(i), ms));
+                        store->record_turn(
+                            turn(s, i == 0, std::string("q") + std::to_string(i), ms));
                         s.unanswered_streak = i;
                         if (i % 10 == 0) store->history(id, 4);
                     }
@@ -596,15 +597,15 @@ TEST_CASE("store: concurrent turns from several threads") {
         REQUIRE(failures == 0);
 
         for (int t = 0; t < kThreads; ++t) {
-            const std::string id = "s" + std::to_string(t);
+            const std::string id = std::string("s") + std::to_string(t);
             const auto h = store->history(id, 0);
             REQUIRE(h.size() == 2 * kTurns);
             for (int i = 0; i < kTurns; ++i) {
                 const auto u = static_cast<std::size_t>(2 * i);
-                CHECK(h[u].text == "q" + std::to_string(i));
-                CHECK(h[u + 1].text == "answer to q" + std::to_string(i));
+                CHECK(h[u].text == std::string("q") + std::to_string(i));
+                CHECK(h[u + 1].text == std::string("answer to q") + std::to_string(i));
             }
-            const auto list = store->list_sessions("b1", "u" + std::to_string(t));
+            const auto list = store->list_sessions("b1", std::string("u") + std::to_string(t));
             REQUIRE(list.size() == 1);
             CHECK(list[0].message_count == 2 * kTurns);
             CHECK(list[0].last_active_ms == 1000 + 10 * (kTurns - 1));
@@ -624,7 +625,7 @@ TEST_CASE("store: sqlite file shared by two stores written from two threads") {
         threads.emplace_back([&, t] {
             Store& store = t == 0 ? *a : *b;
             try {
-                const std::string id = "s" + std::to_string(t);
+                const std::string id = std::string("s") + std::to_string(t);
                 const SessionRecord s = session(id, "b1", "u", 1000);
                 for (int i = 0; i < 30; ++i) store.record_turn(turn(s, i == 0, "q", 1000 + i));
             } catch (const std::exception& e) {

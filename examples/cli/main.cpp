@@ -25,7 +25,16 @@ const char* kUsage =
     "  supportbot eval --faqs FILE --queries FILE.jsonl [--json] [--threshold T]\n"
     "      Scores ranking and escalation on labelled queries: one JSON object a line,\n"
     "      {\"query\": \"...\", \"expected_id\": \"...\" or null}.\n"
-    "  supportbot version\n";
+    "  supportbot import --faqs FILE [--name NAME] [--owner OWNER] [--db URL]\n"
+    "      Creates a bot from an FAQ file (.json or .csv) and prints its id.\n"
+    "  supportbot chat (--bot ID | --faqs FILE) [--user USER] [--session ID] [--db URL]\n"
+    "      A conversation in the terminal. With --faqs, the bot named after the file (owner\n"
+    "      \"cli\") is created, or its FAQs replaced, first.\n"
+    "  supportbot bots [--owner OWNER] [--db URL]\n"
+    "  supportbot sessions --bot ID --user USER [--db URL]\n"
+    "  supportbot history --bot ID --user USER --session ID [--db URL]\n"
+    "  supportbot version\n"
+    "The database is --db, else $DATABASE_URL, else sqlite://supportbot.db.\n";
 
 [[noreturn]] void fail(const std::string& message, int code = 1) {
     std::fprintf(stderr, "supportbot: %s\n", message.c_str());
@@ -44,6 +53,8 @@ struct Args {
     bool json = false;
     size_t k = 5;
     double threshold = -1;
+    std::string bot, user = "cli-user", session, owner = "cli", name, db;
+    bool owner_given = false;
     std::vector<std::string> rest;
 };
 
@@ -61,6 +72,19 @@ Args parse_args(int argc, char** argv) {
             a.faqs = value("--faqs");
         } else if (s == "--queries") {
             a.queries = value("--queries");
+        } else if (s == "--bot") {
+            a.bot = value("--bot");
+        } else if (s == "--user") {
+            a.user = value("--user");
+        } else if (s == "--session") {
+            a.session = value("--session");
+        } else if (s == "--owner") {
+            a.owner = value("--owner");
+            a.owner_given = true;
+        } else if (s == "--name") {
+            a.name = value("--name");
+        } else if (s == "--db") {
+            a.db = value("--db");
         } else if (s == "--json") {
             a.json = true;
         } else if (s == "-k" || s == "--k") {
@@ -278,12 +302,196 @@ int cmd_eval(const Args& a) {
     return 0;
 }
 
+// ---- Bots and chat ------------------------------------------------------------------------
+
+struct Engine {
+    sb_engine* engine = nullptr;
+    std::string url;
+    ~Engine() { sb_engine_close(engine); }
+};
+
+void open_engine(Engine& e, const Args& a) {
+    e.url = a.db;
+    if (e.url.empty())
+        if (const char* env = std::getenv("DATABASE_URL")) e.url = env;
+    if (e.url.empty()) e.url = "sqlite://supportbot.db";
+    sb_engine_options opts = SB_ENGINE_OPTIONS_INIT;
+    opts.database_url = e.url.c_str();
+    if (a.threshold >= 0) opts.answer_threshold = a.threshold;
+    check(sb_engine_open(&e.engine, &opts), "opening the engine");
+}
+
+struct Bots {
+    sb_bots* list = nullptr;
+    ~Bots() { sb_bots_free(list); }
+};
+
+std::string base_name(const std::string& path) {
+    auto slash = path.find_last_of('/');
+    std::string b = slash == std::string::npos ? path : path.substr(slash + 1);
+    auto dot = b.find_last_of('.');
+    return dot == std::string::npos || dot == 0 ? b : b.substr(0, dot);
+}
+
+std::string import_bot(const Engine& e, const std::string& faqs, const std::string& owner,
+                       const std::string& name) {
+    char* id = nullptr;
+    check(sb_bot_create_from_file(e.engine, owner.c_str(), name.c_str(), faqs.c_str(),
+                                  SB_FORMAT_AUTO, nullptr, &id),
+          "creating the bot");
+    std::string out(id);
+    sb_string_free(id);
+    return out;
+}
+
+int cmd_import(const Args& a) {
+    if (a.faqs.empty()) fail("--faqs FILE is required", 2);
+    Engine e;
+    open_engine(e, a);
+    const std::string id =
+        import_bot(e, a.faqs, a.owner, a.name.empty() ? base_name(a.faqs) : a.name);
+    std::printf("%s\n", id.c_str());
+    return 0;
+}
+
+// The bot named after the FAQ file for this owner: its FAQs replaced, or a new one.
+std::string bot_for_file(const Engine& e, const Args& a) {
+    const std::string name = a.name.empty() ? base_name(a.faqs) : a.name;
+    Bots bots;
+    check(sb_bot_list(e.engine, a.owner.c_str(), &bots.list), "listing bots");
+    size_t n = 0;
+    check(sb_bots_count(bots.list, &n), "listing bots");
+    for (size_t i = 0; i < n; ++i) {
+        sb_bot_info info;
+        check(sb_bots_at(bots.list, i, &info), "listing bots");
+        if (name == info.name) {
+            check(sb_bot_replace_faqs_from_file(e.engine, info.id, a.faqs.c_str(), SB_FORMAT_AUTO,
+                                                nullptr),
+                  "updating the bot's FAQs");
+            return info.id;
+        }
+    }
+    return import_bot(e, a.faqs, a.owner, name);
+}
+
+struct Reply {
+    sb_reply* r = nullptr;
+    ~Reply() { sb_reply_free(r); }
+};
+
+int cmd_chat(const Args& a) {
+    Engine e;
+    open_engine(e, a);
+    std::string bot = a.bot;
+    if (bot.empty()) {
+        if (a.faqs.empty()) fail("chat needs --bot ID or --faqs FILE", 2);
+        bot = bot_for_file(e, a);
+    }
+    std::string session = a.session;
+    const bool tty = isatty(0);
+    if (tty)
+        std::printf("Chatting with bot %s as %s (database %s). Ctrl-D to quit.\n", bot.c_str(),
+                    a.user.c_str(), e.url.c_str());
+    std::string line;
+    while (true) {
+        if (tty) {
+            std::printf("you> ");
+            std::fflush(stdout);
+        }
+        if (!std::getline(std::cin, line)) break;
+        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+        sb_chat_request req = SB_CHAT_REQUEST_INIT;
+        req.bot_id = bot.c_str();
+        req.user_id = a.user.c_str();
+        req.session_id = session.empty() ? nullptr : session.c_str();
+        req.message = line.data();
+        req.message_len = line.size();
+        Reply reply;
+        if (sb_chat_send(e.engine, &req, &reply.r) != SB_OK) {
+            std::printf("error: %s: %s\n", sb_status_name(sb_last_status()), sb_last_error());
+            continue;
+        }
+        sb_reply_info info;
+        check(sb_reply_get(reply.r, &info), "reading the reply");
+        session = info.session_id;
+        std::printf("bot> %s\n", info.text);
+        if (info.escalated)
+            std::printf("     [escalated to a human: %s]\n", info.escalation_reason);
+        for (size_t i = 0; i < info.suggestion_count; ++i) {
+            const char* s = nullptr;
+            check(sb_reply_suggestion(reply.r, i, &s), "reading the reply");
+            std::printf("     %s %s\n", i == 0 ? "You could also ask:" : "                   ", s);
+        }
+    }
+    if (tty && !session.empty()) std::printf("\nsession %s\n", session.c_str());
+    return 0;
+}
+
+int cmd_bots(const Args& a) {
+    Engine e;
+    open_engine(e, a);
+    Bots bots;
+    check(sb_bot_list(e.engine, a.owner_given ? a.owner.c_str() : nullptr, &bots.list),
+          "listing bots");
+    size_t n = 0;
+    check(sb_bots_count(bots.list, &n), "listing bots");
+    for (size_t i = 0; i < n; ++i) {
+        sb_bot_info b;
+        check(sb_bots_at(bots.list, i, &b), "listing bots");
+        std::printf("%s  %-20s owner %-12s %zu FAQs (revision %d)\n", b.id, b.name, b.owner,
+                    b.faq_count, b.faq_revision);
+    }
+    return 0;
+}
+
+int cmd_sessions(const Args& a) {
+    if (a.bot.empty()) fail("--bot ID is required", 2);
+    Engine e;
+    open_engine(e, a);
+    sb_sessions* list = nullptr;
+    check(sb_session_list(e.engine, a.bot.c_str(), a.user.c_str(), &list), "listing sessions");
+    size_t n = 0;
+    sb_sessions_count(list, &n);
+    for (size_t i = 0; i < n; ++i) {
+        sb_session_info s;
+        sb_sessions_at(list, i, &s);
+        static const char* names[] = {"open", "escalated", "closed"};
+        std::printf("%s  %-9s %zu messages\n", s.id, names[s.status], s.message_count);
+    }
+    sb_sessions_free(list);
+    return 0;
+}
+
+int cmd_history(const Args& a) {
+    if (a.bot.empty() || a.session.empty()) fail("--bot ID and --session ID are required", 2);
+    Engine e;
+    open_engine(e, a);
+    sb_messages* list = nullptr;
+    check(sb_session_history(e.engine, a.bot.c_str(), a.user.c_str(), a.session.c_str(), &list),
+          "reading the history");
+    size_t n = 0;
+    sb_messages_count(list, &n);
+    for (size_t i = 0; i < n; ++i) {
+        sb_message_info m;
+        sb_messages_at(list, i, &m);
+        std::printf("%s> %s%s\n", m.role == SB_ROLE_USER ? "user" : "bot", m.text,
+                    m.escalated ? "  [escalated]" : "");
+    }
+    sb_messages_free(list);
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     Args a = parse_args(argc, argv);
     if (a.command == "search") return cmd_search(a);
     if (a.command == "eval") return cmd_eval(a);
+    if (a.command == "import") return cmd_import(a);
+    if (a.command == "chat") return cmd_chat(a);
+    if (a.command == "bots") return cmd_bots(a);
+    if (a.command == "sessions") return cmd_sessions(a);
+    if (a.command == "history") return cmd_history(a);
     if (a.command == "version") {
         std::printf("supportbot %s (ABI %d)\n", sb_version(), sb_abi_version());
         return 0;

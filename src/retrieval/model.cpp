@@ -727,7 +727,10 @@ double Calibrator::confidence(const Evidence& e) const noexcept {
     // however the classifier spreads its probability: small FAQ sets see few such questions when
     // calibrating, so this is stated rather than learnt.
     const double known = std::min(1.0, static_cast<double>(e.coverage) / 0.25);
-    return fitted(e) * (0.1 + 0.9 * known);
+    // Nor can an FAQ that shares no content word with the question (even after typo
+    // correction) be taken at the classifier's word alone: its confidence is halved.
+    const double overlap = e.lexical_match > 0 ? 1.0 : 0.5;
+    return fitted(e) * (0.1 + 0.9 * known) * overlap;
 }
 
 namespace {
