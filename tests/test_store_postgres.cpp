@@ -394,3 +394,30 @@ TEST_CASE("store postgres: reconnects after a server restart") {
     for (auto& t : threads) t.join();
     CHECK(failures == 0);
 }
+
+TEST_CASE("store postgres: server down gives SB_EDB, then the store recovers") {
+    const std::string url = env("SB_TEST_PG_URL");
+    const std::string stop = env("SB_TEST_PG_STOP");
+    const std::string start = env("SB_TEST_PG_START");
+    if (url.empty() || stop.empty() || start.empty()) return;
+
+    auto store = sb::Store::open(url, pool_of(2));
+    sb::BotRecord bot = make_bot(unique("owner"));
+    store->create_bot(bot, sample_faqs(1));
+
+    REQUIRE(std::system(stop.c_str()) == 0);
+    // Every attempt fails cleanly (and gives its pool slot back: more attempts than slots).
+    for (int i = 0; i < 4; ++i) {
+        std::string message;
+        CHECK(status_of([&] { store->get_bot(bot.id); }, &message) == SB_EDB);
+        CHECK(message.find("127.0.0.1") != std::string::npos);
+    }
+    CHECK(status_of([&] { sb::Store::open(url, {}); }) == SB_EDB);
+    const int started = std::system(start.c_str());
+    REQUIRE(started == 0);
+
+    auto got = store->get_bot(bot.id);
+    REQUIRE(got);
+    CHECK(got->id == bot.id);
+    CHECK(store->replace_faqs(bot.id, sample_faqs(2)) == 2);
+}

@@ -11,7 +11,8 @@
 #   SB_TEST_PG_URL      postgresql://postgres@127.0.0.1:PORT/DBNAME
 #   SB_TEST_PG_BIN      the server's bin directory
 #   SB_TEST_PG_DATA     the cluster's data directory
-#   SB_TEST_PG_RESTART  a shell command line that restarts the server (same port), for tests
+#   SB_TEST_PG_RESTART  a shell command line that restarts the server (same port), for tests;
+#   SB_TEST_PG_STOP, SB_TEST_PG_START  likewise, stop and start it
 # The server is always stopped and the directory removed on exit; the exit status is COMMAND's.
 # Needs no stdin; several runs at once each get their own directory and port.
 set -euo pipefail
@@ -120,13 +121,17 @@ s.close()'
   fi
 }
 
+# Server options: loopback TCP on PORT, unix socket in our directory, no durability (throwaway).
+server_opts() {
+  printf '%s' "-c listen_addresses=127.0.0.1 -p $1 -k $TMP_DIR -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+}
+
 # Another process may take the port between our probe and the server's bind: retry a few times.
 PORT=""
 for attempt in 1 2 3 4 5; do
   port="$(free_port)"
   if (cd "$TMP_DIR" && "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$DATA_DIR" -l "$LOG_FILE" -w -t 60 \
-        -o "-c listen_addresses=127.0.0.1 -p $port -k $TMP_DIR -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
-        start </dev/null >/dev/null 2>&1); then
+        -o "$(server_opts "$port")" start </dev/null >/dev/null 2>&1); then
     PORT="$port"
     STARTED=1
     break
@@ -156,16 +161,27 @@ if ! "$PG_BIN/createdb" -h 127.0.0.1 -p "$PORT" -U postgres "$DB_NAME" </dev/nul
   exit 1
 fi
 
-restart_cmd="cd $(printf '%q' "$TMP_DIR") &&"
-for word in "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$DATA_DIR" -l "$LOG_FILE" -w -t 60 -m fast restart; do
-  restart_cmd+=" $(printf '%q' "$word")"
-done
-restart_cmd+=" </dev/null >/dev/null"
+# Shell command lines running pg_ctl ACTION on this cluster as the right user (for tests).
+pg_ctl_cmd() {
+  local cmd word
+  cmd="cd $(printf '%q' "$TMP_DIR") &&"
+  local args=("${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$DATA_DIR" -l "$LOG_FILE" -w -t 60)
+  case "$1" in
+    start) args+=(-o "$(server_opts "$PORT")" start) ;;
+    *) args+=(-m fast "$1") ;;  # restart reuses the options the server was started with
+  esac
+  for word in "${args[@]}"; do
+    cmd+=" $(printf '%q' "$word")"
+  done
+  printf '%s </dev/null >/dev/null' "$cmd"
+}
 
 export SB_TEST_PG_URL="postgresql://postgres@127.0.0.1:$PORT/$DB_NAME"
 export SB_TEST_PG_BIN="$PG_BIN"
 export SB_TEST_PG_DATA="$DATA_DIR"
-export SB_TEST_PG_RESTART="$restart_cmd"
+export SB_TEST_PG_RESTART="$(pg_ctl_cmd restart)"
+export SB_TEST_PG_STOP="$(pg_ctl_cmd stop)"
+export SB_TEST_PG_START="$(pg_ctl_cmd start)"
 log "$("$PG_BIN/postgres" --version) at $SB_TEST_PG_URL"
 
 set +e
