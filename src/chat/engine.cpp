@@ -270,7 +270,6 @@ ChatReply Engine::chat(const ChatRequest& request) {
         try {
             turn = respond(bot, session, create, request.message);
         } catch (const Error& e) {
-            if (e.status() == SB_EDB) throw;  // the database is down: nothing can be stored
             failure = e.what();
             failure_status = e.status();
         } catch (const std::exception& e) {
@@ -313,6 +312,11 @@ ChatReply Engine::chat(const ChatRequest& request) {
         } catch (const Error& e) {
             // Another thread or process created the same session id first: look again.
             if (e.status() == SB_ECONFLICT && create && attempt == 0) continue;
+            // The reply failed and so did saving it (the database is down): report the first
+            // failure.
+            if (failure_status != SB_OK)
+                throw Error(static_cast<sb_status>(failure_status),
+                            failure + " (and the message could not be saved: " + e.what() + ")");
             throw;
         }
         if (failure_status != SB_OK)

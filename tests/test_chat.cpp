@@ -1,0 +1,313 @@
+// The chat pipeline over a real database: SQLite always, PostgreSQL too when SB_TEST_PG_URL is
+// set (tests/pg/with-postgres.sh). Every case uses fresh owners, users and bots, so cases share
+// a database without seeing each other.
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "chat/engine.hpp"
+#include "common/error.hpp"
+
+namespace {
+
+struct TempDir {
+    std::string path;
+    TempDir() {
+        char tmpl[] = "/tmp/sb-chat-XXXXXX";
+        REQUIRE(mkdtemp(tmpl) != nullptr);
+        path = tmpl;
+    }
+    ~TempDir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path, ec);
+    }
+};
+
+std::vector<std::string> database_urls(const TempDir& dir) {
+    std::vector<std::string> urls = {"sqlite://" + dir.path + "/chat.db"};
+    if (const char* pg = std::getenv("SB_TEST_PG_URL")) urls.push_back(pg);
+    return urls;
+}
+
+std::vector<sb::FaqEntry> shop_faqs() {
+    return sb::load_faqs_file(SB_SOURCE_DIR "/faqs.json", sb::FaqFormat::Auto, sb::FaqLimits{});
+}
+
+std::string unique(const char* prefix) {
+    return prefix + sb::new_uuid();
+}
+
+sb::ChatReply say(sb::Engine& e, const std::string& bot, const std::string& user,
+                  const std::optional<std::string>& session, const std::string& text) {
+    sb::ChatRequest r;
+    r.bot_id = bot;
+    r.user_id = user;
+    r.session_id = session;
+    r.message = text;
+    return e.chat(r);
+}
+
+int status_of(const std::function<void()>& fn) {
+    try {
+        fn();
+    } catch (const sb::Error& e) {
+        return e.status();
+    }
+    return SB_OK;
+}
+
+}  // namespace
+
+TEST_CASE("chat: bots are stored with their FAQ sets and survive a restart") {
+    TempDir dir;
+    for (const std::string& url : database_urls(dir)) {
+        CAPTURE(url);
+        sb::EngineOptions o;
+        o.database_url = url;
+        const std::string owner = unique("admin-");
+        std::string id;
+        {
+            sb::Engine e(o);
+            id = e.create_bot(owner, "Shop", shop_faqs());
+            CHECK(id.size() == 36);
+            auto bots = e.list_bots(owner);
+            REQUIRE(bots.size() == 1);
+            CHECK(bots[0].name == "Shop");
+            CHECK(bots[0].faq_count == shop_faqs().size());
+            CHECK(bots[0].faq_revision == 1);
+            CHECK(status_of([&] { e.get_bot("no-such-bot"); }) == SB_ENOTFOUND);
+            CHECK(status_of([&] { e.create_bot(owner, "", shop_faqs()); }) == SB_EINVAL);
+        }
+        // A new engine (a restart) rebuilds the index from the stored entries.
+        sb::Engine e2(o);
+        auto reply = say(e2, id, "u1", std::nullopt, "how do I reset my password");
+        CHECK(reply.answered);
+        REQUIRE_FALSE(reply.faqs.empty());
+        CHECK(reply.faqs[0].id == "password-reset");
+        // Replacing the FAQs bumps the revision and the new set answers.
+        std::vector<sb::FaqEntry> small(1);
+        small[0].id = "only";
+        small[0].question = "Do you sell zebra-striped umbrellas?";
+        small[0].answer = "Yes, in three sizes.";
+        CHECK(e2.replace_faqs(id, small) == 2);
+        auto r2 = say(e2, id, "u1", std::nullopt, "zebra umbrella");
+        REQUIRE_FALSE(r2.faqs.empty());
+        CHECK(r2.faqs[0].id == "only");
+        CHECK(status_of([&] { e2.replace_faqs("no-such-bot", small); }) == SB_ENOTFOUND);
+    }
+}
+
+TEST_CASE("chat: sessions are created, continued, and refused to other users and bots") {
+    TempDir dir;
+    for (const std::string& url : database_urls(dir)) {
+        CAPTURE(url);
+        sb::EngineOptions o;
+        o.database_url = url;
+        sb::Engine e(o);
+        const std::string bot = e.create_bot(unique("admin-"), "Shop", shop_faqs());
+        const std::string other_bot = e.create_bot(unique("admin-"), "Other", shop_faqs());
+        const std::string alice = unique("alice-"), bob = unique("bob-");
+
+        // No id: the library makes one. A new id chosen by the caller starts a session.
+        auto r1 = say(e, bot, alice, std::nullopt, "where is my order");
+        CHECK(r1.session_id.size() == 36);
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));  // distinct activity times
+        const std::string mine = unique("my-session-");
+        auto r2 = say(e, bot, alice, mine, "do you ship to canada");
+        CHECK(r2.session_id == mine);
+        say(e, bot, alice, mine, "how much is shipping");
+
+        auto sessions = e.sessions(bot, alice);
+        REQUIRE(sessions.size() == 2);
+        CHECK(sessions[0].id == mine);  // most recently active first
+        CHECK(sessions[0].message_count == 4);
+        CHECK(sessions[1].message_count == 2);
+
+        auto history = e.history(bot, alice, mine);
+        REQUIRE(history.size() == 4);
+        CHECK(history[0].role == sb::Role::User);
+        CHECK(history[0].text == "do you ship to canada");
+        CHECK(history[1].role == sb::Role::Assistant);
+        CHECK(history[1].responder == "offline");
+        CHECK(history[1].faq_ids == std::vector<std::string>{"international-shipping"});
+        CHECK(history[3].faq_ids == std::vector<std::string>{"shipping-costs"});
+
+        // Another user, or the same user with another bot, cannot use or read the session.
+        CHECK(status_of([&] { say(e, bot, bob, mine, "hello"); }) == SB_EFORBIDDEN);
+        CHECK(status_of([&] { say(e, other_bot, alice, mine, "hello"); }) == SB_EFORBIDDEN);
+        CHECK(status_of([&] { e.history(bot, bob, mine); }) == SB_ENOTFOUND);
+        CHECK(status_of([&] { e.history(bot, alice, "no-such-session"); }) == SB_ENOTFOUND);
+        CHECK(e.history(bot, alice, mine).size() == 4);  // nothing was added by the refusals
+        CHECK(e.sessions(bot, bob).empty());
+
+        // Bad input is refused with a clear status and stores nothing.
+        CHECK(status_of([&] { say(e, bot, alice, mine, ""); }) == SB_EINVAL);
+        CHECK(status_of([&] { say(e, bot, alice, std::string(129, 'x'), "hi"); }) == SB_ELIMIT);
+        CHECK(status_of([&] { say(e, bot, alice, mine, "\xff\xfe"); }) == SB_EPARSE);
+        CHECK(status_of([&] { say(e, "no-such-bot", alice, mine, "hi"); }) == SB_ENOTFOUND);
+        CHECK(e.history(bot, alice, mine).size() == 4);
+    }
+}
+
+TEST_CASE("chat: a follow-up question is understood from the conversation") {
+    TempDir dir;
+    for (const std::string& url : database_urls(dir)) {
+        CAPTURE(url);
+        sb::EngineOptions o;
+        o.database_url = url;
+        sb::Engine e(o);
+        const std::string bot = e.create_bot(unique("admin-"), "Shop", shop_faqs());
+        const std::string user = unique("u-");
+        auto first = say(e, bot, user, std::nullopt, "I sent my return back");
+        auto follow = say(e, bot, user, first.session_id, "and how long does that take?");
+        REQUIRE(follow.answered);
+        CHECK(follow.faqs[0].id == "refund-timing");
+        // The same words in a fresh session, without the context, are not about refunds.
+        auto alone = say(e, bot, user, std::nullopt, "and how long does that take?");
+        CHECK((alone.faqs.empty() || alone.faqs[0].id != "refund-timing"));
+    }
+}
+
+TEST_CASE("chat: escalation on request, on low confidence, and after repeated misses") {
+    TempDir dir;
+    for (const std::string& url : database_urls(dir)) {
+        CAPTURE(url);
+        sb::EngineOptions o;
+        o.database_url = url;
+        sb::Engine e(o);
+        const std::string bot = e.create_bot(unique("admin-"), "Shop", shop_faqs());
+        const std::string user = unique("u-");
+
+        auto asked = say(e, bot, user, std::nullopt, "I want to talk to a human please");
+        CHECK(asked.escalated);
+        CHECK(asked.escalation_reason == "user_requested");
+        CHECK(asked.text.find("human agent") != std::string::npos);
+        auto s = e.sessions(bot, user);
+        REQUIRE(s.size() == 1);
+        CHECK(s[0].status == sb::SessionStatus::Escalated);
+        CHECK(s[0].escalation_reason == "user_requested");
+        auto h = e.history(bot, user, asked.session_id);
+        REQUIRE(h.size() == 2);
+        CHECK(h[1].escalated);
+        CHECK(h[1].escalation_reason == "user_requested");
+
+        auto off_topic = say(e, bot, user, std::nullopt, "what is the capital of mongolia");
+        CHECK(off_topic.escalated);
+        CHECK(off_topic.escalation_reason == "low_confidence");
+
+        // An answer threshold nothing clears, and no immediate escalation: the bot asks to
+        // rephrase once, then escalates.
+        sb::EngineOptions strict = o;
+        strict.answer_threshold = 1.0;
+        strict.escalation_threshold = 0.0;
+        sb::Engine picky(strict);
+        auto miss1 = say(picky, bot, user, std::nullopt, "where is my parcel");
+        CHECK_FALSE(miss1.answered);
+        CHECK_FALSE(miss1.escalated);
+        CHECK_FALSE(miss1.suggestions.empty());
+        auto miss2 = say(picky, bot, user, miss1.session_id, "my parcel has not arrived");
+        CHECK(miss2.escalated);
+        CHECK(miss2.escalation_reason == "repeated_unanswered");
+
+        // Answered turns reset the count of misses.
+        auto ok = say(e, bot, user, std::nullopt, "how do I reset my password");
+        CHECK(ok.answered);
+        CHECK_FALSE(ok.escalated);
+        CHECK_FALSE(ok.suggestions.empty());
+        for (const auto& q : ok.suggestions) CHECK(q != "How do I reset my password?");
+    }
+}
+
+TEST_CASE("chat: a turn that fails still stores the user's message with an error reply") {
+    TempDir dir;
+    const std::string url = "sqlite://" + dir.path + "/fail.db";
+    sb::EngineOptions o;
+    o.database_url = url;
+    std::string bot;
+    {
+        sb::Engine e(o);
+        bot = e.create_bot(unique("admin-"), "Shop", shop_faqs());
+    }
+    // Corrupt the stored FAQ set behind the library's back.
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open((dir.path + "/fail.db").c_str(), &db) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(db, "UPDATE faq_sets SET entries_json = 'not json'", nullptr, nullptr,
+                         nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+
+    sb::Engine e(o);  // a fresh engine: no cached index
+    const std::string user = unique("u-");
+    CHECK(status_of([&] { say(e, bot, user, std::string("s1"), "is my data safe?"); }) == SB_EDB);
+    auto h = e.history(bot, user, "s1");
+    REQUIRE(h.size() == 2);
+    CHECK(h[0].text == "is my data safe?");
+    CHECK(h[1].error);
+    CHECK(h[1].responder == "error");
+}
+
+TEST_CASE("chat: many threads chat on one engine at once") {
+    TempDir dir;
+    for (const std::string& url : database_urls(dir)) {
+        CAPTURE(url);
+        sb::EngineOptions o;
+        o.database_url = url;
+        sb::Engine e(o);
+        const std::string bot = e.create_bot(unique("admin-"), "Shop", shop_faqs());
+        const std::vector<std::string> questions = {"where is my order", "do you ship to canada",
+                                                    "how do I reset my password",
+                                                    "can I pay with paypal"};
+        constexpr int kThreads = 4, kTurns = 15;
+        std::atomic<int> failures{0};
+        std::vector<std::string> users;
+        for (int t = 0; t < kThreads; ++t) users.push_back(unique("user-"));
+        // All threads also share one session id of their own, created concurrently below.
+        std::vector<std::thread> threads;
+        for (int t = 0; t < kThreads; ++t) {
+            threads.emplace_back([&, t] {
+                std::optional<std::string> session;
+                for (int i = 0; i < kTurns; ++i) {
+                    try {
+                        auto r = say(e, bot, users[static_cast<std::size_t>(t)], session,
+                                     questions[static_cast<std::size_t>(i) % questions.size()]);
+                        session = r.session_id;
+                        if (!r.answered) ++failures;
+                    } catch (const std::exception&) {
+                        ++failures;
+                    }
+                }
+            });
+        }
+        for (auto& th : threads) th.join();
+        CHECK(failures == 0);
+        for (const auto& u : users) {
+            auto s = e.sessions(bot, u);
+            REQUIRE(s.size() == 1);
+            CHECK(s[0].message_count == 2 * kTurns);
+        }
+    }
+}
+
+TEST_CASE("chat: helpers") {
+    CHECK(sb::asks_for_human("can I speak to a real person"));
+    CHECK(sb::asks_for_human("AGENT please"));
+    CHECK(sb::asks_for_human("I'd like to talk to someone"));
+    CHECK_FALSE(sb::asks_for_human("where is my parcel"));
+    CHECK(sb::looks_like_follow_up("and how long does that take?"));
+    CHECK(sb::looks_like_follow_up("what about international orders"));
+    CHECK_FALSE(sb::looks_like_follow_up("how do I reset my password"));
+    std::string a = sb::new_uuid(), b = sb::new_uuid();
+    CHECK(a != b);
+    CHECK(a.size() == 36);
+    CHECK(a[14] == '4');
+}
