@@ -1,9 +1,11 @@
 /* The C ABI exercised from plain C: versions, options, loading, search, errors, ownership. */
+#define _GNU_SOURCE
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <supportbot/supportbot.h>
+#include <unistd.h>
 
 static int failures = 0;
 static int checks = 0;
@@ -173,12 +175,140 @@ static void test_project_faqs(void) {
     sb_engine_close(engine);
 }
 
+/* A caller built against version 1 of sb_engine_options, which had only `language`. */
+struct engine_options_v1 {
+    unsigned int version;
+    const char* language;
+};
+
+static void test_engine_options_v1(void) {
+    struct engine_options_v1 v1 = {1, "english"};
+    sb_engine* engine = NULL;
+    CHECK(sb_engine_options_init((sb_engine_options*)&v1, 1) == SB_OK);
+    CHECK(v1.version == 1 && v1.language == NULL);
+    CHECK(sb_engine_open(&engine, (const sb_engine_options*)&v1) == SB_OK);
+    sb_engine_close(engine);
+}
+
+static void test_chat(void) {
+    char dir[] = "/tmp/sb-capi-XXXXXX";
+    char url[256];
+    char* bot = NULL;
+    sb_engine* engine = NULL;
+    sb_engine_options opts = SB_ENGINE_OPTIONS_INIT;
+    sb_chat_request req = SB_CHAT_REQUEST_INIT;
+    sb_reply* reply = NULL;
+    sb_reply_info info;
+    sb_reply_faq faq;
+    sb_bots* bots = NULL;
+    sb_bot_info bi;
+    sb_sessions* sessions = NULL;
+    sb_session_info si;
+    sb_messages* messages = NULL;
+    sb_message_info mi;
+    const char* text = NULL;
+    char session[64];
+    size_t n = 0;
+    const char* q1 = "how do I reset my password?";
+    const char* q2 = "can I talk to a human";
+
+    if (!mkdtemp(dir)) {
+        CHECK(0);
+        return;
+    }
+    snprintf(url, sizeof url, "sqlite://%s/capi.db", dir);
+    opts.database_url = url;
+    CHECK(sb_engine_open(&engine, &opts) == SB_OK);
+    CHECK(sb_bot_create_from_file(engine, "admin-1", "Shop", SB_SOURCE_DIR "/faqs.json",
+                                  SB_FORMAT_AUTO, NULL, &bot) == SB_OK);
+    CHECK(bot != NULL && strlen(bot) == 36);
+    if (!bot) {
+        sb_engine_close(engine);
+        return;
+    }
+    CHECK(sb_bot_list(engine, "admin-1", &bots) == SB_OK);
+    CHECK(sb_bots_count(bots, &n) == SB_OK && n == 1);
+    CHECK(sb_bots_at(bots, 0, &bi) == SB_OK && strcmp(bi.id, bot) == 0 && bi.faq_count >= 40);
+    CHECK(sb_bots_at(bots, 1, &bi) == SB_ERANGE);
+    sb_bots_free(bots);
+    CHECK(sb_bot_get(engine, "nope", &bots) == SB_ENOTFOUND && bots == NULL);
+
+    req.bot_id = bot;
+    req.user_id = "user-1";
+    req.message = q1;
+    req.message_len = strlen(q1);
+    CHECK(sb_chat_send(engine, &req, &reply) == SB_OK);
+    CHECK(sb_reply_get(reply, &info) == SB_OK);
+    CHECK(info.answered == 1 && info.escalated == 0);
+    CHECK(strcmp(info.responder, "offline") == 0);
+    CHECK(strlen(info.text) > 0 && strlen(info.session_id) == 36);
+    CHECK(info.suggestion_count > 0 && info.faq_count > 0);
+    CHECK(sb_reply_faq_at(reply, 0, &faq) == SB_OK && strcmp(faq.id, "password-reset") == 0);
+    CHECK(sb_reply_suggestion(reply, 0, &text) == SB_OK && text && strlen(text) > 0);
+    CHECK(sb_reply_suggestion(reply, 99, &text) == SB_ERANGE);
+    snprintf(session, sizeof session, "%s", info.session_id);
+    sb_reply_free(reply);
+    reply = NULL;
+
+    req.session_id = session;
+    req.message = q2;
+    req.message_len = strlen(q2);
+    CHECK(sb_chat_send(engine, &req, &reply) == SB_OK);
+    CHECK(sb_reply_get(reply, &info) == SB_OK);
+    CHECK(info.escalated == 1 && strcmp(info.escalation_reason, "user_requested") == 0);
+    sb_reply_free(reply);
+    reply = NULL;
+
+    /* Another user cannot use the session; a missing message is refused. */
+    req.user_id = "user-2";
+    CHECK(sb_chat_send(engine, &req, &reply) == SB_EFORBIDDEN && reply == NULL);
+    req.user_id = "user-1";
+    req.message = NULL;
+    req.message_len = 5;
+    CHECK(sb_chat_send(engine, &req, &reply) == SB_EINVAL);
+    req.version = 7;
+    CHECK(sb_chat_send(engine, &req, &reply) == SB_EVERSION);
+
+    CHECK(sb_session_list(engine, bot, "user-1", &sessions) == SB_OK);
+    CHECK(sb_sessions_count(sessions, &n) == SB_OK && n == 1);
+    CHECK(sb_sessions_at(sessions, 0, &si) == SB_OK);
+    CHECK(si.status == SB_SESSION_ESCALATED && si.message_count == 4);
+    sb_sessions_free(sessions);
+
+    CHECK(sb_session_history(engine, bot, "user-1", session, &messages) == SB_OK);
+    CHECK(sb_messages_count(messages, &n) == SB_OK && n == 4);
+    CHECK(sb_messages_at(messages, 0, &mi) == SB_OK && mi.role == SB_ROLE_USER &&
+          strcmp(mi.text, q1) == 0);
+    CHECK(sb_messages_at(messages, 1, &mi) == SB_OK && mi.role == SB_ROLE_ASSISTANT &&
+          mi.faq_count == 1);
+    CHECK(sb_messages_faq_id(messages, 1, 0, &text) == SB_OK &&
+          strcmp(text, "password-reset") == 0);
+    CHECK(sb_messages_at(messages, 3, &mi) == SB_OK && mi.escalated == 1);
+    sb_messages_free(messages);
+    CHECK(sb_session_history(engine, bot, "user-2", session, &messages) == SB_ENOTFOUND);
+
+    sb_string_free(bot);
+    sb_engine_close(engine);
+    {
+        char path[300];
+        snprintf(path, sizeof path, "%s/capi.db", dir);
+        remove(path);
+        snprintf(path, sizeof path, "%s/capi.db-wal", dir);
+        remove(path);
+        snprintf(path, sizeof path, "%s/capi.db-shm", dir);
+        remove(path);
+        rmdir(dir);
+    }
+}
+
 int main(void) {
     test_versions();
     test_options_versioned();
     test_load_and_search();
     test_bad_files();
     test_project_faqs();
+    test_engine_options_v1();
+    test_chat();
     printf("%d checks, %d failed\n", checks, failures);
     return failures == 0 ? 0 : 1;
 }
