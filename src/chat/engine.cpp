@@ -163,8 +163,12 @@ std::vector<BotRecord> Engine::list_bots(const std::optional<std::string>& owner
 }
 
 std::shared_ptr<const FaqIndex> Engine::index(const std::string& bot_id) {
-    const BotRecord bot = get_bot(bot_id);  // the current revision, which another process may
-                                            // have changed
+    // The current revision, which another process may have changed.
+    return index_for(get_bot(bot_id));
+}
+
+std::shared_ptr<const FaqIndex> Engine::index_for(const BotRecord& bot) {
+    const std::string& bot_id = bot.id;
     {
         std::lock_guard<std::mutex> lock(cache_mutex_);
         auto it = cache_.find(bot_id);
@@ -357,7 +361,7 @@ Engine::Turn Engine::respond(const BotRecord& bot, const SessionRecord& session,
         return turn;
     }
 
-    auto index_ptr = index(bot.id);
+    auto index_ptr = index_for(bot);
     const FaqIndex& ix = *index_ptr;
     const double threshold =
         options_.answer_threshold >= 0 ? options_.answer_threshold : ix.default_threshold();

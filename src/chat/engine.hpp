@@ -87,6 +87,8 @@ class Engine {
     Turn respond(const BotRecord& bot, const SessionRecord& session, bool is_new,
                  const std::string& message);
     Store& store();
+    // The index of the bot's revision as read in `bot`.
+    std::shared_ptr<const FaqIndex> index_for(const BotRecord& bot);
     struct CachedIndex {
         int revision = 0;
         std::shared_ptr<const FaqIndex> index;
