@@ -1,0 +1,563 @@
+// Chat benchmark: chat turns per second through the C API (sb_chat_send, offline responder) on
+// SQLite or PostgreSQL, with 1 or 2 threads on one engine, and for SQLite the ceiling of the same
+// database doing only the writes of a turn in a plain loop.
+//
+// A benchmark, not a test: it reports figures and asserts nothing on timing. See bench/README.md
+// ("Chat turns per second"); bench/chat_run.sh runs everything, including the PostgreSQL ceiling
+// (pgbench with bench/pgbench_turn.sql).
+//
+// Usage:
+//   sb_chat_bench --db URL [options]
+// URL:
+//   sqlite:///tmp/x.db     every measurement gets a fresh file next to it: /tmp/x-sb-t<N>.db for
+//                          the library with N threads, /tmp/x-ceiling-t<N>.db for the ceiling
+//                          (removed at the end unless --keep)
+//   postgresql://...       the library only (the ceiling is pgbench); each measurement creates
+//                          a new bot in that database
+// Options:
+//   --threads LIST    comma-separated thread counts (default 1,2)
+//   --turns N         timed turns per thread (default 2000)
+//   --warmup N        untimed turns per thread before the timed part (default 100)
+//   --session-turns N turns per session before the thread starts a new one (default 20)
+//   --repeat N        timed passes per measurement; the median is reported (default 1)
+//   --faqs PATH       the bot's FAQ set (default faqs.json)
+//   --no-library      SQLite: the ceiling only
+//   --no-ceiling      SQLite: the library only
+//   --tsv             also print one line per measurement on stdout:
+//                     RESULT <db> <kind> <threads> <turns/s> <turns> <seconds> <answered share>
+//   --keep            keep the SQLite files
+
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <barrier>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "supportbot/supportbot.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// What end users type: paraphrases of faqs.json questions (lower case, no punctuation, typos in
+// places), none of which asks for a human, so the turns go through retrieval.
+const std::vector<std::string> kQuestions = {
+    "where is my package",
+    "how long does shipping take to canada",
+    "can i return a blender i bought last week",
+    "my card got declined why",
+    "how do i reset my password",
+    "do you ship to po boxes",
+    "what is your return policy",
+    "how much does northwind plus cost",
+    "can i still cancel my order",
+    "my promo code isnt working",
+    "how do i get an invoice for my company",
+    "how long until i get my refund",
+    "my mug arrived broken",
+    "what payment methods do you take",
+    "do you price match amazon",
+    "how do i check the balance on my gift card",
+    "how do rewards points work",
+    "i want to delete my account",
+    "the app keeps crashing on my phone",
+    "is there a free trial for plus",
+    "do you do gift wrapping",
+    "can i pick up my order at the store",
+    "how do i change the email on my account",
+    "when will the dutch oven be back in stock",
+};
+
+[[noreturn]] void die(const std::string& message) {
+    std::fprintf(stderr, "sb_chat_bench: %s\n", message.c_str());
+    std::exit(1);
+}
+
+void check_sb(int rc, const char* what) {
+    if (rc != SB_OK) die(std::string(what) + ": " + sb_status_name(rc) + ": " + sb_last_error());
+}
+
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+struct Options {
+    std::string url;
+    std::vector<int> threads = {1, 2};
+    int turns = 2000;
+    int warmup = 100;
+    int session_turns = 20;
+    int repeat = 1;
+    std::string faqs = "faqs.json";
+    bool library = true;
+    bool ceiling = true;
+    bool tsv = false;
+    bool keep = false;
+};
+
+struct Measurement {
+    std::string db;    // "sqlite" or "postgresql"
+    std::string kind;  // "supportbot" or "ceiling"
+    int threads = 0;
+    long turns = 0;
+    double seconds = 0;
+    double answered = -1;  // share of timed turns answered from an FAQ (library only)
+    double tps() const { return seconds > 0 ? static_cast<double>(turns) / seconds : 0; }
+};
+
+// Runs `threads` workers: each does warm-up turns, all meet at a barrier, then each does `turns`
+// timed turns; the time is the wall time from the barrier to the last worker's end.
+// work(thread, turn_number, timed) does one turn.
+double run_threads(int threads, int warmup, int turns,
+                   const std::function<void(int, long, bool)>& work) {
+    std::barrier start(threads + 1);
+    std::barrier done(threads + 1);
+    std::vector<std::thread> pool;
+    pool.reserve(static_cast<std::size_t>(threads));
+    for (int t = 0; t < threads; ++t) {
+        pool.emplace_back([&, t] {
+            long n = 0;
+            for (int i = 0; i < warmup; ++i) work(t, n++, false);
+            start.arrive_and_wait();
+            for (int i = 0; i < turns; ++i) work(t, n++, true);
+            done.arrive_and_wait();
+        });
+    }
+    start.arrive_and_wait();
+    const auto t0 = Clock::now();
+    done.arrive_and_wait();
+    const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    for (auto& th : pool) th.join();
+    return seconds;
+}
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    const std::size_t n = v.size();
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+sb_engine* open_engine(const std::string& url) {
+    sb_engine_options o = SB_ENGINE_OPTIONS_INIT;
+    o.database_url = url.c_str();
+    sb_engine* e = nullptr;
+    check_sb(sb_engine_open(&e, &o), ("opening an engine on " + url).c_str());
+    return e;
+}
+
+std::string create_bot(sb_engine* e, const std::string& faqs) {
+    char* id = nullptr;
+    check_sb(sb_bot_create_from_file(e, "bench-owner", "bench bot", faqs.c_str(), SB_FORMAT_AUTO,
+                                     nullptr, &id),
+             ("creating a bot from " + faqs).c_str());
+    std::string out(id);
+    sb_string_free(id);
+    return out;
+}
+
+// A label unique to this process and measurement, so that session ids never collide with an
+// earlier run on the same PostgreSQL database.
+std::string run_label(int threads, int pass) {
+    return std::to_string(getpid()) + "-" + std::to_string(now_ms()) + "-t" +
+           std::to_string(threads) + "-p" + std::to_string(pass);
+}
+
+// ---- The library ---------------------------------------------------------------------------
+
+Measurement measure_library(const std::string& db, const std::string& url, int threads,
+                            const Options& opt) {
+    sb_engine* engine = open_engine(url);
+    const std::string bot = create_bot(engine, opt.faqs);
+    std::vector<double> seconds;
+    std::atomic<long> answered{0};
+    std::atomic<long> failed{0};
+    for (int pass = 0; pass < opt.repeat; ++pass) {
+        const std::string label = run_label(threads, pass);
+        answered = 0;
+        auto work = [&](int t, long n, bool timed) {
+            const std::string user = "bench-user-" + std::to_string(t);
+            const std::string session = "bench-" + label + "-u" + std::to_string(t) + "-s" +
+                                        std::to_string(n / opt.session_turns);
+            // Each thread walks the questions from its own offset.
+            const std::string& q =
+                kQuestions[static_cast<std::size_t>(n + 7 * t) % kQuestions.size()];
+            sb_chat_request req = SB_CHAT_REQUEST_INIT;
+            req.bot_id = bot.c_str();
+            req.user_id = user.c_str();
+            req.session_id = session.c_str();
+            req.message = q.c_str();
+            req.message_len = q.size();
+            sb_reply* reply = nullptr;
+            const int rc = sb_chat_send(engine, &req, &reply);
+            if (rc != SB_OK) {
+                if (failed.fetch_add(1) < 5)
+                    std::fprintf(stderr, "sb_chat_bench: sb_chat_send: %s: %s\n",
+                                 sb_status_name(rc), sb_last_error());
+                return;
+            }
+            sb_reply_info info{};
+            if (timed && sb_reply_get(reply, &info) == SB_OK && info.answered) ++answered;
+            sb_reply_free(reply);
+        };
+        seconds.push_back(run_threads(threads, pass == 0 ? opt.warmup : 0, opt.turns, work));
+    }
+    sb_engine_close(engine);
+    if (failed > 0) die(std::to_string(failed.load()) + " turns failed");
+    Measurement m;
+    m.db = db;
+    m.kind = "supportbot";
+    m.threads = threads;
+    m.turns = static_cast<long>(threads) * opt.turns;
+    m.seconds = median(seconds);
+    m.answered = static_cast<double>(answered.load()) / static_cast<double>(m.turns);
+    return m;
+}
+
+// ---- The SQLite ceiling ----------------------------------------------------------------------
+
+// The rows one turn writes, as the library would write them for each question: the user's
+// message and the reply (the best FAQ's answer, its id and confidence, as the offline responder
+// answers them), computed once through the C API before timing.
+struct TurnRows {
+    std::string user_text;
+    std::string reply_text;
+    std::string faq_ids_json;
+    double confidence = 0;
+};
+
+std::vector<TurnRows> turn_rows(sb_engine* engine, const std::string& faqs) {
+    sb_faqset* set = nullptr;
+    check_sb(sb_faqset_load_file(engine, faqs.c_str(), SB_FORMAT_AUTO, nullptr, &set),
+             "loading the FAQ set");
+    std::vector<TurnRows> out;
+    for (const std::string& q : kQuestions) {
+        TurnRows r;
+        r.user_text = q;
+        r.reply_text =
+            "I'm not sure I have an answer for that. Could you rephrase it, or pick one of the "
+            "suggested questions?";
+        r.faq_ids_json = "[]";
+        sb_results* res = nullptr;
+        check_sb(sb_faqset_search(set, q.data(), q.size(), nullptr, &res), "searching");
+        size_t count = 0;
+        int answered = 0;
+        sb_results_count(res, &count);
+        sb_results_answered(res, &answered);
+        if (count > 0) {
+            sb_result top{};
+            sb_results_get(res, 0, &top);
+            r.confidence = top.confidence;
+            if (answered) {
+                sb_faq_entry e{};
+                sb_faqset_entry(set, top.index, &e);
+                r.reply_text = e.answer;
+                r.faq_ids_json = std::string("[\"") + e.id + "\"]";
+            }
+        }
+        sb_results_free(res);
+        out.push_back(std::move(r));
+    }
+    sb_faqset_free(set);
+    return out;
+}
+
+// One connection of the ceiling: the store's settings and the store's statements, prepared once.
+class CeilingConnection {
+  public:
+    explicit CeilingConnection(const std::string& path) {
+        if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                            nullptr) != SQLITE_OK)
+            fail("opening " + path);
+        sqlite3_extended_result_codes(db_, 1);
+        sqlite3_busy_timeout(db_, 5000);
+        exec("PRAGMA journal_mode=WAL");
+        exec("PRAGMA foreign_keys=ON");
+        exec("PRAGMA synchronous=NORMAL");
+        begin_ = prepare("BEGIN IMMEDIATE");
+        commit_ = prepare("COMMIT");
+        session_insert_ = prepare(
+            "INSERT INTO sessions (id, bot_id, user_id, created_ms, last_active_ms, status, "
+            "escalation_reason, unanswered_streak) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+        session_update_ = prepare(
+            "UPDATE sessions SET last_active_ms = ?, status = ?, escalation_reason = ?, "
+            "unanswered_streak = ? WHERE id = ?");
+        message_insert_ = prepare(
+            "INSERT INTO messages (session_id, role, text, created_ms, faq_ids, confidence, "
+            "escalated, escalation_reason, responder, latency_ms, error) VALUES (?, ?, ?, ?, ?, "
+            "?, ?, ?, ?, ?, ?)");
+    }
+    ~CeilingConnection() {
+        for (sqlite3_stmt* s : {begin_, commit_, session_insert_, session_update_, message_insert_})
+            sqlite3_finalize(s);
+        sqlite3_close_v2(db_);
+    }
+    CeilingConnection(const CeilingConnection&) = delete;
+    CeilingConnection& operator=(const CeilingConnection&) = delete;
+
+    // The writes of one turn, in one transaction.
+    void turn(const std::string& bot, const std::string& user, const std::string& session,
+              bool new_session, const TurnRows& rows) {
+        const std::int64_t t = now_ms();
+        step(begin_);
+        if (new_session) {
+            bind_text(session_insert_, 1, session);
+            bind_text(session_insert_, 2, bot);
+            bind_text(session_insert_, 3, user);
+            sqlite3_bind_int64(session_insert_, 4, t);
+            sqlite3_bind_int64(session_insert_, 5, t);
+            bind_text(session_insert_, 6, "open");
+            bind_text(session_insert_, 7, "");
+            sqlite3_bind_int64(session_insert_, 8, 0);
+            step(session_insert_);
+        } else {
+            sqlite3_bind_int64(session_update_, 1, t);
+            bind_text(session_update_, 2, "open");
+            bind_text(session_update_, 3, "");
+            sqlite3_bind_int64(session_update_, 4, 0);
+            bind_text(session_update_, 5, session);
+            step(session_update_);
+        }
+        insert_message(session, "user", rows.user_text, t, "[]", 0, "", 0);
+        insert_message(session, "assistant", rows.reply_text, t, rows.faq_ids_json, rows.confidence,
+                       "offline", 1);
+        step(commit_);
+    }
+
+  private:
+    [[noreturn]] void fail(const std::string& what) const {
+        die(what + ": " + (db_ ? sqlite3_errmsg(db_) : "out of memory"));
+    }
+    void exec(const char* sql) {
+        if (sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) != SQLITE_OK) fail(sql);
+    }
+    sqlite3_stmt* prepare(const char* sql) {
+        sqlite3_stmt* s = nullptr;
+        if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK)
+            fail(std::string("preparing ") + sql);
+        return s;
+    }
+    static void bind_text(sqlite3_stmt* s, int i, std::string_view v) {
+        sqlite3_bind_text64(s, i, v.data(), v.size(), SQLITE_STATIC, SQLITE_UTF8);
+    }
+    void step(sqlite3_stmt* s) {
+        const int rc = sqlite3_step(s);
+        if (rc != SQLITE_DONE) {
+            const std::string sql = sqlite3_sql(s);
+            sqlite3_reset(s);
+            fail(sql);
+        }
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+    }
+    void insert_message(const std::string& session, const char* role, const std::string& text,
+                        std::int64_t t, const std::string& faq_ids, double confidence,
+                        const char* responder, std::int64_t latency) {
+        sqlite3_stmt* s = message_insert_;
+        bind_text(s, 1, session);
+        bind_text(s, 2, role);
+        bind_text(s, 3, text);
+        sqlite3_bind_int64(s, 4, t);
+        bind_text(s, 5, faq_ids);
+        sqlite3_bind_double(s, 6, confidence);
+        sqlite3_bind_int64(s, 7, 0);
+        bind_text(s, 8, "");
+        bind_text(s, 9, responder);
+        sqlite3_bind_int64(s, 10, latency);
+        sqlite3_bind_int64(s, 11, 0);
+        step(s);
+    }
+
+    sqlite3* db_ = nullptr;
+    sqlite3_stmt* begin_ = nullptr;
+    sqlite3_stmt* commit_ = nullptr;
+    sqlite3_stmt* session_insert_ = nullptr;
+    sqlite3_stmt* session_update_ = nullptr;
+    sqlite3_stmt* message_insert_ = nullptr;
+};
+
+Measurement measure_ceiling(const std::string& path, int threads, const Options& opt) {
+    // The schema and a bot (the sessions' foreign key) come from the library itself.
+    sb_engine* engine = open_engine("sqlite://" + path);
+    const std::string bot = create_bot(engine, opt.faqs);
+    const std::vector<TurnRows> rows = turn_rows(engine, opt.faqs);
+    sb_engine_close(engine);
+
+    std::vector<std::unique_ptr<CeilingConnection>> conns;
+    for (int t = 0; t < threads; ++t) conns.push_back(std::make_unique<CeilingConnection>(path));
+    std::vector<double> seconds;
+    for (int pass = 0; pass < opt.repeat; ++pass) {
+        const std::string label = run_label(threads, pass);
+        auto work = [&](int t, long n, bool) {
+            const std::string user = "bench-user-" + std::to_string(t);
+            const std::string session = "bench-" + label + "-u" + std::to_string(t) + "-s" +
+                                        std::to_string(n / opt.session_turns);
+            const TurnRows& r = rows[static_cast<std::size_t>(n + 7 * t) % rows.size()];
+            conns[static_cast<std::size_t>(t)]->turn(bot, user, session, n % opt.session_turns == 0,
+                                                     r);
+        };
+        seconds.push_back(run_threads(threads, pass == 0 ? opt.warmup : 0, opt.turns, work));
+    }
+    conns.clear();
+    Measurement m;
+    m.db = "sqlite";
+    m.kind = "ceiling";
+    m.threads = threads;
+    m.turns = static_cast<long>(threads) * opt.turns;
+    m.seconds = median(seconds);
+    return m;
+}
+
+// ---- Main --------------------------------------------------------------------------------------
+
+void remove_sqlite(const std::string& path) {
+    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+        std::error_code ec;
+        std::filesystem::remove(path + suffix, ec);
+    }
+}
+
+std::string derived_path(const std::string& path, const std::string& tag) {
+    std::string base = path;
+    if (base.size() > 3 && base.compare(base.size() - 3, 3, ".db") == 0)
+        base.resize(base.size() - 3);
+    return base + "-" + tag + ".db";
+}
+
+int parse_int(const char* s, const char* what) {
+    char* end = nullptr;
+    const long v = std::strtol(s, &end, 10);
+    if (!*s || *end || v < 0 || v > 100000000) die(std::string("bad ") + what + ": " + s);
+    return static_cast<int>(v);
+}
+
+Options parse(int argc, char** argv) {
+    Options o;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        auto value = [&]() -> const char* {
+            if (i + 1 >= argc) die(a + " needs a value");
+            return argv[++i];
+        };
+        if (a == "--db") {
+            o.url = value();
+        } else if (a == "--threads") {
+            o.threads.clear();
+            std::string list = value();
+            std::size_t pos = 0;
+            while (pos <= list.size()) {
+                const std::size_t comma = std::min(list.find(',', pos), list.size());
+                const int n = parse_int(list.substr(pos, comma - pos).c_str(), "--threads");
+                if (n < 1) die("--threads: at least 1");
+                o.threads.push_back(n);
+                pos = comma + 1;
+            }
+        } else if (a == "--turns") {
+            o.turns = parse_int(value(), a.c_str());
+        } else if (a == "--warmup") {
+            o.warmup = parse_int(value(), a.c_str());
+        } else if (a == "--session-turns") {
+            o.session_turns = std::max(1, parse_int(value(), a.c_str()));
+        } else if (a == "--repeat") {
+            o.repeat = std::max(1, parse_int(value(), a.c_str()));
+        } else if (a == "--faqs") {
+            o.faqs = value();
+        } else if (a == "--no-library") {
+            o.library = false;
+        } else if (a == "--no-ceiling") {
+            o.ceiling = false;
+        } else if (a == "--tsv") {
+            o.tsv = true;
+        } else if (a == "--keep") {
+            o.keep = true;
+        } else if (a == "-h" || a == "--help") {
+            std::printf(
+                "usage: sb_chat_bench --db sqlite:///tmp/x.db|postgresql://... [--threads 1,2] "
+                "[--turns N] [--warmup N] [--session-turns N] [--repeat N] [--faqs PATH] "
+                "[--no-library] [--no-ceiling] [--tsv] [--keep]\n");
+            std::exit(0);
+        } else {
+            die("unknown option " + a + " (see --help)");
+        }
+    }
+    if (o.url.empty()) die("--db URL is required (see --help)");
+    if (o.turns < 1) die("--turns: at least 1");
+    return o;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const Options opt = parse(argc, argv);
+    const std::string_view url(opt.url);
+    const bool sqlite = url.rfind("sqlite://", 0) == 0;
+    const bool postgres = url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0;
+    if (!sqlite && !postgres) die("--db: use sqlite:///path/file.db or postgresql://...");
+    const std::string db = sqlite ? "sqlite" : "postgresql";
+    const std::string path = sqlite ? opt.url.substr(9) : "";
+
+    std::fprintf(stderr,
+                 "sb_chat_bench: supportbot %s, %s, %d timed turns per thread after %d warm-up, "
+                 "a new session every %d turns, median of %d pass(es)\n",
+                 sb_version(), db.c_str(), opt.turns, opt.warmup, opt.session_turns, opt.repeat);
+
+    std::vector<Measurement> results;
+    std::vector<std::string> files;
+    for (int threads : opt.threads) {
+        if (opt.library) {
+            std::string u = opt.url;
+            if (sqlite) {
+                const std::string p = derived_path(path, "sb-t" + std::to_string(threads));
+                remove_sqlite(p);
+                files.push_back(p);
+                u = "sqlite://" + p;
+            }
+            std::fprintf(stderr, "sb_chat_bench: supportbot, %d thread(s)...\n", threads);
+            results.push_back(measure_library(db, u, threads, opt));
+        }
+        if (sqlite && opt.ceiling) {
+            const std::string p = derived_path(path, "ceiling-t" + std::to_string(threads));
+            remove_sqlite(p);
+            files.push_back(p);
+            std::fprintf(stderr, "sb_chat_bench: SQLite ceiling, %d thread(s)...\n", threads);
+            results.push_back(measure_ceiling(p, threads, opt));
+        }
+    }
+    if (!opt.keep)
+        for (const std::string& p : files) remove_sqlite(p);
+
+    std::printf("%-10s %-10s %7s %8s %9s %11s %9s\n", "database", "kind", "threads", "turns",
+                "seconds", "turns/s", "answered");
+    for (const Measurement& m : results) {
+        char answered[32] = "-";
+        if (m.answered >= 0) std::snprintf(answered, sizeof answered, "%.3f", m.answered);
+        std::printf("%-10s %-10s %7d %8ld %9.3f %11.1f %9s\n", m.db.c_str(), m.kind.c_str(),
+                    m.threads, m.turns, m.seconds, m.tps(), answered);
+    }
+    for (const Measurement& m : results) {
+        if (m.kind != "supportbot") continue;
+        for (const Measurement& c : results)
+            if (c.kind == "ceiling" && c.threads == m.threads)
+                std::printf("ratio %s %d thread(s): supportbot / ceiling = %.3f\n", m.db.c_str(),
+                            m.threads, m.tps() / c.tps());
+    }
+    if (opt.tsv)
+        for (const Measurement& m : results)
+            std::printf("RESULT\t%s\t%s\t%d\t%.1f\t%ld\t%.3f\t%.3f\n", m.db.c_str(), m.kind.c_str(),
+                        m.threads, m.tps(), m.turns, m.seconds, m.answered);
+    return 0;
+}

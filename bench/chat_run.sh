@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Chat turns per second: builds sb_chat_bench (Release, in build-bench/), measures chat turns
+# through the library with 1 and 2 threads on SQLite and on PostgreSQL, and each database's
+# ceiling for the same writes (SQLite: a plain loop in sb_chat_bench; PostgreSQL: pgbench with
+# bench/pgbench_turn.sql on the same server and database), then prints one summary table.
+# See bench/README.md, "Chat turns per second".
+#
+#   bench/chat_run.sh            summary table on stdout, progress on stderr
+#
+# Environment: SB_BENCH_BUILD_DIR (default <repo>/build-bench), SB_BENCH_JOBS (default 2),
+# SB_CHAT_TURNS (timed turns per thread on SQLite, default 5000), SB_CHAT_PG_TURNS (on
+# PostgreSQL, default 2000), SB_CHAT_REPEAT (timed passes, median reported, default 3),
+# SB_CHAT_PGBENCH_SECONDS (pgbench -T, default 10), SB_CHAT_SKIP_PG=1 (SQLite only).
+# PostgreSQL runs in a throwaway cluster started by tests/pg/with-postgres.sh.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(dirname "$here")"
+build="${SB_BENCH_BUILD_DIR:-$root/build-bench}"
+jobs="${SB_BENCH_JOBS:-2}"
+turns="${SB_CHAT_TURNS:-5000}"
+pg_turns="${SB_CHAT_PG_TURNS:-2000}"
+repeat="${SB_CHAT_REPEAT:-3}"
+pg_seconds="${SB_CHAT_PGBENCH_SECONDS:-10}"
+
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSB_BUILD_BENCH=ON \
+      -DSB_BUILD_TESTS=OFF >&2
+cmake --build "$build" -j "$jobs" --target sb_chat_bench >&2
+
+tmp="$(mktemp -d /tmp/sb-chat-bench.XXXXXXXX)"
+trap 'rm -rf "$tmp"' EXIT
+results="$tmp/results.tsv"
+: >"$results"
+
+echo "chat_run.sh: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores," \
+     "commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')" >&2
+
+# ---- SQLite: the library and the ceiling, in one program, each on a fresh file ----
+"$build/bench/sb_chat_bench" --db "sqlite://$tmp/chat.db" --threads 1,2 --turns "$turns" \
+    --repeat "$repeat" --faqs "$root/faqs.json" --tsv | tee "$tmp/sqlite.out" >&2
+grep '^RESULT' "$tmp/sqlite.out" >>"$results" || true
+
+# ---- PostgreSQL: the library, then pgbench with the same writes on the same database ----
+# Runs inside with-postgres.sh (SB_TEST_PG_URL = postgresql://postgres@127.0.0.1:PORT/DB).
+pg_part() {
+    set -euo pipefail
+    "$SB_CHAT_BIN" --db "$SB_TEST_PG_URL" --threads 1,2 --turns "$SB_CHAT_PG_TURNS" \
+        --repeat "$SB_CHAT_REPEAT" --faqs "$SB_CHAT_ROOT/faqs.json" --tsv \
+        | tee "$SB_CHAT_TMP/pg.out" >&2
+    grep '^RESULT' "$SB_CHAT_TMP/pg.out" >>"$SB_CHAT_RESULTS" || true
+
+    local rest="${SB_TEST_PG_URL#*://}"
+    rest="${rest#*@}"
+    local hostport="${rest%%/*}" db="${rest#*/}"
+    db="${db%%\?*}"
+    local host="${hostport%:*}" port="${hostport##*:}"
+    local conn=(-h "$host" -p "$port" -U postgres)
+    # The schema and a bot (the sessions' foreign key) are the library's, from the run above.
+    local bot
+    bot="$("$SB_TEST_PG_BIN/psql" "${conn[@]}" -d "$db" -Atc \
+        "SELECT id FROM bots ORDER BY created_ms DESC LIMIT 1")"
+    local c tps n
+    for c in 1 2; do
+        echo "chat_run.sh: pgbench, $c client(s), ${SB_CHAT_PGBENCH_SECONDS}s..." >&2
+        "$SB_TEST_PG_BIN/pgbench" "${conn[@]}" -n -M prepared -f "$SB_CHAT_ROOT/bench/pgbench_turn.sql" \
+            -D bot="$bot" -D run="$c$$" -D session_turns=20 -D turn=0 \
+            -c "$c" -j "$c" -T "$SB_CHAT_PGBENCH_SECONDS" "$db" >"$SB_CHAT_TMP/pgbench-$c.out" 2>&1
+        cat "$SB_CHAT_TMP/pgbench-$c.out" >&2
+        tps="$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' \
+            "$SB_CHAT_TMP/pgbench-$c.out")"
+        n="$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' \
+            "$SB_CHAT_TMP/pgbench-$c.out")"
+        if [[ -z "$tps" ]]; then
+            echo "chat_run.sh: pgbench gave no tps" >&2
+            return 1
+        fi
+        printf 'RESULT\tpostgresql\tceiling\t%s\t%s\t%s\t%s\t-1\n' "$c" "$tps" "$n" \
+            "$SB_CHAT_PGBENCH_SECONDS" >>"$SB_CHAT_RESULTS"
+    done
+}
+
+if [[ "${SB_CHAT_SKIP_PG:-0}" != 1 ]]; then
+    export -f pg_part
+    export SB_CHAT_BIN="$build/bench/sb_chat_bench" SB_CHAT_ROOT="$root" SB_CHAT_TMP="$tmp" \
+           SB_CHAT_RESULTS="$results" SB_CHAT_PG_TURNS="$pg_turns" SB_CHAT_REPEAT="$repeat" \
+           SB_CHAT_PGBENCH_SECONDS="$pg_seconds"
+    bash "$root/tests/pg/with-postgres.sh" bash -c 'pg_part'
+fi
+
+# ---- Summary ----
+# RESULT <db> <kind> <threads> <turns/s> <turns> <seconds> <answered>
+awk -F'\t' '
+    $1 == "RESULT" {
+        key = $2 SUBSEP $4
+        if (!(key in seen)) { seen[key] = 1; order[++n] = key }
+        tps[$3, key] = $5
+    }
+    END {
+        print "| database | threads | supportbot turns/s | ceiling turns/s | ratio |"
+        print "|---|---:|---:|---:|---:|"
+        for (i = 1; i <= n; i++) {
+            split(order[i], k, SUBSEP)
+            sb = tps["supportbot", order[i]]; ce = tps["ceiling", order[i]]
+            ratio = (sb != "" && ce > 0) ? sprintf("%.2f", sb / ce) : "-"
+            printf "| %s | %s | %s | %s | %s |\n", k[1], k[2], (sb == "" ? "-" : sprintf("%.0f", sb)),
+                   (ce == "" ? "-" : sprintf("%.0f", ce)), ratio
+        }
+    }' "$results"
