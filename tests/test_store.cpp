@@ -259,6 +259,25 @@ TEST_CASE("store: sqlite refuses a database with a newer schema version") {
     CHECK(failure_of([&] { backend.open(); }).status == SB_EVERSION);
 }
 
+TEST_CASE("store: sqlite upgrades an older database to the current schema") {
+    // A database left at version 0 (the version table, nothing else): opening it applies every
+    // migration, and it then works.
+    TempDir dir;
+    const fs::path file = fs::path(dir.path()) / "old.db";
+    {
+        sqlite3* db = nullptr;
+        REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
+        sqlite3_close(db);
+    }
+    sqlite_exec(file,
+                "CREATE TABLE schema_version (version INTEGER NOT NULL);"
+                "INSERT INTO schema_version (version) VALUES (0)");
+    auto store = Store::open("sqlite://" + file.string(), sb::StoreOptions{});
+    CHECK(store->schema_version() == sb::migrations().back().version);
+    store->create_bot(bot("b1", "alice", 1), small_faqs());
+    CHECK(store->get_bot("b1").has_value());
+}
+
 TEST_CASE("store: sqlite refuses a file that is not a database") {
     TempDir dir;
     const fs::path file = dir.path() / "notes.db";
