@@ -19,7 +19,8 @@
 //   --turns N         timed turns per thread (default 2000)
 //   --warmup N        untimed turns per thread before the timed part (default 100)
 //   --session-turns N turns per session before the thread starts a new one (default 20)
-//   --repeat N        timed passes per measurement; the median is reported (default 1)
+//   --repeat N        timed passes per measurement, the library and the ceiling taking turns
+//                     pass by pass; the median of each is reported (default 1)
 //   --faqs PATH       the bot's FAQ set (default faqs.json)
 //   --no-library      SQLite: the ceiling only
 //   --no-ceiling      SQLite: the library only
@@ -179,54 +180,67 @@ std::string run_label(int threads, int pass) {
 
 // ---- The library ---------------------------------------------------------------------------
 
-Measurement measure_library(const std::string& db, const std::string& url, int threads,
-                            const Options& opt) {
-    sb_engine* engine = open_engine(url);
-    const std::string bot = create_bot(engine, opt.faqs);
-    std::vector<double> seconds;
-    std::atomic<long> answered{0};
-    std::atomic<long> failed{0};
-    for (int pass = 0; pass < opt.repeat; ++pass) {
-        const std::string label = run_label(threads, pass);
-        answered = 0;
+// One engine and one bot; each pass() runs `threads` threads of timed turns and returns seconds.
+class LibraryRun {
+  public:
+    LibraryRun(std::string url, int threads, const Options& opt)
+        : url_(std::move(url)), threads_(threads), opt_(opt) {
+        engine_ = open_engine(url_);
+        bot_ = create_bot(engine_, opt.faqs);
+    }
+    ~LibraryRun() { sb_engine_close(engine_); }
+    LibraryRun(const LibraryRun&) = delete;
+    LibraryRun& operator=(const LibraryRun&) = delete;
+
+    double pass(int warmup) {
+        const std::string label = run_label(threads_, passes_++);
         auto work = [&](int t, long n, bool timed) {
             const std::string user = "bench-user-" + std::to_string(t);
             const std::string session = "bench-" + label + "-u" + std::to_string(t) + "-s" +
-                                        std::to_string(n / opt.session_turns);
+                                        std::to_string(n / opt_.session_turns);
             // Each thread walks the questions from its own offset.
             const std::string& q =
                 kQuestions[static_cast<std::size_t>(n + 7 * t) % kQuestions.size()];
             sb_chat_request req = SB_CHAT_REQUEST_INIT;
-            req.bot_id = bot.c_str();
+            req.bot_id = bot_.c_str();
             req.user_id = user.c_str();
             req.session_id = session.c_str();
             req.message = q.c_str();
             req.message_len = q.size();
             sb_reply* reply = nullptr;
-            const int rc = sb_chat_send(engine, &req, &reply);
+            const int rc = sb_chat_send(engine_, &req, &reply);
             if (rc != SB_OK) {
-                if (failed.fetch_add(1) < 5)
+                if (failed_.fetch_add(1) < 5)
                     std::fprintf(stderr, "sb_chat_bench: sb_chat_send: %s: %s\n",
                                  sb_status_name(rc), sb_last_error());
                 return;
             }
             sb_reply_info info{};
-            if (timed && sb_reply_get(reply, &info) == SB_OK && info.answered) ++answered;
+            if (timed) {
+                ++timed_;
+                if (sb_reply_get(reply, &info) == SB_OK && info.answered) ++answered_;
+            }
             sb_reply_free(reply);
         };
-        seconds.push_back(run_threads(threads, pass == 0 ? opt.warmup : 0, opt.turns, work));
+        const double seconds = run_threads(threads_, warmup, opt_.turns, work);
+        if (failed_ > 0) die(std::to_string(failed_.load()) + " turns failed");
+        return seconds;
     }
-    sb_engine_close(engine);
-    if (failed > 0) die(std::to_string(failed.load()) + " turns failed");
-    Measurement m;
-    m.db = db;
-    m.kind = "supportbot";
-    m.threads = threads;
-    m.turns = static_cast<long>(threads) * opt.turns;
-    m.seconds = median(seconds);
-    m.answered = static_cast<double>(answered.load()) / static_cast<double>(m.turns);
-    return m;
-}
+    double answered_share() const {
+        return timed_ ? static_cast<double>(answered_) / static_cast<double>(timed_) : 0;
+    }
+
+  private:
+    std::string url_;
+    int threads_;
+    const Options& opt_;
+    sb_engine* engine_ = nullptr;
+    std::string bot_;
+    int passes_ = 0;
+    std::atomic<long> timed_{0};
+    std::atomic<long> answered_{0};
+    std::atomic<long> failed_{0};
+};
 
 // ---- The SQLite ceiling ----------------------------------------------------------------------
 
@@ -390,35 +404,52 @@ class CeilingConnection {
     sqlite3_stmt* message_insert_ = nullptr;
 };
 
-Measurement measure_ceiling(const std::string& path, int threads, const Options& opt) {
-    // The schema and a bot (the sessions' foreign key) come from the library itself.
-    sb_engine* engine = open_engine("sqlite://" + path);
-    const std::string bot = create_bot(engine, opt.faqs);
-    const std::vector<TurnRows> rows = turn_rows(engine, opt.faqs);
-    sb_engine_close(engine);
+// A fresh file with the library's schema and a bot, and one connection per thread.
+class CeilingRun {
+  public:
+    CeilingRun(const std::string& path, int threads, const Options& opt)
+        : threads_(threads), opt_(opt) {
+        // The schema and a bot (the sessions' foreign key) come from the library itself.
+        sb_engine* engine = open_engine("sqlite://" + path);
+        bot_ = create_bot(engine, opt.faqs);
+        rows_ = turn_rows(engine, opt.faqs);
+        sb_engine_close(engine);
+        for (int t = 0; t < threads; ++t)
+            conns_.push_back(std::make_unique<CeilingConnection>(path));
+    }
 
-    std::vector<std::unique_ptr<CeilingConnection>> conns;
-    for (int t = 0; t < threads; ++t) conns.push_back(std::make_unique<CeilingConnection>(path));
-    std::vector<double> seconds;
-    for (int pass = 0; pass < opt.repeat; ++pass) {
-        const std::string label = run_label(threads, pass);
+    double pass(int warmup) {
+        const std::string label = run_label(threads_, passes_++);
         auto work = [&](int t, long n, bool) {
             const std::string user = "bench-user-" + std::to_string(t);
             const std::string session = "bench-" + label + "-u" + std::to_string(t) + "-s" +
-                                        std::to_string(n / opt.session_turns);
-            const TurnRows& r = rows[static_cast<std::size_t>(n + 7 * t) % rows.size()];
-            conns[static_cast<std::size_t>(t)]->turn(bot, user, session, n % opt.session_turns == 0,
-                                                     r);
+                                        std::to_string(n / opt_.session_turns);
+            const TurnRows& r = rows_[static_cast<std::size_t>(n + 7 * t) % rows_.size()];
+            conns_[static_cast<std::size_t>(t)]->turn(bot_, user, session,
+                                                      n % opt_.session_turns == 0, r);
         };
-        seconds.push_back(run_threads(threads, pass == 0 ? opt.warmup : 0, opt.turns, work));
+        return run_threads(threads_, warmup, opt_.turns, work);
     }
-    conns.clear();
+
+  private:
+    int threads_;
+    const Options& opt_;
+    std::string bot_;
+    std::vector<TurnRows> rows_;
+    std::vector<std::unique_ptr<CeilingConnection>> conns_;
+    int passes_ = 0;
+};
+
+Measurement make_measurement(const std::string& db, const std::string& kind, int threads,
+                             const Options& opt, const std::vector<double>& seconds,
+                             double answered) {
     Measurement m;
-    m.db = "sqlite";
-    m.kind = "ceiling";
+    m.db = db;
+    m.kind = kind;
     m.threads = threads;
     m.turns = static_cast<long>(threads) * opt.turns;
     m.seconds = median(seconds);
+    m.answered = answered;
     return m;
 }
 
@@ -518,6 +549,10 @@ int main(int argc, char** argv) {
     std::vector<Measurement> results;
     std::vector<std::string> files;
     for (int threads : opt.threads) {
+        // The library and the ceiling take turns pass by pass, so that load from elsewhere on a
+        // shared machine falls on both alike; each reports the median of its passes.
+        std::unique_ptr<LibraryRun> lib;
+        std::unique_ptr<CeilingRun> ceiling;
         if (opt.library) {
             std::string u = opt.url;
             if (sqlite) {
@@ -526,16 +561,28 @@ int main(int argc, char** argv) {
                 files.push_back(p);
                 u = "sqlite://" + p;
             }
-            std::fprintf(stderr, "sb_chat_bench: supportbot, %d thread(s)...\n", threads);
-            results.push_back(measure_library(db, u, threads, opt));
+            lib = std::make_unique<LibraryRun>(u, threads, opt);
         }
         if (sqlite && opt.ceiling) {
             const std::string p = derived_path(path, "ceiling-t" + std::to_string(threads));
             remove_sqlite(p);
             files.push_back(p);
-            std::fprintf(stderr, "sb_chat_bench: SQLite ceiling, %d thread(s)...\n", threads);
-            results.push_back(measure_ceiling(p, threads, opt));
+            ceiling = std::make_unique<CeilingRun>(p, threads, opt);
         }
+        std::vector<double> lib_seconds;
+        std::vector<double> ceiling_seconds;
+        for (int pass = 0; pass < opt.repeat; ++pass) {
+            const int warmup = pass == 0 ? opt.warmup : 0;
+            std::fprintf(stderr, "sb_chat_bench: %d thread(s), pass %d of %d...\n", threads,
+                         pass + 1, opt.repeat);
+            if (lib) lib_seconds.push_back(lib->pass(warmup));
+            if (ceiling) ceiling_seconds.push_back(ceiling->pass(warmup));
+        }
+        if (lib)
+            results.push_back(make_measurement(db, "supportbot", threads, opt, lib_seconds,
+                                               lib->answered_share()));
+        if (ceiling)
+            results.push_back(make_measurement(db, "ceiling", threads, opt, ceiling_seconds, -1));
     }
     if (!opt.keep)
         for (const std::string& p : files) remove_sqlite(p);

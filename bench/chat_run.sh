@@ -9,7 +9,8 @@
 #
 # Environment: SB_BENCH_BUILD_DIR (default <repo>/build-bench), SB_BENCH_JOBS (default 2),
 # SB_CHAT_TURNS (timed turns per thread on SQLite, default 5000), SB_CHAT_PG_TURNS (on
-# PostgreSQL, default 2000), SB_CHAT_REPEAT (timed passes, median reported, default 3),
+# PostgreSQL, default 2000), SB_CHAT_REPEAT (timed passes on SQLite, rounds on PostgreSQL; the
+# library and its ceiling take turns and the median of each is reported; default 3),
 # SB_CHAT_PGBENCH_SECONDS (pgbench -T, default 10), SB_CHAT_SKIP_PG=1 (SQLite only).
 # PostgreSQL runs in a throwaway cluster started by tests/pg/with-postgres.sh.
 set -euo pipefail
@@ -40,42 +41,46 @@ echo "chat_run.sh: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores," \
     --repeat "$repeat" --faqs "$root/faqs.json" --tsv | tee "$tmp/sqlite.out" >&2
 grep '^RESULT' "$tmp/sqlite.out" >>"$results" || true
 
-# ---- PostgreSQL: the library, then pgbench with the same writes on the same database ----
+# ---- PostgreSQL: the library and pgbench with the same writes, on the same database ----
 # Runs inside with-postgres.sh (SB_TEST_PG_URL = postgresql://postgres@127.0.0.1:PORT/DB).
+# The library and pgbench take turns, round by round (SB_CHAT_REPEAT rounds of each, median
+# reported), so that load from elsewhere on a shared machine falls on both alike.
 pg_part() {
     set -euo pipefail
-    "$SB_CHAT_BIN" --db "$SB_TEST_PG_URL" --threads 1,2 --turns "$SB_CHAT_PG_TURNS" \
-        --repeat "$SB_CHAT_REPEAT" --faqs "$SB_CHAT_ROOT/faqs.json" --tsv \
-        | tee "$SB_CHAT_TMP/pg.out" >&2
-    grep '^RESULT' "$SB_CHAT_TMP/pg.out" >>"$SB_CHAT_RESULTS" || true
-
     local rest="${SB_TEST_PG_URL#*://}"
     rest="${rest#*@}"
     local hostport="${rest%%/*}" db="${rest#*/}"
     db="${db%%\?*}"
     local host="${hostport%:*}" port="${hostport##*:}"
     local conn=(-h "$host" -p "$port" -U postgres)
-    # The schema and a bot (the sessions' foreign key) are the library's, from the run above.
-    local bot
-    bot="$("$SB_TEST_PG_BIN/psql" "${conn[@]}" -d "$db" -Atc \
-        "SELECT id FROM bots ORDER BY created_ms DESC LIMIT 1")"
-    local c tps n
+    local c round out tps n bot
     for c in 1 2; do
-        echo "chat_run.sh: pgbench, $c client(s), ${SB_CHAT_PGBENCH_SECONDS}s..." >&2
-        "$SB_TEST_PG_BIN/pgbench" "${conn[@]}" -n -M prepared -f "$SB_CHAT_ROOT/bench/pgbench_turn.sql" \
-            -D bot="$bot" -D run="$c$$" -D session_turns=20 -D turn=0 \
-            -c "$c" -j "$c" -T "$SB_CHAT_PGBENCH_SECONDS" "$db" >"$SB_CHAT_TMP/pgbench-$c.out" 2>&1
-        cat "$SB_CHAT_TMP/pgbench-$c.out" >&2
-        tps="$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' \
-            "$SB_CHAT_TMP/pgbench-$c.out")"
-        n="$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' \
-            "$SB_CHAT_TMP/pgbench-$c.out")"
-        if [[ -z "$tps" ]]; then
-            echo "chat_run.sh: pgbench gave no tps" >&2
-            return 1
-        fi
-        printf 'RESULT\tpostgresql\tceiling\t%s\t%s\t%s\t%s\t-1\n' "$c" "$tps" "$n" \
-            "$SB_CHAT_PGBENCH_SECONDS" >>"$SB_CHAT_RESULTS"
+        for round in $(seq 1 "$SB_CHAT_REPEAT"); do
+            echo "chat_run.sh: PostgreSQL, $c thread(s)/client(s), round $round of $SB_CHAT_REPEAT" >&2
+            out="$SB_CHAT_TMP/pg-$c-$round.out"
+            "$SB_CHAT_BIN" --db "$SB_TEST_PG_URL" --threads "$c" --turns "$SB_CHAT_PG_TURNS" \
+                --faqs "$SB_CHAT_ROOT/faqs.json" --tsv >"$out"
+            cat "$out" >&2
+            grep '^RESULT' "$out" >>"$SB_CHAT_RESULTS"
+
+            # The schema and a bot (the sessions' foreign key) are the library's, from above.
+            bot="$("$SB_TEST_PG_BIN/psql" "${conn[@]}" -d "$db" -Atc \
+                "SELECT id FROM bots ORDER BY created_ms DESC LIMIT 1")"
+            out="$SB_CHAT_TMP/pgbench-$c-$round.out"
+            "$SB_TEST_PG_BIN/pgbench" "${conn[@]}" -n -M prepared \
+                -f "$SB_CHAT_ROOT/bench/pgbench_turn.sql" -D bot="$bot" -D run="$c$round$$" \
+                -D session_turns=20 -D turn=0 -c "$c" -j "$c" -T "$SB_CHAT_PGBENCH_SECONDS" \
+                "$db" >"$out" 2>&1
+            cat "$out" >&2
+            tps="$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$out")"
+            n="$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$out")"
+            if [[ -z "$tps" ]]; then
+                echo "chat_run.sh: pgbench gave no tps" >&2
+                return 1
+            fi
+            printf 'RESULT\tpostgresql\tceiling\t%s\t%s\t%s\t%s\t-1\n' "$c" "$tps" "$n" \
+                "$SB_CHAT_PGBENCH_SECONDS" >>"$SB_CHAT_RESULTS"
+        done
     done
 }
 
@@ -88,21 +93,32 @@ if [[ "${SB_CHAT_SKIP_PG:-0}" != 1 ]]; then
 fi
 
 # ---- Summary ----
-# RESULT <db> <kind> <threads> <turns/s> <turns> <seconds> <answered>
+# RESULT <db> <kind> <threads> <turns/s> <turns> <seconds> <answered>; several rows of one
+# (db, kind, threads) are rounds: the median is reported.
 awk -F'\t' '
+    function median(key,    m, i, j, v, t) {
+        m = cnt[key]
+        for (i = 1; i <= m; i++) v[i] = val[key, i] + 0
+        for (i = 2; i <= m; i++)
+            for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+        return m % 2 ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2
+    }
     $1 == "RESULT" {
-        key = $2 SUBSEP $4
-        if (!(key in seen)) { seen[key] = 1; order[++n] = key }
-        tps[$3, key] = $5
+        row = $2 SUBSEP $4
+        if (!(row in seen)) { seen[row] = 1; order[++n] = row }
+        key = $3 SUBSEP row
+        val[key, ++cnt[key]] = $5
     }
     END {
         print "| database | threads | supportbot turns/s | ceiling turns/s | ratio |"
         print "|---|---:|---:|---:|---:|"
         for (i = 1; i <= n; i++) {
             split(order[i], k, SUBSEP)
-            sb = tps["supportbot", order[i]]; ce = tps["ceiling", order[i]]
+            sb = ("supportbot" SUBSEP order[i]) in cnt ? median("supportbot" SUBSEP order[i]) : ""
+            ce = ("ceiling" SUBSEP order[i]) in cnt ? median("ceiling" SUBSEP order[i]) : ""
             ratio = (sb != "" && ce > 0) ? sprintf("%.2f", sb / ce) : "-"
-            printf "| %s | %s | %s | %s | %s |\n", k[1], k[2], (sb == "" ? "-" : sprintf("%.0f", sb)),
-                   (ce == "" ? "-" : sprintf("%.0f", ce)), ratio
+            printf "| %s | %s | %s | %s | %s |\n", k[1], k[2],
+                   (sb == "" ? "-" : sprintf("%.0f", sb)), (ce == "" ? "-" : sprintf("%.0f", ce)),
+                   ratio
         }
     }' "$results"
