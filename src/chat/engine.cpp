@@ -338,8 +338,11 @@ Engine::Turn Engine::respond(const BotRecord& bot, const SessionRecord& session,
     turn.escalation_reason = session.escalation_reason;
     turn.unanswered_streak = session.unanswered_streak;
 
+    // The recent turns are read only for a follow-up, the one case that uses them; every other
+    // turn saves the read.
+    const bool follow_up = !is_new && looks_like_follow_up(message);
     std::vector<MessageRecord> history;
-    if (!is_new) history = store().history(session.id, 2 * options_.history_turns);
+    if (follow_up) history = store().history(session.id, 2 * options_.history_turns);
     std::set<std::string> answered_before;
     const MessageRecord* previous_user = nullptr;
     for (const MessageRecord& m : history) {
@@ -370,7 +373,7 @@ Engine::Turn Engine::respond(const BotRecord& bot, const SessionRecord& session,
 
     // Contextual retrieval: a follow-up is searched together with the previous question.
     std::vector<SearchHit> hits = ix.search(message, 5);
-    if (previous_user && looks_like_follow_up(message)) {
+    if (previous_user) {
         std::vector<SearchHit> with_context = ix.search(previous_user->text + "\n" + message, 5);
         if (!with_context.empty() && with_context[0].confidence >= threshold) hits = with_context;
     }

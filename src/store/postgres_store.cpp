@@ -202,7 +202,7 @@ class PostgresStore final : public Store {
 
     int schema_version() override {
         return run("reading the schema version", [&](pqxx::connection& c) {
-            pqxx::work w(c);
+            pqxx::nontransaction w(c);  // one statement: no BEGIN/COMMIT round trips
             const pqxx::result r = w.exec_prepared("schema_version");
             w.commit();
             return r.empty() || r[0][0].is_null() ? 0 : r[0][0].as<int>();
@@ -240,7 +240,7 @@ class PostgresStore final : public Store {
     std::optional<BotRecord> get_bot(const std::string& bot_id) override {
         return run("reading bot \"" + bot_id + "\"",
                    [&](pqxx::connection& c) -> std::optional<BotRecord> {
-                       pqxx::work w(c);
+                       pqxx::nontransaction w(c);  // one statement: no BEGIN/COMMIT round trips
                        const pqxx::result r = w.exec_prepared("get_bot", bot_id);
                        w.commit();
                        if (r.empty()) return std::nullopt;
@@ -250,7 +250,7 @@ class PostgresStore final : public Store {
 
     std::vector<BotRecord> list_bots(const std::optional<std::string>& owner) override {
         return run("listing bots", [&](pqxx::connection& c) {
-            pqxx::work w(c);
+            pqxx::nontransaction w(c);  // one statement: no BEGIN/COMMIT round trips
             const pqxx::result r = owner ? w.exec_prepared("list_bots_of_owner", *owner)
                                          : w.exec_prepared("list_bots");
             w.commit();
@@ -264,7 +264,7 @@ class PostgresStore final : public Store {
     std::pair<std::vector<FaqEntry>, int> load_faqs(const std::string& bot_id) override {
         auto [json, revision, count] =
             run("loading the FAQs of bot \"" + bot_id + "\"", [&](pqxx::connection& c) {
-                pqxx::work w(c);
+                pqxx::nontransaction w(c);  // one statement: no BEGIN/COMMIT round trips
                 const pqxx::result r = w.exec_prepared("load_faqs", bot_id);
                 w.commit();
                 if (r.empty()) throw Error(SB_ENOTFOUND, "no bot with id \"" + bot_id + "\"");
@@ -288,7 +288,7 @@ class PostgresStore final : public Store {
     std::optional<SessionRecord> get_session(const std::string& session_id) override {
         return run("reading session \"" + session_id + "\"",
                    [&](pqxx::connection& c) -> std::optional<SessionRecord> {
-                       pqxx::work w(c);
+                       pqxx::nontransaction w(c);  // one statement: no BEGIN/COMMIT round trips
                        const pqxx::result r = w.exec_prepared("get_session", session_id);
                        w.commit();
                        if (r.empty()) return std::nullopt;
@@ -299,7 +299,7 @@ class PostgresStore final : public Store {
     std::vector<SessionRecord> list_sessions(const std::string& bot_id,
                                              const std::string& user_id) override {
         return run("listing sessions", [&](pqxx::connection& c) {
-            pqxx::work w(c);
+            pqxx::nontransaction w(c);  // one statement: no BEGIN/COMMIT round trips
             const pqxx::result r = w.exec_prepared("list_sessions", bot_id, user_id);
             w.commit();
             std::vector<SessionRecord> out;
@@ -320,7 +320,7 @@ class PostgresStore final : public Store {
                 : static_cast<std::int64_t>(limit);
         return run("reading the history of session \"" + session_id + "\"",
                    [&](pqxx::connection& c) {
-                       pqxx::work w(c);
+                       pqxx::nontransaction w(c);  // one statement: no BEGIN/COMMIT round trips
                        const pqxx::result r = w.exec_prepared("history", session_id, n);
                        w.commit();
                        std::vector<MessageRecord> out;
