@@ -147,6 +147,7 @@ int Engine::replace_faqs(const std::string& bot_id, std::vector<FaqEntry> faqs) 
     auto index = FaqIndex::build(faqs, io);
     const int revision = store().replace_faqs(bot_id, faqs);
     std::lock_guard<std::mutex> lock(cache_mutex_);
+    bot_cache_.erase(bot_id);
     CachedIndex& c = cache_[bot_id];
     if (c.revision < revision) c = {revision, std::move(index)};
     return revision;
@@ -156,6 +157,24 @@ BotRecord Engine::get_bot(const std::string& bot_id) {
     auto bot = store().get_bot(bot_id);
     if (!bot) throw Error(SB_ENOTFOUND, "no bot with id \"" + bot_id + "\"");
     return *bot;
+}
+
+BotRecord Engine::cached_bot(const std::string& bot_id) {
+    // A chat turn needs the bot's FAQ revision, which another process sharing the database may
+    // change: it is read again when the cached copy is older than kBotRecheckMs, so such a change
+    // takes effect within that time (changes made through this engine, at once).
+    constexpr std::int64_t kBotRecheckMs = 1000;
+    const std::int64_t now = now_ms();
+    {
+        std::lock_guard<std::mutex> lock(cache_mutex_);
+        auto it = bot_cache_.find(bot_id);
+        if (it != bot_cache_.end() && now - it->second.second < kBotRecheckMs)
+            return it->second.first;
+    }
+    BotRecord bot = get_bot(bot_id);
+    std::lock_guard<std::mutex> lock(cache_mutex_);
+    bot_cache_[bot_id] = {bot, now};
+    return bot;
 }
 
 std::vector<BotRecord> Engine::list_bots(const std::optional<std::string>& owner) {
@@ -232,7 +251,7 @@ ChatReply Engine::chat(const ChatRequest& request) {
     if (request.session_id)
         check_text(*request.session_id, "session id", kMaxSessionIdBytes, false);
     check_text(request.message, "message", options_.max_message_bytes, true);
-    const BotRecord bot = get_bot(request.bot_id);
+    const BotRecord bot = cached_bot(request.bot_id);
 
     for (int attempt = 0;; ++attempt) {
         // The session: the caller's id (new or theirs), or a new one.

@@ -87,6 +87,8 @@ class Engine {
     Turn respond(const BotRecord& bot, const SessionRecord& session, bool is_new,
                  const std::string& message);
     Store& store();
+    // The bot's record, re-read from the store at most once a second.
+    BotRecord cached_bot(const std::string& bot_id);
     // The index of the bot's revision as read in `bot`.
     std::shared_ptr<const FaqIndex> index_for(const BotRecord& bot);
     struct CachedIndex {
@@ -99,6 +101,7 @@ class Engine {
     std::unique_ptr<Store> store_;
     std::mutex cache_mutex_;
     std::map<std::string, CachedIndex> cache_;
+    std::map<std::string, std::pair<BotRecord, std::int64_t>> bot_cache_;  // record, read at ms
     std::mutex build_mutex_;  // one index build at a time
 };
 
