@@ -380,10 +380,20 @@ constexpr std::array<float, 3> kGroupWeight = {kWordGroup, kBigramGroup, kCharGr
 template <typename Lookup>
 SparseVector vectorise(const std::vector<RawFeature>& raw, const Lookup& lookup,
                        const std::vector<float>& idf, const std::vector<std::uint8_t>& groups) {
-    std::unordered_map<std::uint32_t, float> tf;
+    // Term frequencies: the known ids, sorted and counted.
+    std::vector<std::uint32_t> ids;
+    ids.reserve(raw.size());
     for (const RawFeature& f : raw) {
         std::uint32_t id = 0;
-        if (lookup(f.hash, id)) tf[id] += 1.0f;
+        if (lookup(f.hash, id)) ids.push_back(id);
+    }
+    std::sort(ids.begin(), ids.end());
+    std::vector<std::pair<std::uint32_t, float>> tf;
+    for (std::uint32_t id : ids) {
+        if (!tf.empty() && tf.back().first == id)
+            tf.back().second += 1.0f;
+        else
+            tf.push_back({id, 1.0f});
     }
     SparseVector v;
     std::array<float, 3> norm{};
@@ -584,10 +594,19 @@ Classifier Classifier::train(const Corpus& corpus, const std::vector<std::uint32
             model.w_quant_[f * c + k] = static_cast<std::int8_t>(std::lround(row[k] / unit));
     }
 
-    // Feature hashes, sorted, for lookups at query time.
-    model.feature_ids_.reserve(nf);
-    for (const auto& [h, id] : feature_ids) model.feature_ids_.push_back({h, id});
-    std::sort(model.feature_ids_.begin(), model.feature_ids_.end());
+    // Feature hashes in an open-addressing table (at most half full, linear probing) for
+    // lookups at query time.
+    std::size_t capacity = 16;
+    while (capacity < 2 * nf) capacity *= 2;
+    model.feature_ids_.assign(capacity, {0, 0});
+    model.feature_mask_ = capacity - 1;
+    for (const auto& [h, id] : feature_ids) {
+        const std::uint64_t key = h == 0 ? 1 : h;  // 0 marks an empty slot
+        std::size_t at =
+            static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ull) >> 32) & model.feature_mask_;
+        while (model.feature_ids_[at].first != 0) at = (at + 1) & model.feature_mask_;
+        model.feature_ids_[at] = {key, id};
+    }
     return model;
 }
 
@@ -595,12 +614,17 @@ SparseVector Classifier::features(const std::vector<Token>& tokens) const {
     return vectorise(
         raw_features(tokens),
         [&](std::uint64_t h, std::uint32_t& id) {
-            auto it = std::lower_bound(feature_ids_.begin(), feature_ids_.end(), h,
-                                       [](const std::pair<std::uint64_t, std::uint32_t>& e,
-                                          std::uint64_t v) { return e.first < v; });
-            if (it == feature_ids_.end() || it->first != h) return false;
-            id = it->second;
-            return true;
+            const std::uint64_t key = h == 0 ? 1 : h;
+            std::size_t at =
+                static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ull) >> 32) & feature_mask_;
+            while (feature_ids_[at].first != 0) {
+                if (feature_ids_[at].first == key) {
+                    id = feature_ids_[at].second;
+                    return true;
+                }
+                at = (at + 1) & feature_mask_;
+            }
+            return false;
         },
         idf_, groups_);
 }

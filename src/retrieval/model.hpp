@@ -111,7 +111,9 @@ class Classifier {
 
   private:
     std::size_t classes_ = 0;
-    std::vector<std::pair<std::uint64_t, std::uint32_t>> feature_ids_;  // sorted by hash
+    // Feature hash -> id, open addressing; a zero key is an empty slot (hash 0 is stored as 1).
+    std::vector<std::pair<std::uint64_t, std::uint32_t>> feature_ids_;
+    std::size_t feature_mask_ = 0;
     std::vector<float> idf_;
     std::vector<std::uint8_t> groups_;  // feature group of each feature id
     // Weights, feature-major, as w_quant_[f * classes_ + c] * w_scale_[f].
