@@ -4,7 +4,9 @@
 // being done>: <sqlite's message>").
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <climits>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -544,11 +546,99 @@ class SqliteStore final : public Store {
 
 #undef SB_SQLITE_NOW_MS
 
+// A small pool of connections to one file, so that one thread's reads (WAL lets readers run
+// beside the writer) and the work between its calls overlap another thread's write. SQLite
+// still serialises the writes themselves (BEGIN IMMEDIATE, with the busy timeout).
+class SqlitePool final : public Store {
+  public:
+    SqlitePool(const std::string& path, std::size_t size)
+        : path_(path), size_(std::max<std::size_t>(size, 1)) {
+        idle_.push_back(std::make_unique<SqliteStore>(path_));  // creates / migrates the schema
+        created_ = 1;
+    }
+
+    int schema_version() override { return Lease(*this)->schema_version(); }
+    void create_bot(const BotRecord& bot, const std::vector<FaqEntry>& faqs) override {
+        Lease(*this)->create_bot(bot, faqs);
+    }
+    int replace_faqs(const std::string& bot_id, const std::vector<FaqEntry>& faqs) override {
+        return Lease(*this)->replace_faqs(bot_id, faqs);
+    }
+    std::optional<BotRecord> get_bot(const std::string& bot_id) override {
+        return Lease(*this)->get_bot(bot_id);
+    }
+    std::vector<BotRecord> list_bots(const std::optional<std::string>& owner) override {
+        return Lease(*this)->list_bots(owner);
+    }
+    std::pair<std::vector<FaqEntry>, int> load_faqs(const std::string& bot_id) override {
+        return Lease(*this)->load_faqs(bot_id);
+    }
+    std::optional<SessionRecord> get_session(const std::string& session_id) override {
+        return Lease(*this)->get_session(session_id);
+    }
+    std::vector<SessionRecord> list_sessions(const std::string& bot_id,
+                                             const std::string& user_id) override {
+        return Lease(*this)->list_sessions(bot_id, user_id);
+    }
+    std::vector<MessageRecord> history(const std::string& session_id, std::size_t limit) override {
+        return Lease(*this)->history(session_id, limit);
+    }
+    void record_turn(const TurnRecord& turn) override { Lease(*this)->record_turn(turn); }
+
+  private:
+    // A connection taken from the pool (or opened, under the size) and given back at the end.
+    class Lease {
+      public:
+        explicit Lease(SqlitePool& pool) : pool_(pool), conn_(pool.take()) {}
+        ~Lease() { pool_.give(std::move(conn_)); }
+        Lease(const Lease&) = delete;
+        Lease& operator=(const Lease&) = delete;
+        SqliteStore* operator->() const noexcept { return conn_.get(); }
+
+      private:
+        SqlitePool& pool_;
+        std::unique_ptr<SqliteStore> conn_;
+    };
+
+    std::unique_ptr<SqliteStore> take() {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return !idle_.empty() || created_ < size_; });
+        if (!idle_.empty()) {
+            auto c = std::move(idle_.back());
+            idle_.pop_back();
+            return c;
+        }
+        ++created_;
+        lock.unlock();
+        try {
+            return std::make_unique<SqliteStore>(path_);
+        } catch (...) {
+            lock.lock();
+            --created_;
+            cv_.notify_one();
+            throw;
+        }
+    }
+
+    void give(std::unique_ptr<SqliteStore> c) {
+        std::lock_guard lock(mu_);
+        idle_.push_back(std::move(c));
+        cv_.notify_one();
+    }
+
+    std::string path_;
+    std::size_t size_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::vector<std::unique_ptr<SqliteStore>> idle_;
+    std::size_t created_ = 0;
+};
+
 }  // namespace
 
-std::unique_ptr<Store> open_sqlite_store(const std::string& path, const StoreOptions&) {
+std::unique_ptr<Store> open_sqlite_store(const std::string& path, const StoreOptions& options) {
     try {
-        return std::make_unique<SqliteStore>(path);
+        return std::make_unique<SqlitePool>(path, options.pool_size);
     } catch (const Error&) {
         throw;
     } catch (const std::bad_alloc&) {
