@@ -151,6 +151,15 @@ TEST_CASE("chat: sessions are created, continued, and refused to other users and
         CHECK(e.history(bot, alice, mine).size() == 4);  // nothing was added by the refusals
         CHECK(e.sessions(bot, bob).empty());
 
+        // A closed session takes no more messages; only its owner can close it.
+        CHECK(status_of([&] { e.close_session(bot, bob, mine); }) == SB_ENOTFOUND);
+        e.close_session(bot, alice, r1.session_id);
+        e.close_session(bot, alice, r1.session_id);  // again: fine
+        CHECK(status_of([&] { say(e, bot, alice, r1.session_id, "hello"); }) == SB_ECONFLICT);
+        for (const auto& listed : e.sessions(bot, alice))
+            CHECK((listed.status == sb::SessionStatus::Closed) == (listed.id == r1.session_id));
+        CHECK(e.history(bot, alice, r1.session_id).size() == 2);
+
         // Bad input is refused with a clear status and stores nothing.
         CHECK(status_of([&] { say(e, bot, alice, mine, ""); }) == SB_EINVAL);
         CHECK(status_of([&] { say(e, bot, alice, std::string(129, 'x'), "hi"); }) == SB_ELIMIT);

@@ -309,6 +309,11 @@ SB_API int sb_sessions_count(const sb_sessions* sessions, size_t* out);
 SB_API int sb_sessions_at(const sb_sessions* sessions, size_t i, sb_session_info* out);
 SB_API void sb_sessions_free(sb_sessions* sessions);
 
+/* Closes a session: later messages to it are refused with SB_ECONFLICT. SB_ENOTFOUND as for
+ * sb_session_history. Closing a closed session succeeds. */
+SB_API int sb_session_close(sb_engine* engine, const char* bot_id, const char* user_id,
+                            const char* session_id);
+
 typedef enum sb_role { SB_ROLE_USER = 0, SB_ROLE_ASSISTANT = 1 } sb_role;
 
 typedef struct sb_message_info {

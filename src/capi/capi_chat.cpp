@@ -243,6 +243,15 @@ void sb_sessions_free(sb_sessions* sessions) {
     delete sessions;
 }
 
+int sb_session_close(sb_engine* engine, const char* bot_id, const char* user_id,
+                     const char* session_id) {
+    return guarded([&] {
+        sb::Engine& e = engine_of(engine);
+        e.close_session(text_arg(bot_id, "bot_id"), text_arg(user_id, "user_id"),
+                        text_arg(session_id, "session_id"));
+    });
+}
+
 int sb_session_history(sb_engine* engine, const char* bot_id, const char* user_id,
                        const char* session_id, sb_messages** out) {
     if (out) *out = nullptr;

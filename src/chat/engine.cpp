@@ -440,6 +440,20 @@ std::vector<SessionRecord> Engine::sessions(const std::string& bot_id, const std
     return store().list_sessions(bot_id, user_id);
 }
 
+void Engine::close_session(const std::string& bot_id, const std::string& user_id,
+                           const std::string& session_id) {
+    check_text(session_id, "session id", kMaxSessionIdBytes, false);
+    auto s = store().get_session(session_id);
+    if (!s || s->bot_id != bot_id || s->user_id != user_id)
+        throw Error(SB_ENOTFOUND, "no such session for this user and bot");
+    if (s->status == SessionStatus::Closed) return;
+    TurnRecord record;
+    record.session = *s;
+    record.session.status = SessionStatus::Closed;
+    record.session.last_active_ms = now_ms();
+    store().record_turn(record);
+}
+
 std::vector<MessageRecord> Engine::history(const std::string& bot_id, const std::string& user_id,
                                            const std::string& session_id) {
     check_text(session_id, "session id", kMaxSessionIdBytes, false);

@@ -79,6 +79,11 @@ class Engine {
     std::vector<MessageRecord> history(const std::string& bot_id, const std::string& user_id,
                                        const std::string& session_id);
 
+    // Closes a session: later turns on it are refused with SB_ECONFLICT. SB_ENOTFOUND as for
+    // history. Closing a closed session is not an error.
+    void close_session(const std::string& bot_id, const std::string& user_id,
+                       const std::string& session_id);
+
     // The FAQ index of a bot, built from the stored entries (cached per revision).
     std::shared_ptr<const FaqIndex> index(const std::string& bot_id);
 
