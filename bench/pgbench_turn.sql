@@ -1,7 +1,8 @@
 -- The writes of one chat turn, for pgbench: the PostgreSQL ceiling of bench/chat_run.sh (see
--- bench/README.md, "Chat turns per second"). One transaction, the statements of the store's
--- record_turn (src/store/postgres_store.cpp): the session row (INSERT on a session's first turn,
--- UPDATE after that), then the user's message and the reply.
+-- bench/README.md, "Chat turns per second"). The store's record_turn writes an ordinary turn as
+-- ONE statement (src/store/postgres_store.cpp, turn_create_session / turn_update_session): the
+-- session row (INSERT on a session's first turn, UPDATE after that) in a CTE, and the user's
+-- message and the reply inserted for it. The ceiling does the same writes the same way.
 --
 -- Like sb_chat_bench, each client keeps its own sessions and starts a new one every
 -- :session_turns turns, so 1 turn in 20 inserts a session and the others update it. Session ids
@@ -13,12 +14,10 @@
 \set sid :run * 1000000000 + :client_id * 1000000 + :turn / :session_turns
 \set first (:turn % :session_turns) = 0
 \set turn :turn + 1
-BEGIN;
 \if :first
-INSERT INTO sessions (id, bot_id, user_id, created_ms, last_active_ms, status, escalation_reason, unanswered_streak) VALUES ('pgb-' || CAST(:sid AS text), :bot, 'pgbench-user-' || CAST(:client_id AS text), CAST(extract(epoch FROM clock_timestamp()) * 1000 AS bigint), CAST(extract(epoch FROM clock_timestamp()) * 1000 AS bigint), 'open', '', 0);
+WITH s AS (INSERT INTO sessions (id, bot_id, user_id, created_ms, last_active_ms, status, escalation_reason, unanswered_streak) VALUES ('pgb-' || CAST(:sid AS text), :bot, 'pgbench-user-' || CAST(:client_id AS text), CAST(extract(epoch FROM clock_timestamp()) * 1000 AS bigint), CAST(extract(epoch FROM clock_timestamp()) * 1000 AS bigint), 'open', '', 0) RETURNING id)
+INSERT INTO messages (session_id, role, text, created_ms, faq_ids, confidence, escalated, escalation_reason, responder, latency_ms, error) SELECT s.id, v.role, v.text, v.created_ms, v.faq_ids, v.confidence, v.escalated, v.escalation_reason, v.responder, v.latency_ms, v.error FROM s, (VALUES (1, 'user', 'how long does shipping take to canada', CAST(extract(epoch FROM clock_timestamp()) * 1000 AS bigint), '[]', 0::float8, false, '', '', 0::bigint, false), (2, 'assistant', 'Orders placed before 2 p.m. ET on a business day ship the same day; others ship the next business day. Standard shipping then takes 3 to 5 business days and Express takes 1 to 2 business days within the contiguous U.S.; Alaska and Hawaii take 5 to 8 business days.', CAST(extract(epoch FROM clock_timestamp()) * 1000 AS bigint), '["shipping-times"]', 0.8::float8, false, '', 'offline', 1::bigint, false)) AS v(n, role, text, created_ms, faq_ids, confidence, escalated, escalation_reason, responder, latency_ms, error) ORDER BY v.n RETURNING id;
 \else
-UPDATE sessions SET last_active_ms = CAST(extract(epoch FROM clock_timestamp()) * 1000 AS bigint), status = 'open', escalation_reason = '', unanswered_streak = 0 WHERE id = 'pgb-' || CAST(:sid AS text);
+WITH s AS (UPDATE sessions SET last_active_ms = CAST(extract(epoch FROM clock_timestamp()) * 1000 AS bigint), status = 'open', escalation_reason = '', unanswered_streak = 0 WHERE id = 'pgb-' || CAST(:sid AS text) RETURNING id)
+INSERT INTO messages (session_id, role, text, created_ms, faq_ids, confidence, escalated, escalation_reason, responder, latency_ms, error) SELECT s.id, v.role, v.text, v.created_ms, v.faq_ids, v.confidence, v.escalated, v.escalation_reason, v.responder, v.latency_ms, v.error FROM s, (VALUES (1, 'user', 'how long does shipping take to canada', CAST(extract(epoch FROM clock_timestamp()) * 1000 AS bigint), '[]', 0::float8, false, '', '', 0::bigint, false), (2, 'assistant', 'Orders placed before 2 p.m. ET on a business day ship the same day; others ship the next business day. Standard shipping then takes 3 to 5 business days and Express takes 1 to 2 business days within the contiguous U.S.; Alaska and Hawaii take 5 to 8 business days.', CAST(extract(epoch FROM clock_timestamp()) * 1000 AS bigint), '["shipping-times"]', 0.8::float8, false, '', 'offline', 1::bigint, false)) AS v(n, role, text, created_ms, faq_ids, confidence, escalated, escalation_reason, responder, latency_ms, error) ORDER BY v.n RETURNING id;
 \endif
-INSERT INTO messages (session_id, role, text, created_ms, faq_ids, confidence, escalated, escalation_reason, responder, latency_ms, error) VALUES ('pgb-' || CAST(:sid AS text), 'user', 'how long does shipping take to canada', CAST(extract(epoch FROM clock_timestamp()) * 1000 AS bigint), '[]', 0, false, '', '', 0, false);
-INSERT INTO messages (session_id, role, text, created_ms, faq_ids, confidence, escalated, escalation_reason, responder, latency_ms, error) VALUES ('pgb-' || CAST(:sid AS text), 'assistant', 'Orders placed before 2 p.m. ET on a business day ship the same day; others ship the next business day. Standard shipping then takes 3 to 5 business days and Express takes 1 to 2 business days within the contiguous U.S.; Alaska and Hawaii take 5 to 8 business days.', CAST(extract(epoch FROM clock_timestamp()) * 1000 AS bigint), '["shipping-times"]', 0.8, false, '', 'offline', 1, false);
-END;
