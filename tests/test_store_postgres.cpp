@@ -15,16 +15,7 @@
 #include "common/error.hpp"
 #include "store/store.hpp"
 
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wall"
-#pragma GCC diagnostic ignored "-Wextra"
-#pragma GCC diagnostic ignored "-Wpedantic"
-#pragma GCC diagnostic ignored "-Wshadow"
-#pragma GCC diagnostic ignored "-Wconversion"
-#pragma GCC diagnostic ignored "-Wold-style-cast"
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-#include <pqxx/pqxx>
-#pragma GCC diagnostic pop
+#include "store/pqxx.hpp"
 
 namespace {
 

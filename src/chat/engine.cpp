@@ -440,15 +440,22 @@ std::vector<SessionRecord> Engine::sessions(const std::string& bot_id, const std
     return store().list_sessions(bot_id, user_id);
 }
 
-void Engine::close_session(const std::string& bot_id, const std::string& user_id,
-                           const std::string& session_id) {
+SessionRecord Engine::owned_session(const std::string& bot_id, const std::string& user_id,
+                                    const std::string& session_id) {
     check_text(session_id, "session id", kMaxSessionIdBytes, false);
     auto s = store().get_session(session_id);
+    // A session of another user or bot is reported exactly like one that does not exist.
     if (!s || s->bot_id != bot_id || s->user_id != user_id)
         throw Error(SB_ENOTFOUND, "no such session for this user and bot");
-    if (s->status == SessionStatus::Closed) return;
+    return *s;
+}
+
+void Engine::close_session(const std::string& bot_id, const std::string& user_id,
+                           const std::string& session_id) {
+    SessionRecord s = owned_session(bot_id, user_id, session_id);
+    if (s.status == SessionStatus::Closed) return;
     TurnRecord record;
-    record.session = *s;
+    record.session = s;
     record.session.status = SessionStatus::Closed;
     record.session.last_active_ms = now_ms();
     store().record_turn(record);
@@ -456,10 +463,7 @@ void Engine::close_session(const std::string& bot_id, const std::string& user_id
 
 std::vector<MessageRecord> Engine::history(const std::string& bot_id, const std::string& user_id,
                                            const std::string& session_id) {
-    check_text(session_id, "session id", kMaxSessionIdBytes, false);
-    auto s = store().get_session(session_id);
-    if (!s || s->bot_id != bot_id || s->user_id != user_id)
-        throw Error(SB_ENOTFOUND, "no such session for this user and bot");
+    owned_session(bot_id, user_id, session_id);
     return store().history(session_id, 0);
 }
 

@@ -92,6 +92,9 @@ class Engine {
     Turn respond(const BotRecord& bot, const SessionRecord& session, bool is_new,
                  const std::string& message);
     Store& store();
+    // The session, when it is this user's with this bot; else SB_ENOTFOUND.
+    SessionRecord owned_session(const std::string& bot_id, const std::string& user_id,
+                                const std::string& session_id);
     // The bot's record, re-read from the store at most once a second.
     BotRecord cached_bot(const std::string& bot_id);
     // The index of the bot's revision as read in `bot`.

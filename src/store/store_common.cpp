@@ -10,14 +10,19 @@ namespace sb {
 
 const char* to_string(SessionStatus s) noexcept {
     switch (s) {
-        case SessionStatus::Open: return "open";
-        case SessionStatus::Escalated: return "escalated";
-        case SessionStatus::Closed: return "closed";
+        case SessionStatus::Open:
+            return "open";
+        case SessionStatus::Escalated:
+            return "escalated";
+        case SessionStatus::Closed:
+            return "closed";
     }
     return "open";
 }
 
-const char* to_string(Role r) noexcept { return r == Role::User ? "user" : "assistant"; }
+const char* to_string(Role r) noexcept {
+    return r == Role::User ? "user" : "assistant";
+}
 
 SessionStatus session_status_from(std::string_view s) {
     if (s == "open") return SessionStatus::Open;
