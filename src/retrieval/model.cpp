@@ -673,7 +673,9 @@ std::vector<Scored> rank(Query& query, const LexicalIndex& lexical, const Classi
     const std::size_t n = lexical.docs();
     std::vector<float>& lex = scratch.scores;
     std::vector<std::uint32_t>& touched = scratch.touched;
-    if (lex.size() != n) lex.assign(n, 0.0f);
+    // Per-document scores are only needed to blend with the classifier (sets of at most
+    // kMaxClasses FAQs); the lexical-only path takes its top k from LexicalIndex::top.
+    if (classifier && lex.size() != n) lex.assign(n, 0.0f);
     touched.clear();
     // Leaves the scratch scores all zero again however this function exits.
     struct Reset {
