@@ -2,9 +2,11 @@
 // set (tests/pg/with-postgres.sh). Every case uses fresh owners, users and bots, so cases share
 // a database without seeing each other.
 #include <doctest/doctest.h>
+
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include "test_support.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -21,21 +23,11 @@
 
 namespace {
 
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char tmpl[] = "/tmp/sb-chat-XXXXXX";
-        REQUIRE(mkdtemp(tmpl) != nullptr);
-        path = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-};
+using sb::test::status_of;
+using sb::test::TempDir;
 
 std::vector<std::string> database_urls(const TempDir& dir) {
-    std::vector<std::string> urls = {"sqlite://" + dir.path + "/chat.db"};
+    std::vector<std::string> urls = {"sqlite://" + dir.path().string() + "/chat.db"};
     if (const char* pg = std::getenv("SB_TEST_PG_URL")) urls.push_back(pg);
     return urls;
 }
@@ -56,15 +48,6 @@ sb::ChatReply say(sb::Engine& e, const std::string& bot, const std::string& user
     r.session_id = session;
     r.message = text;
     return e.chat(r);
-}
-
-int status_of(const std::function<void()>& fn) {
-    try {
-        fn();
-    } catch (const sb::Error& e) {
-        return e.status();
-    }
-    return SB_OK;
 }
 
 }  // namespace
@@ -240,7 +223,7 @@ TEST_CASE("chat: escalation on request, on low confidence, and after repeated mi
 
 TEST_CASE("chat: a turn that fails still stores the user's message with an error reply") {
     TempDir dir;
-    const std::string url = "sqlite://" + dir.path + "/fail.db";
+    const std::string url = "sqlite://" + dir.path().string() + "/fail.db";
     sb::EngineOptions o;
     o.database_url = url;
     std::string bot;
@@ -250,7 +233,7 @@ TEST_CASE("chat: a turn that fails still stores the user's message with an error
     }
     // Corrupt the stored FAQ set behind the library's back.
     sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open((dir.path + "/fail.db").c_str(), &db) == SQLITE_OK);
+    REQUIRE(sqlite3_open((dir.path() / "fail.db").c_str(), &db) == SQLITE_OK);
     REQUIRE(sqlite3_exec(db, "UPDATE faq_sets SET entries_json = 'not json'", nullptr, nullptr,
                          nullptr) == SQLITE_OK);
     sqlite3_close(db);

@@ -1,6 +1,8 @@
 // Tests for FAQ ingestion: JSON, CSV, format detection, files, UTF-8 and the shared validation.
 #include <doctest/doctest.h>
 
+#include "test_support.hpp"
+
 #include <unistd.h>
 #include <cstdio>
 #include <filesystem>
@@ -17,21 +19,8 @@ using sb::FaqEntry;
 using sb::FaqFormat;
 using sb::FaqLimits;
 
-struct Failure {
-    int status = SB_OK;
-    std::string message;
-};
-
-template <class F>
-Failure failure_of(F&& f) {
-    try {
-        f();
-    } catch (const sb::Error& e) {
-        return {e.status(), e.what()};
-    }
-    FAIL("expected an sb::Error, but the call succeeded");
-    return {};
-}
+using sb::test::Failure;
+using sb::test::failure_of;
 
 Failure json_failure(const std::string& text, const FaqLimits& limits = {}) {
     return failure_of([&] { sb::parse_faqs_json(text, limits); });

@@ -3,6 +3,8 @@
 // (its tables are emptied at the start of each case).
 #include <doctest/doctest.h>
 
+#include "test_support.hpp"
+
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -36,41 +38,9 @@ using sb::SessionStatus;
 using sb::Store;
 using sb::TurnRecord;
 
-struct Failure {
-    int status = SB_OK;
-    std::string message;
-};
-
-template <class F>
-Failure failure_of(F&& f) {
-    try {
-        f();
-    } catch (const sb::Error& e) {
-        return {e.status(), e.what()};
-    }
-    FAIL("expected an sb::Error, but the call succeeded");
-    return {};
-}
-
-// A temporary directory, removed with everything in it at the end of the scope.
-class TempDir {
-  public:
-    TempDir() {
-        std::string templ = (fs::temp_directory_path() / "sb-store-XXXXXX").string();
-        REQUIRE(mkdtemp(templ.data()) != nullptr);
-        path_ = templ;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const fs::path& path() const { return path_; }
-
-  private:
-    fs::path path_;
-};
+using sb::test::Failure;
+using sb::test::failure_of;
+using sb::test::TempDir;
 
 // One backend to run a test case against: a URL naming a fresh (empty) database.
 class Backend {

@@ -4,6 +4,8 @@
 // otherwise they pass without doing anything.
 #include <doctest/doctest.h>
 
+#include "test_support.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -86,18 +88,7 @@ sb::TurnRecord make_turn(const std::string& bot_id, const std::string& session_i
     return turn;
 }
 
-// The status of the sb::Error that f throws (SB_OK when it throws none); fails the test on any
-// other exception type.
-template <class F>
-sb_status status_of(F&& f, std::string* message = nullptr) {
-    try {
-        f();
-    } catch (const sb::Error& e) {
-        if (message) *message = e.what();
-        return e.status();
-    }
-    return SB_OK;
-}
+using sb::test::status_of;
 
 sb::StoreOptions pool_of(std::size_t n) {
     sb::StoreOptions o;
