@@ -177,7 +177,7 @@ LexicalIndex LexicalIndex::build(const Corpus& corpus,
     return ix;
 }
 
-bool LexicalIndex::correct(Token& token, const Stemmer* /*stemmer*/) const {
+bool LexicalIndex::correct(Token& token) const {
     const std::string& w = token.word;
     if (w.size() < 4 || all_digits(w)) return false;
     const int max_d = w.size() >= 8 ? 2 : 1;
@@ -213,7 +213,7 @@ LexicalMatch LexicalIndex::resolve(Query& query) const {
         if (t.stop) continue;
         auto it = term_ids_.find(t.stem);
         bool corrected = false;
-        if (it == term_ids_.end() && !word_ids_.count(t.word) && correct(t, nullptr)) {
+        if (it == term_ids_.end() && !word_ids_.count(t.word) && correct(t)) {
             it = term_ids_.find(t.stem);
             corrected = true;
         }

@@ -70,7 +70,7 @@ class LexicalIndex {
     std::size_t docs() const noexcept { return docs_; }
 
   private:
-    bool correct(Token& token, const Stemmer* stemmer) const;
+    bool correct(Token& token) const;
 
     std::size_t docs_ = 0;
     std::unordered_map<std::string, std::uint32_t> term_ids_;  // stem -> term
