@@ -290,6 +290,40 @@ TEST_CASE("chat: many threads chat on one engine at once") {
     }
 }
 
+TEST_CASE("chat: two engines on one database take turns in one session and see each other") {
+    // Each engine remembers the sessions it wrote; the store's compare-and-set on the session's
+    // revision makes an engine notice what the other did and redo the turn from a fresh read.
+    TempDir dir;
+    for (const std::string& url : database_urls(dir)) {
+        CAPTURE(url);
+        // No FAQ clears the answer threshold and nothing escalates at once: every turn misses.
+        sb::EngineOptions o;
+        o.database_url = url;
+        o.max_unanswered = 3;
+        o.answer_threshold = 1.0;
+        o.escalation_threshold = 0.0;
+        sb::Engine a(o), b(o);
+        const std::string bot = a.create_bot(unique("admin-"), "Shop", shop_faqs());
+        const std::string user = unique("user-");
+        const std::string sid = unique("shared-");
+        // Three misses across the two engines: the streak is counted across both, so the third
+        // (on an engine whose cached record is stale) escalates.
+        CHECK_FALSE(say(a, bot, user, sid, "where is my parcel").escalated);
+        CHECK_FALSE(say(b, bot, user, sid, "my parcel has not arrived").escalated);
+        const auto third = say(a, bot, user, sid, "where is my order");
+        CHECK(third.escalated);
+        CHECK(third.escalation_reason == "repeated_unanswered");
+        CHECK(a.history(bot, user, sid).size() == 6);
+        // Closed through one engine, refused by the other, which had the session cached open.
+        b.close_session(bot, user, sid);
+        CHECK(status_of([&] { say(a, bot, user, sid, "hello again"); }) == SB_ECONFLICT);
+        CHECK(b.history(bot, user, sid).size() == 6);
+        const auto list = a.sessions(bot, user);
+        REQUIRE(list.size() == 1);
+        CHECK(list[0].status == sb::SessionStatus::Closed);
+    }
+}
+
 TEST_CASE("chat: helpers") {
     CHECK(sb::asks_for_human("can I speak to a real person"));
     CHECK(sb::asks_for_human("AGENT please"));

@@ -548,6 +548,28 @@ TEST_CASE("store: a conflicting or failing turn writes nothing") {
         store->record_turn(turn(upd, false, "fine", 9000));
         CHECK(store->history("s1", 0).size() == 4);
         CHECK(store->get_session("s1")->unanswered_streak == 3);
+        CHECK(store->get_session("s1")->revision == 1);
+
+        // Compare-and-set: a writer holding the old revision loses and writes nothing.
+        SessionRecord stale = upd;  // revision 0; the store is at 1 now
+        stale.status = SessionStatus::Closed;
+        const Failure c = failure_of([&] { store->record_turn(turn(stale, false, "late", 9500)); });
+        CHECK(c.status == SB_ECONFLICT);
+        CHECK(store->get_session("s1")->status == SessionStatus::Escalated);
+        CHECK(store->history("s1", 0).size() == 4);
+        SessionRecord fresh = *store->get_session("s1");
+        TurnRecord ok = turn(fresh, false, "again", 9600);
+        ok.messages[1].fallback = true;
+        ok.messages[1].prompt_tokens = 120;
+        ok.messages[1].completion_tokens = 34;
+        store->record_turn(ok);
+        CHECK(store->get_session("s1")->revision == 2);
+        const auto h = store->history("s1", 1);
+        REQUIRE(h.size() == 1);
+        CHECK(h[0].fallback);
+        CHECK(h[0].prompt_tokens == 120);
+        CHECK(h[0].completion_tokens == 34);
+        CHECK_FALSE(store->history("s1", 2)[0].fallback);
     }
 }
 
@@ -572,6 +594,7 @@ TEST_CASE("store: concurrent turns from several threads") {
                         const std::int64_t ms = 1000 + 10 * i;
                         store->record_turn(
                             turn(s, i == 0, std::string("q") + std::to_string(i), ms));
+                        if (i > 0) ++s.revision;  // an update bumps it; a creation leaves 0
                         s.unanswered_streak = i;
                         if (i % 10 == 0) store->history(id, 4);
                     }
@@ -615,8 +638,11 @@ TEST_CASE("store: sqlite file shared by two stores written from two threads") {
             Store& store = t == 0 ? *a : *b;
             try {
                 const std::string id = std::string("s") + std::to_string(t);
-                const SessionRecord s = session(id, "b1", "u", 1000);
-                for (int i = 0; i < 30; ++i) store.record_turn(turn(s, i == 0, "q", 1000 + i));
+                SessionRecord s = session(id, "b1", "u", 1000);
+                for (int i = 0; i < 30; ++i) {
+                    store.record_turn(turn(s, i == 0, "q", 1000 + i));
+                    if (i > 0) ++s.revision;
+                }
             } catch (const std::exception& e) {
                 errors[static_cast<std::size_t>(t)] = e.what();
             }

@@ -58,10 +58,12 @@ sb::BotRecord make_bot(const std::string& owner) {
     return b;
 }
 
+// A turn of a session created with `create`, else updated from `revision` (compare-and-set).
 sb::TurnRecord make_turn(const std::string& bot_id, const std::string& session_id, bool create,
-                         std::int64_t t) {
+                         std::int64_t t, std::int64_t revision = 0) {
     sb::TurnRecord turn;
     turn.create_session = create;
+    turn.session.revision = revision;
     turn.session.id = session_id;
     turn.session.bot_id = bot_id;
     turn.session.user_id = "user-1";
@@ -305,7 +307,7 @@ TEST_CASE("store postgres: a pool of 2 shared by 6 threads") {
             try {
                 const std::string sid = unique("pool-session");
                 for (int i = 0; i < kTurns; ++i) {
-                    store->record_turn(make_turn(bot.id, sid, i == 0, 1000 * t + i));
+                    store->record_turn(make_turn(bot.id, sid, i == 0, 1000 * t + i, i - 1));
                     if (!store->get_session(sid)) ++failures;
                     if (i % 5 == 0) store->load_faqs(bot.id);
                     if (t == 0 && i % 10 == 0) store->replace_faqs(bot.id, sample_faqs(2));

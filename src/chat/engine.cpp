@@ -16,6 +16,10 @@ namespace sb {
 namespace {
 
 constexpr std::size_t kMaxSessionIdBytes = 128;
+// Attempts at a turn whose session another writer changes meanwhile (compare-and-set fails).
+constexpr int kMaxTurnAttempts = 4;
+// Sessions an engine remembers as it last wrote them (see Engine::session_lru_).
+constexpr std::size_t kSessionCacheSize = 16384;
 constexpr std::size_t kMaxUserIdBytes = 256;
 constexpr std::size_t kMaxNameBytes = 256;
 constexpr std::size_t kSuggestions = 3;
@@ -254,11 +258,14 @@ ChatReply Engine::chat(const ChatRequest& request) {
     const BotRecord bot = cached_bot(request.bot_id);
 
     for (int attempt = 0;; ++attempt) {
-        // The session: the caller's id (new or theirs), or a new one.
+        // The session: the caller's id (new or theirs), or a new one. The first attempt trusts
+        // the cached record, which the store's compare-and-set checks; a retry reads afresh.
         SessionRecord session;
         bool create = false;
         if (request.session_id) {
-            auto found = store().get_session(*request.session_id);
+            std::optional<SessionRecord> found;
+            if (attempt == 0) found = cached_session(*request.session_id);
+            if (!found) found = store().get_session(*request.session_id);
             if (found) {
                 if (found->bot_id != request.bot_id || found->user_id != request.user_id)
                     throw Error(SB_EFORBIDDEN,
@@ -333,8 +340,12 @@ ChatReply Engine::chat(const ChatRequest& request) {
         try {
             store().record_turn(record);
         } catch (const Error& e) {
-            // Another thread or process created the same session id first: look again.
-            if (e.status() == SB_ECONFLICT && create && attempt == 0) continue;
+            // Another thread or process created the same session id first, or updated the
+            // session since it was read: read it again and redo the turn.
+            if (e.status() == SB_ECONFLICT && request.session_id) {
+                forget_session(session.id);
+                if (attempt < kMaxTurnAttempts - 1) continue;
+            }
             // The reply failed and so did saving it (the database is down): report the first
             // failure.
             if (failure_status != SB_OK)
@@ -342,6 +353,8 @@ ChatReply Engine::chat(const ChatRequest& request) {
                             failure + " (and the message could not be saved: " + e.what() + ")");
             throw;
         }
+        record.session.revision = create ? 0 : session.revision + 1;
+        remember_session(record.session);
         if (failure_status != SB_OK)
             throw Error(static_cast<sb_status>(failure_status),
                         failure + " (the message was saved with an error reply)");
@@ -452,13 +465,56 @@ SessionRecord Engine::owned_session(const std::string& bot_id, const std::string
 
 void Engine::close_session(const std::string& bot_id, const std::string& user_id,
                            const std::string& session_id) {
-    SessionRecord s = owned_session(bot_id, user_id, session_id);
-    if (s.status == SessionStatus::Closed) return;
-    TurnRecord record;
-    record.session = s;
-    record.session.status = SessionStatus::Closed;
-    record.session.last_active_ms = now_ms();
-    store().record_turn(record);
+    for (int attempt = 0;; ++attempt) {
+        SessionRecord s = owned_session(bot_id, user_id, session_id);
+        if (s.status == SessionStatus::Closed) return;
+        TurnRecord record;
+        record.session = s;
+        record.session.status = SessionStatus::Closed;
+        record.session.last_active_ms = now_ms();
+        try {
+            store().record_turn(record);
+        } catch (const Error& e) {
+            // A turn updated the session since it was read: read it again.
+            if (e.status() == SB_ECONFLICT && attempt < kMaxTurnAttempts - 1) continue;
+            throw;
+        }
+        record.session.revision = s.revision + 1;
+        remember_session(record.session);
+        return;
+    }
+}
+
+std::optional<SessionRecord> Engine::cached_session(const std::string& session_id) {
+    std::lock_guard lock(session_mutex_);
+    const auto it = session_index_.find(session_id);
+    if (it == session_index_.end()) return std::nullopt;
+    session_lru_.splice(session_lru_.begin(), session_lru_, it->second);
+    return *it->second;
+}
+
+void Engine::remember_session(const SessionRecord& session) {
+    std::lock_guard lock(session_mutex_);
+    const auto it = session_index_.find(session.id);
+    if (it != session_index_.end()) {
+        *it->second = session;
+        session_lru_.splice(session_lru_.begin(), session_lru_, it->second);
+        return;
+    }
+    session_lru_.push_front(session);
+    session_index_.emplace(session.id, session_lru_.begin());
+    if (session_lru_.size() > kSessionCacheSize) {
+        session_index_.erase(session_lru_.back().id);
+        session_lru_.pop_back();
+    }
+}
+
+void Engine::forget_session(const std::string& session_id) {
+    std::lock_guard lock(session_mutex_);
+    const auto it = session_index_.find(session_id);
+    if (it == session_index_.end()) return;
+    session_lru_.erase(it->second);
+    session_index_.erase(it);
 }
 
 std::vector<MessageRecord> Engine::history(const std::string& bot_id, const std::string& user_id,

@@ -3,11 +3,13 @@
 #pragma once
 
 #include <cstdint>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "faq/faq.hpp"
@@ -99,6 +101,10 @@ class Engine {
     BotRecord cached_bot(const std::string& bot_id);
     // The index of the bot's revision as read in `bot`.
     std::shared_ptr<const FaqIndex> index_for(const BotRecord& bot);
+    // The session as this engine last wrote it, when cached (an LRU of recent sessions).
+    std::optional<SessionRecord> cached_session(const std::string& session_id);
+    void remember_session(const SessionRecord& session);
+    void forget_session(const std::string& session_id);
     struct CachedIndex {
         int revision = 0;
         std::shared_ptr<const FaqIndex> index;
@@ -111,6 +117,12 @@ class Engine {
     std::map<std::string, CachedIndex> cache_;
     std::map<std::string, std::pair<BotRecord, std::int64_t>> bot_cache_;  // record, read at ms
     std::mutex build_mutex_;  // one index build at a time
+    // Sessions as this engine last wrote them, so that a turn need not read its session first:
+    // the store's compare-and-set on the revision catches any change made by another engine or
+    // process, and the turn is then redone from a fresh read. Most recently used first.
+    std::mutex session_mutex_;
+    std::list<SessionRecord> session_lru_;
+    std::unordered_map<std::string, std::list<SessionRecord>::iterator> session_index_;
 };
 
 // Helpers, exposed for tests.

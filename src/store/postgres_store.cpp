@@ -88,35 +88,40 @@ constexpr const char* kBotColumns =
     "b.id, b.owner, b.name, b.created_ms, COALESCE(f.revision, 0), COALESCE(f.entry_count, 0)";
 constexpr const char* kSessionColumns =
     "s.id, s.bot_id, s.user_id, s.created_ms, s.last_active_ms, s.status, s.escalation_reason, "
-    "s.unanswered_streak";
+    "s.unanswered_streak, s.revision";
 constexpr const char* kMessageColumns =
     "id, session_id, role, text, created_ms, faq_ids, confidence, escalated, escalation_reason, "
-    "responder, latency_ms, error";
+    "responder, latency_ms, error, fallback, prompt_tokens, completion_tokens";
 
 // The two messages of a turn, inserted for the session row the statement's CTE `s` returns
 // (none when the session did not exist: then nothing is inserted); placeholders from $first.
 std::string turn_messages_sql(int first) {
-    static const char* const kTypes[] = {"text",    "text", "bigint", "text",   "float8",
-                                         "boolean", "text", "text",   "bigint", "boolean"};
+    static const char* const kTypes[] = {"text",    "text",   "bigint", "text",   "float8",
+                                         "boolean", "text",   "text",   "bigint", "boolean",
+                                         "boolean", "bigint", "bigint"};
+    constexpr int kCount = static_cast<int>(std::size(kTypes));
     std::string values;
     for (int m = 0; m < 2; ++m) {
         values += m ? ", (" : "(";
         values += std::to_string(m + 1);
-        for (int i = 0; i < 10; ++i) {
+        for (int i = 0; i < kCount; ++i) {
             values += ", $";
-            values += std::to_string(first + 10 * m + i);
+            values += std::to_string(first + kCount * m + i);
             values += "::";
             values += kTypes[i];
         }
         values += ')';
     }
     return "INSERT INTO messages (session_id, role, text, created_ms, faq_ids, confidence, "
-           "escalated, escalation_reason, responder, latency_ms, error) "
+           "escalated, escalation_reason, responder, latency_ms, error, fallback, prompt_tokens, "
+           "completion_tokens) "
            "SELECT s.id, v.role, v.text, v.created_ms, v.faq_ids, v.confidence, v.escalated, "
-           "v.escalation_reason, v.responder, v.latency_ms, v.error FROM s, (VALUES " +
+           "v.escalation_reason, v.responder, v.latency_ms, v.error, v.fallback, v.prompt_tokens, "
+           "v.completion_tokens FROM s, (VALUES " +
            values +
            ") AS v(n, role, text, created_ms, faq_ids, confidence, escalated, escalation_reason, "
-           "responder, latency_ms, error) ORDER BY v.n RETURNING id";
+           "responder, latency_ms, error, fallback, prompt_tokens, completion_tokens) ORDER BY v.n "
+           "RETURNING id";
 }
 
 // The prepared statements, (re)prepared on every new connection.
@@ -155,11 +160,11 @@ const std::vector<std::pair<std::string, std::string>>& statements() {
          "escalation_reason, unanswered_streak) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"},
         {"update_session",
          "UPDATE sessions SET last_active_ms = $2, status = $3, escalation_reason = $4, "
-         "unanswered_streak = $5 WHERE id = $1"},
+         "unanswered_streak = $5, revision = revision + 1 WHERE id = $1 AND revision = $6"},
         {"insert_message",
          "INSERT INTO messages (session_id, role, text, created_ms, faq_ids, confidence, "
-         "escalated, escalation_reason, responder, latency_ms, error) "
-         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"},
+         "escalated, escalation_reason, responder, latency_ms, error, fallback, prompt_tokens, "
+         "completion_tokens) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"},
         // A whole ordinary turn (the session's row and two messages) as one statement: one round
         // trip instead of five, and atomic like any single statement.
         {"turn_create_session",
@@ -169,8 +174,9 @@ const std::vector<std::pair<std::string, std::string>>& statements() {
              turn_messages_sql(9)},
         {"turn_update_session",
          "WITH s AS (UPDATE sessions SET last_active_ms = $2, status = $3, escalation_reason = $4, "
-         "unanswered_streak = $5 WHERE id = $1 RETURNING id) " +
-             turn_messages_sql(6)},
+         "unanswered_streak = $5, revision = revision + 1 WHERE id = $1 AND revision = $6 "
+         "RETURNING id) " +
+             turn_messages_sql(7)},
     };
     return all;
 }
@@ -196,6 +202,7 @@ SessionRecord session_from(const pqxx::row& r) {
     s.status = session_status_from(r[5].as<std::string>());
     s.escalation_reason = r[6].as<std::string>();
     s.unanswered_streak = r[7].as<int>();
+    s.revision = r[8].as<std::int64_t>();
     return s;
 }
 
@@ -213,6 +220,9 @@ MessageRecord message_from(const pqxx::row& r) {
     m.responder = r[9].as<std::string>();
     m.latency_ms = r[10].as<std::int64_t>();
     m.error = r[11].as<bool>();
+    m.fallback = r[12].as<bool>();
+    m.prompt_tokens = r[13].as<std::int64_t>();
+    m.completion_tokens = r[14].as<std::int64_t>();
     return m;
 }
 
@@ -334,7 +344,7 @@ class PostgresStore final : public Store {
             out.reserve(r.size());
             for (const auto& row : r) {
                 SessionRecord s = session_from(row);
-                s.message_count = static_cast<std::size_t>(row[8].as<std::int64_t>());
+                s.message_count = static_cast<std::size_t>(row[9].as<std::int64_t>());
                 out.push_back(std::move(s));
             }
             return out;
@@ -380,16 +390,20 @@ class PostgresStore final : public Store {
                             s.last_active_ms, status, s.escalation_reason, s.unanswered_streak,
                             role_a, a.text, a.created_ms, faq_ids_json[0], a.confidence,
                             a.escalated, a.escalation_reason, a.responder, a.latency_ms, a.error,
-                            role_b, b.text, b.created_ms, faq_ids_json[1], b.confidence,
-                            b.escalated, b.escalation_reason, b.responder, b.latency_ms, b.error);
+                            a.fallback, a.prompt_tokens, a.completion_tokens, role_b, b.text,
+                            b.created_ms, faq_ids_json[1], b.confidence, b.escalated,
+                            b.escalation_reason, b.responder, b.latency_ms, b.error, b.fallback,
+                            b.prompt_tokens, b.completion_tokens);
                     } else {
                         r = w.exec_prepared(
                             "turn_update_session", s.id, s.last_active_ms, status,
-                            s.escalation_reason, s.unanswered_streak, role_a, a.text, a.created_ms,
-                            faq_ids_json[0], a.confidence, a.escalated, a.escalation_reason,
-                            a.responder, a.latency_ms, a.error, role_b, b.text, b.created_ms,
+                            s.escalation_reason, s.unanswered_streak, s.revision, role_a, a.text,
+                            a.created_ms, faq_ids_json[0], a.confidence, a.escalated,
+                            a.escalation_reason, a.responder, a.latency_ms, a.error, a.fallback,
+                            a.prompt_tokens, a.completion_tokens, role_b, b.text, b.created_ms,
                             faq_ids_json[1], b.confidence, b.escalated, b.escalation_reason,
-                            b.responder, b.latency_ms, b.error);
+                            b.responder, b.latency_ms, b.error, b.fallback, b.prompt_tokens,
+                            b.completion_tokens);
                     }
                 } catch (const pqxx::unique_violation&) {
                     throw Error(SB_ECONFLICT, "session \"" + s.id + "\" exists already");
@@ -397,7 +411,14 @@ class PostgresStore final : public Store {
                     throw Error(SB_ENOTFOUND, "creating session \"" + s.id +
                                                   "\": no bot with id \"" + s.bot_id + "\"");
                 }
-                if (r.size() != 2) throw Error(SB_ENOTFOUND, "no session with id \"" + s.id + "\"");
+                if (r.size() != 2) {
+                    // No row matched: the session is gone, or changed since it was read.
+                    const pqxx::result e = w.exec_prepared("get_session", s.id);
+                    if (e.empty()) throw Error(SB_ENOTFOUND, "no session with id \"" + s.id + "\"");
+                    throw Error(
+                        SB_ECONFLICT,
+                        "session \"" + s.id + "\" was changed by another writer since it was read");
+                }
             });
             return;
         }
@@ -417,11 +438,16 @@ class PostgresStore final : public Store {
                                                   "\": no bot with id \"" + s.bot_id + "\"");
                 }
             } else {
-                const pqxx::result r = w.exec_prepared("update_session", s.id, s.last_active_ms,
-                                                       std::string(to_string(s.status)),
-                                                       s.escalation_reason, s.unanswered_streak);
-                if (r.affected_rows() == 0)
-                    throw Error(SB_ENOTFOUND, "no session with id \"" + s.id + "\"");
+                const pqxx::result r = w.exec_prepared(
+                    "update_session", s.id, s.last_active_ms, std::string(to_string(s.status)),
+                    s.escalation_reason, s.unanswered_streak, s.revision);
+                if (r.affected_rows() == 0) {
+                    if (w.exec_prepared("get_session", s.id).empty())
+                        throw Error(SB_ENOTFOUND, "no session with id \"" + s.id + "\"");
+                    throw Error(
+                        SB_ECONFLICT,
+                        "session \"" + s.id + "\" was changed by another writer since it was read");
+                }
             }
             for (std::size_t i = 0; i < turn.messages.size(); ++i) {
                 const MessageRecord& m = turn.messages[i];
@@ -429,7 +455,7 @@ class PostgresStore final : public Store {
                     w.exec_prepared("insert_message", m.session_id, std::string(to_string(m.role)),
                                     m.text, m.created_ms, faq_ids_json[i], m.confidence,
                                     m.escalated, m.escalation_reason, m.responder, m.latency_ms,
-                                    m.error);
+                                    m.error, m.fallback, m.prompt_tokens, m.completion_tokens);
                 } catch (const pqxx::foreign_key_violation&) {
                     throw Error(SB_ENOTFOUND,
                                 "storing a message: no session with id \"" + m.session_id + "\"");

@@ -183,11 +183,11 @@ constexpr const char* kBotColumns =
 
 constexpr const char* kSessionColumns =
     "SELECT s.id, s.bot_id, s.user_id, s.created_ms, s.last_active_ms, s.status, "
-    "s.escalation_reason, s.unanswered_streak";
+    "s.escalation_reason, s.unanswered_streak, s.revision";
 
 constexpr const char* kMessageColumns =
     "id, session_id, role, text, created_ms, faq_ids, confidence, escalated, escalation_reason, "
-    "responder, latency_ms, error";
+    "responder, latency_ms, error, fallback, prompt_tokens, completion_tokens";
 
 // updated_ms of a FAQ set replaced by replace_faqs (whose interface carries no time): now, in Unix
 // milliseconds, by SQLite's clock.
@@ -299,7 +299,7 @@ class SqliteStore final : public Store {
         q.text(1, bot_id).text(2, user_id);
         while (q.step()) {
             SessionRecord s = read_session(q);
-            s.message_count = q.col_size(8);
+            s.message_count = q.col_size(9);
             out.push_back(std::move(s));
         }
         return out;
@@ -328,6 +328,9 @@ class SqliteStore final : public Store {
             m.responder = q.col_text(9);
             m.latency_ms = q.col_int64(10);
             m.error = q.col_bool(11);
+            m.fallback = q.col_bool(12);
+            m.prompt_tokens = q.col_int64(13);
+            m.completion_tokens = q.col_int64(14);
             out.push_back(std::move(m));
         }
         return out;
@@ -368,10 +371,16 @@ class SqliteStore final : public Store {
                 .text(2, to_string(s.status))
                 .text(3, s.escalation_reason)
                 .int64(4, s.unanswered_streak)
-                .text(5, s.id);
+                .text(5, s.id)
+                .int64(6, s.revision);
             q.run();
             if (sqlite3_changes(db()) == 0) {
-                throw Error(SB_ENOTFOUND, "no session with id \"" + s.id + "\"");
+                Query exists(db(), session_get_.get(), "reading a session");
+                exists.text(1, s.id);
+                if (!exists.step())
+                    throw Error(SB_ENOTFOUND, "no session with id \"" + s.id + "\"");
+                throw Error(SB_ECONFLICT, "session \"" + s.id +
+                                              "\" was changed by another writer since it was read");
             }
         }
         for (std::size_t i = 0; i < turn.messages.size(); ++i) {
@@ -387,7 +396,10 @@ class SqliteStore final : public Store {
                 .text(8, m.escalation_reason)
                 .text(9, m.responder)
                 .int64(10, m.latency_ms)
-                .int64(11, m.error ? 1 : 0);
+                .int64(11, m.error ? 1 : 0)
+                .int64(12, m.fallback ? 1 : 0)
+                .int64(13, m.prompt_tokens)
+                .int64(14, m.completion_tokens);
             const int rc = q.step_rc();
             if (is_constraint(rc, SQLITE_CONSTRAINT_FOREIGNKEY)) {
                 throw Error(SB_ENOTFOUND,
@@ -500,11 +512,13 @@ class SqliteStore final : public Store {
                                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
         session_update_ = prepare(db(),
                                   "UPDATE sessions SET last_active_ms = ?, status = ?, "
-                                  "escalation_reason = ?, unanswered_streak = ? WHERE id = ?");
+                                  "escalation_reason = ?, unanswered_streak = ?, revision = "
+                                  "revision + 1 WHERE id = ? AND revision = ?");
         message_insert_ = prepare(db(),
                                   "INSERT INTO messages (session_id, role, text, created_ms, "
                                   "faq_ids, confidence, escalated, escalation_reason, responder, "
-                                  "latency_ms, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                                  "latency_ms, error, fallback, prompt_tokens, completion_tokens) "
+                                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
         history_ = prepare(
             db(), (std::string("SELECT ") + kMessageColumns + " FROM (SELECT " + kMessageColumns +
                    " FROM messages WHERE session_id = ? ORDER BY id DESC LIMIT ?) "
@@ -533,6 +547,7 @@ class SqliteStore final : public Store {
         s.status = session_status_from(q.col_text(5));
         s.escalation_reason = q.col_text(6);
         s.unanswered_streak = q.col_int(7);
+        s.revision = q.col_int64(8);
         return s;
     }
 

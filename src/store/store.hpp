@@ -19,10 +19,10 @@ namespace sb {
 enum class SessionStatus { Open, Escalated, Closed };
 enum class Role { User, Assistant };
 
-const char* to_string(SessionStatus s) noexcept;   // "open", "escalated", "closed"
-const char* to_string(Role r) noexcept;            // "user", "assistant"
+const char* to_string(SessionStatus s) noexcept;        // "open", "escalated", "closed"
+const char* to_string(Role r) noexcept;                 // "user", "assistant"
 SessionStatus session_status_from(std::string_view s);  // throws SB_EDB on an unknown value
-Role role_from(std::string_view s);                      // throws SB_EDB on an unknown value
+Role role_from(std::string_view s);                     // throws SB_EDB on an unknown value
 
 struct BotRecord {
     std::string id;  // UUID
@@ -42,6 +42,7 @@ struct SessionRecord {
     SessionStatus status = SessionStatus::Open;
     std::string escalation_reason;  // "" unless escalated
     int unanswered_streak = 0;      // consecutive assistant turns that could not answer
+    std::int64_t revision = 0;      // 0 when created, +1 on every update (compare-and-set)
     std::size_t message_count = 0;  // filled by list_sessions; not written
 };
 
@@ -58,12 +59,16 @@ struct MessageRecord {
     std::string escalation_reason;  // "" unless escalated
     std::string responder;          // "offline", "gemini", ... or "error"
     std::int64_t latency_ms = 0;
-    bool error = false;  // the turn failed; text is the error reply shown to the user
+    bool error = false;              // the turn failed; text is the error reply shown to the user
+    bool fallback = false;           // the LLM provider failed and the offline responder answered
+    std::int64_t prompt_tokens = 0;  // LLM usage of the reply (0 when none)
+    std::int64_t completion_tokens = 0;  //
 };
 
 // Everything one chat turn writes, applied in one transaction: the session is created when
-// `create_session` is set (and must not exist), else updated (last_active_ms, status,
-// escalation_reason, unanswered_streak); then the messages are appended in order.
+// `create_session` is set (and must not exist; its revision is 0), else updated (last_active_ms,
+// status, escalation_reason, unanswered_streak) by compare-and-set: only when its stored revision
+// is still session.revision, which the update then increments; then the messages are appended.
 struct TurnRecord {
     SessionRecord session;
     bool create_session = false;
@@ -75,7 +80,7 @@ struct StoreOptions {
 };
 
 class Store {
-public:
+  public:
     // Opens (creating and migrating as needed) the database named by url. An empty url means
     // "sqlite://supportbot.db" (a file in the working directory).
     static std::unique_ptr<Store> open(const std::string& url, const StoreOptions& options);
@@ -102,8 +107,10 @@ public:
     // The last `limit` messages of a session (0 = all), oldest first.
     virtual std::vector<MessageRecord> history(const std::string& session_id,
                                                std::size_t limit) = 0;
-    // Applies a turn atomically. Throws SB_ECONFLICT when create_session is set and the session
-    // exists already (another thread or process created it first); nothing is written then.
+    // Applies a turn atomically. Throws SB_ECONFLICT, writing nothing, when create_session is set
+    // and the session exists already (another thread or process created it first), or when the
+    // session's stored revision is no longer session.revision (another writer updated it since it
+    // was read); SB_ENOTFOUND when an update finds no session.
     virtual void record_turn(const TurnRecord& turn) = 0;
 };
 

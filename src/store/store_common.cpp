@@ -127,6 +127,19 @@ CREATE TABLE messages (
 );
 CREATE INDEX messages_session ON messages (session_id, id);
 )sql"},
+        {2, "session revisions (compare-and-set updates); LLM fallback and token usage",
+         R"sql(
+ALTER TABLE sessions ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN fallback INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN prompt_tokens INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN completion_tokens INTEGER NOT NULL DEFAULT 0;
+)sql",
+         R"sql(
+ALTER TABLE sessions ADD COLUMN revision BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN fallback BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE messages ADD COLUMN prompt_tokens BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN completion_tokens BIGINT NOT NULL DEFAULT 0;
+)sql"},
     };
     return all;
 }
