@@ -62,7 +62,10 @@ typedef enum sb_status {
     SB_ERANGE = -10,       /* an index is out of range */
     SB_EDB = -11,          /* the database failed (unreachable, I/O error, corrupt data, ...) */
     SB_ECONFLICT = -12,    /* the request conflicts with the current state */
-    SB_EFORBIDDEN = -13    /* the thing exists but the caller may not use it; nothing is revealed */
+    SB_EFORBIDDEN = -13,   /* the thing exists but the caller may not use it; nothing is revealed */
+    SB_EPROVIDER = -14,    /* the LLM provider failed (after its retries) */
+    SB_EUNAUTHENTICATED = -15 /* no valid token: missing, malformed, tampered, expired, or of a
+                                 deleted account */
 } sb_status;
 
 /* The message of the last failed call on this thread, or "" when the last call succeeded.

@@ -195,6 +195,10 @@ const char* sb_status_name(int status) {
             return "SB_ECONFLICT";
         case SB_EFORBIDDEN:
             return "SB_EFORBIDDEN";
+        case SB_EPROVIDER:
+            return "SB_EPROVIDER";
+        case SB_EUNAUTHENTICATED:
+            return "SB_EUNAUTHENTICATED";
         default:
             return "SB_UNKNOWN";
     }
