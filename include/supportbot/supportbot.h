@@ -80,7 +80,7 @@ SB_API const char* sb_status_name(int status);
 
 typedef struct sb_engine sb_engine;
 
-#define SB_ENGINE_OPTIONS_VERSION 2
+#define SB_ENGINE_OPTIONS_VERSION 3
 typedef struct sb_engine_options {
     unsigned int version; /* SB_ENGINE_OPTIONS_VERSION */
     /* Snowball stemmer language for FAQ text, e.g. "english" (NULL or "" = "english"). */
@@ -100,9 +100,30 @@ typedef struct sb_engine_options {
     double escalation_threshold;
     /* Consecutive turns the bot could not answer before it escalates; 0 = 2. */
     unsigned int max_unanswered;
+    /* Version 3: */
+    /* The responder: "offline" (NULL or "": the built-in one, answering from the FAQs alone),
+     * "gemini" (Google's generateContent REST API) or "openai" (any OpenAI-compatible
+     * /v1/chat/completions server: Ollama, llama.cpp's server, vLLM). When an LLM fails after its
+     * retries, the turn falls back to the offline responder and the message is marked so. */
+    const char* llm_provider;
+    const char* llm_base_url;      /* NULL or "" = the provider's default */
+    const char* llm_model;         /* NULL or "" = the provider's default */
+    const char* llm_api_key;       /* NULL or "" = none (Gemini needs one) */
+    long llm_connect_timeout_ms;   /* 0 = 5000 */
+    long llm_timeout_ms;           /* per attempt, whole request; 0 = 60000 */
+    unsigned int llm_max_attempts; /* attempts per call, retries included; 0 = 3 */
+    /* The HS256 key that signs access tokens: at least 32 bytes. NULL or "" = no accounts: the
+     * calls that need one fail with SB_EINVAL. */
+    const char* secret_key;
+    unsigned int access_token_minutes; /* lifetime of an access token; 0 = 30 */
+    unsigned int login_max_failures;   /* failed logins of one account per window; 0 = 5 */
+    unsigned int login_window_seconds; /* 0 = 900 */
 } sb_engine_options;
-#define SB_ENGINE_OPTIONS_INIT \
-    { SB_ENGINE_OPTIONS_VERSION, NULL, NULL, 0, 0, -1.0, -1.0, 0 }
+#define SB_ENGINE_OPTIONS_INIT                                                                    \
+    {                                                                                             \
+        SB_ENGINE_OPTIONS_VERSION, NULL, NULL, 0, 0, -1.0, -1.0, 0, NULL, NULL, NULL, NULL, 0, 0, \
+            0, NULL, 0, 0, 0                                                                      \
+    }
 SB_API int sb_engine_options_init(sb_engine_options* opts, unsigned int version);
 
 /* Opens an engine. opts may be NULL for defaults. *out is set to NULL on failure. */

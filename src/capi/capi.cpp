@@ -35,6 +35,18 @@ struct EngineOptionsV1 {
     const char* language;
 };
 
+// The layout of sb_engine_options version 2.
+struct EngineOptionsV2 {
+    unsigned int version;
+    const char* language;
+    const char* database_url;
+    size_t pool_size;
+    size_t history_turns;
+    double answer_threshold;
+    double escalation_threshold;
+    unsigned int max_unanswered;
+};
+
 constexpr std::size_t kMaxQueryBytes = 16u << 10;
 constexpr std::size_t kMaxK = 1000;
 
@@ -215,9 +227,41 @@ int sb_engine_options_init(sb_engine_options* opts, unsigned int version) {
             v1->language = nullptr;
             return;
         }
+        if (version == 2) {
+            auto* v2 = reinterpret_cast<EngineOptionsV2*>(opts);
+            *v2 = EngineOptionsV2{2, nullptr, nullptr, 0, 0, -1.0, -1.0, 0};
+            return;
+        }
         *opts = sb_engine_options SB_ENGINE_OPTIONS_INIT;
     });
 }
+
+namespace {
+
+// The fields version 3 added: the LLM provider and accounts.
+void read_options_v3(const sb_engine_options& opts, sb::EngineOptions& o) {
+    auto text = [](const char* s) { return s ? std::string(s) : std::string(); };
+    if (opts.llm_provider && *opts.llm_provider) o.llm.provider = opts.llm_provider;
+    o.llm.base_url = text(opts.llm_base_url);
+    o.llm.model = text(opts.llm_model);
+    o.llm.api_key = text(opts.llm_api_key);
+    if (opts.llm_connect_timeout_ms < 0 || opts.llm_timeout_ms < 0)
+        throw sb::Error(SB_EINVAL, "LLM timeouts must not be negative");
+    if (opts.llm_connect_timeout_ms) o.llm.connect_timeout_ms = opts.llm_connect_timeout_ms;
+    if (opts.llm_timeout_ms) o.llm.timeout_ms = opts.llm_timeout_ms;
+    if (opts.llm_max_attempts > 20) throw sb::Error(SB_EINVAL, "llm_max_attempts over 20");
+    if (opts.llm_max_attempts) o.llm.max_attempts = static_cast<int>(opts.llm_max_attempts);
+    o.secret_key = text(opts.secret_key);
+    if (!o.secret_key.empty() && o.secret_key.size() < 32)
+        throw sb::Error(SB_EINVAL, "secret_key is shorter than 32 bytes");
+    if (opts.access_token_minutes > 525600)
+        throw sb::Error(SB_EINVAL, "access_token_minutes over a year");
+    if (opts.access_token_minutes) o.access_token_minutes = opts.access_token_minutes;
+    if (opts.login_max_failures) o.login_max_failures = opts.login_max_failures;
+    if (opts.login_window_seconds) o.login_window_seconds = opts.login_window_seconds;
+}
+
+}  // namespace
 
 int sb_engine_open(sb_engine** out, const sb_engine_options* opts) {
     if (out) *out = nullptr;
@@ -246,6 +290,7 @@ int sb_engine_open(sb_engine** out, const sb_engine_options* opts) {
                 if (opts->max_unanswered > 1000)
                     throw sb::Error(SB_EINVAL, "max_unanswered over 1000");
             }
+            if (opts->version >= 3) read_options_v3(*opts, o);
         }
         sb::Stemmer probe(o.language);  // rejects unknown languages now, not at load
         auto engine = std::make_unique<sb_engine>();

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "faq/faq.hpp"
+#include "llm/llm.hpp"
 #include "retrieval/index.hpp"
 #include "store/store.hpp"
 
@@ -28,6 +29,13 @@ struct EngineOptions {
     double escalation_threshold = -1;
     int max_unanswered = 2;  // consecutive unanswered turns before escalating
     std::size_t max_message_bytes = 8000;
+    llm::ProviderOptions llm;  // provider "offline" (the default) needs no network
+    // Accounts: the HS256 key of access tokens ("" = accounts disabled), their lifetime, and the
+    // failed-login limit per account and time window.
+    std::string secret_key;
+    unsigned access_token_minutes = 30;
+    unsigned login_max_failures = 5;
+    unsigned login_window_seconds = 900;
 };
 
 struct ChatRequest {

@@ -190,6 +190,46 @@ static void test_engine_options_v1(void) {
     sb_engine_close(engine);
 }
 
+/* A caller built against version 2, before the LLM and account fields. The canary after the
+ * struct must survive sb_engine_options_init. */
+struct engine_options_v2 {
+    unsigned int version;
+    const char* language;
+    const char* database_url;
+    size_t pool_size;
+    size_t history_turns;
+    double answer_threshold;
+    double escalation_threshold;
+    unsigned int max_unanswered;
+};
+
+static void test_engine_options_v2_and_v3(void) {
+    struct {
+        struct engine_options_v2 v2;
+        unsigned char canary[64];
+    } old;
+    sb_engine_options v3 = SB_ENGINE_OPTIONS_INIT;
+    sb_engine* engine = NULL;
+    memset(&old, 0x5a, sizeof old);
+    CHECK(sb_engine_options_init((sb_engine_options*)&old.v2, 2) == SB_OK);
+    CHECK(old.v2.version == 2 && old.v2.database_url == NULL && old.v2.answer_threshold < 0);
+    CHECK(old.canary[0] == 0x5a && old.canary[63] == 0x5a);
+    old.v2.database_url = "sqlite://:memory:";
+    CHECK(sb_engine_open(&engine, (const sb_engine_options*)&old.v2) == SB_OK);
+    sb_engine_close(engine);
+
+    /* Version 3: a signing key shorter than 32 bytes and negative timeouts are refused. */
+    v3.secret_key = "too short";
+    CHECK(sb_engine_open(&engine, &v3) == SB_EINVAL && engine == NULL);
+    CHECK(strstr(sb_last_error(), "32") != NULL);
+    v3.secret_key = "0123456789abcdef0123456789abcdef";
+    v3.llm_timeout_ms = -1;
+    CHECK(sb_engine_open(&engine, &v3) == SB_EINVAL && engine == NULL);
+    v3.llm_timeout_ms = 0;
+    CHECK(sb_engine_open(&engine, &v3) == SB_OK);
+    sb_engine_close(engine);
+}
+
 static void test_chat(void) {
     char dir[] = "/tmp/sb-capi-XXXXXX";
     char url[256];
@@ -308,6 +348,7 @@ int main(void) {
     test_bad_files();
     test_project_faqs();
     test_engine_options_v1();
+    test_engine_options_v2_and_v3();
     test_chat();
     printf("%d checks, %d failed\n", checks, failures);
     return failures == 0 ? 0 : 1;
