@@ -97,6 +97,32 @@ class Engine {
     // The FAQ index of a bot, built from the stored entries (cached per revision).
     std::shared_ptr<const FaqIndex> index(const std::string& bot_id);
 
+    // ---- Session summaries and analytics (src/analytics) ----
+    // The llm branch provides the real client;
+    // this placeholder goes at merge.
+    llm::Client* llm_client() const noexcept { return nullptr; }
+
+    // The summary of one of the user's sessions (SB_ENOTFOUND when the session is not this
+    // user's with this bot), made with the engine's LLM client or offline, and stored; a stored
+    // summary that covers the session's last message is returned as it is.
+    SessionSummary summarize_session(const std::string& bot_id, const std::string& user_id,
+                                     const std::string& session_id);
+    // Summarises every session of the bot that has none, or has messages after it (idempotent:
+    // a second run processes none). Returns {processed, skipped (up to date)}.
+    std::pair<std::size_t, std::size_t> summarize_bot(const std::string& bot_id);
+    // The stored summaries of the bot's sessions created in [from_ms, to_ms).
+    std::vector<SessionSummary> summaries(const std::string& bot_id, std::int64_t from_ms,
+                                          std::int64_t to_ms);
+    // The analytics of the bot's sessions created in [from_ms, to_ms), as JSON (README.md).
+    std::string analytics(const std::string& bot_id, std::int64_t from_ms, std::int64_t to_ms);
+    // The same three with a given client instead of the engine's (nullptr: offline).
+    SessionSummary summarize_session(const std::string& bot_id, const std::string& user_id,
+                                     const std::string& session_id, llm::Client* client);
+    std::pair<std::size_t, std::size_t> summarize_bot(const std::string& bot_id,
+                                                      llm::Client* client);
+    std::string analytics(const std::string& bot_id, std::int64_t from_ms, std::int64_t to_ms,
+                          llm::Client* client);
+
   private:
     struct Turn;
     Turn respond(const BotRecord& bot, const SessionRecord& session, bool is_new,

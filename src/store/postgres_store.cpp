@@ -93,6 +93,16 @@ constexpr const char* kMessageColumns =
     "id, session_id, role, text, created_ms, faq_ids, confidence, escalated, escalation_reason, "
     "responder, latency_ms, error, fallback, prompt_tokens, completion_tokens";
 
+// ---- Session summaries and analytics (migration 3) ----
+constexpr const char* kSummaryColumns =
+    "ss.session_id, ss.bot_id, ss.summary, ss.main_issue, ss.resolved, ss.sentiment, ss.topics, "
+    "ss.source, ss.fallback, ss.last_message_id, ss.created_ms, ss.updated_ms";
+constexpr const char* kInRange = " s.bot_id = $1 AND s.created_ms >= $2 AND s.created_ms < $3";
+constexpr const char* kBotMessageColumns =
+    "m.id, m.session_id, m.role, m.text, m.created_ms, m.faq_ids, m.confidence, m.escalated, "
+    "m.escalation_reason, m.responder, m.latency_ms, m.error, m.fallback, m.prompt_tokens, "
+    "m.completion_tokens";
+
 // The two messages of a turn, inserted for the session row the statement's CTE `s` returns
 // (none when the session did not exist: then nothing is inserted); placeholders from $first.
 std::string turn_messages_sql(int first) {
@@ -177,8 +187,71 @@ const std::vector<std::pair<std::string, std::string>>& statements() {
          "unanswered_streak = $5, revision = revision + 1 WHERE id = $1 AND revision = $6 "
          "RETURNING id) " +
              turn_messages_sql(7)},
+        // ---- Session summaries and analytics (migration 3) ----
+        {"summary_upsert",
+         "INSERT INTO session_summaries (session_id, bot_id, summary, main_issue, resolved, "
+         "sentiment, topics, source, fallback, last_message_id, created_ms, updated_ms) "
+         "SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 FROM sessions "
+         "WHERE id = $1 AND bot_id = $2 "
+         "ON CONFLICT (session_id) DO UPDATE SET summary = excluded.summary, "
+         "main_issue = excluded.main_issue, resolved = excluded.resolved, "
+         "sentiment = excluded.sentiment, topics = excluded.topics, source = excluded.source, "
+         "fallback = excluded.fallback, last_message_id = excluded.last_message_id, "
+         "updated_ms = excluded.updated_ms "
+         "WHERE session_summaries.last_message_id <= excluded.last_message_id RETURNING 1"},
+        {"summary_get", std::string("SELECT ") + kSummaryColumns +
+                            " FROM session_summaries ss WHERE ss.session_id = $1"},
+        {"summaries_list", std::string("SELECT ") + kSummaryColumns +
+                               " FROM session_summaries ss JOIN sessions s ON s.id = "
+                               "ss.session_id WHERE" +
+                               kInRange + " ORDER BY s.created_ms, s.id"},
+        {"summary_backlog",
+         "SELECT id, last, covered FROM (SELECT s.id, s.created_ms, (SELECT max(m.id) FROM "
+         "messages m WHERE m.session_id = s.id) AS last, COALESCE(ss.last_message_id, 0) AS "
+         "covered FROM sessions s LEFT JOIN session_summaries ss ON ss.session_id = s.id WHERE "
+         "s.bot_id = $1) AS b WHERE last IS NOT NULL ORDER BY created_ms, id"},
+        {"activity_sessions", std::string("SELECT count(*) FROM sessions s WHERE") + kInRange},
+        {"activity_messages",
+         std::string("SELECT count(*) FILTER (WHERE m.role = 'user'), "
+                     "count(*) FILTER (WHERE m.role = 'assistant'), "
+                     "count(*) FILTER (WHERE m.role = 'assistant' AND m.faq_ids <> '[]'), "
+                     "count(*) FILTER (WHERE m.escalated), "
+                     "count(DISTINCT m.session_id) FILTER (WHERE m.escalated), "
+                     "count(*) FILTER (WHERE m.fallback), count(*) FILTER (WHERE m.error), "
+                     "count(*) FILTER (WHERE m.prompt_tokens + m.completion_tokens > 0), "
+                     "COALESCE(sum(m.prompt_tokens), 0)::bigint, "
+                     "COALESCE(sum(m.completion_tokens), 0)::bigint "
+                     "FROM messages m JOIN sessions s ON s.id = m.session_id WHERE") +
+             kInRange},
+        {"activity_reasons",
+         std::string("SELECT m.escalation_reason, count(*) FROM messages m JOIN sessions s ON "
+                     "s.id = m.session_id WHERE") +
+             kInRange + " AND m.escalated GROUP BY 1 ORDER BY 2 DESC, 1"},
+        {"activity_days",
+         std::string("SELECT s.created_ms / 86400000 AS day, count(*) FROM sessions s WHERE") +
+             kInRange + " GROUP BY 1 ORDER BY 1"},
+        {"bot_messages", std::string("SELECT ") + kBotMessageColumns +
+                             " FROM messages m JOIN sessions s ON s.id = m.session_id WHERE" +
+                             kInRange + " ORDER BY s.created_ms, s.id, m.id"},
     };
     return all;
+}
+
+SessionSummary summary_from(const pqxx::row& r) {
+    SessionSummary x;
+    x.session_id = r[0].as<std::string>();
+    x.bot_id = r[1].as<std::string>();
+    x.summary = r[2].as<std::string>();
+    x.main_issue = r[3].as<std::string>();
+    x.resolved = r[4].as<bool>();
+    x.sentiment = r[5].as<std::string>();
+    x.topics = strings_from_json(r[6].as<std::string>());
+    x.source = r[7].as<std::string>();
+    x.fallback = r[8].as<std::string>();
+    x.last_message_id = r[9].as<std::int64_t>();
+    x.created_ms = r[10].as<std::int64_t>();
+    x.updated_ms = r[11].as<std::int64_t>();
+    return x;
 }
 
 BotRecord bot_from(const pqxx::row& r) {
@@ -462,6 +535,110 @@ class PostgresStore final : public Store {
                 }
             }
             w.commit();
+        });
+    }
+
+    // ---- Session summaries and analytics (migration 3) ----
+    void save_summary(const SessionSummary& x) override {
+        const std::string topics = strings_to_json(x.topics);
+        run("storing the summary of session \"" + x.session_id + "\"", [&](pqxx::connection& c) {
+            pqxx::work w(c);
+            const pqxx::result r =
+                w.exec_prepared("summary_upsert", x.session_id, x.bot_id, x.summary, x.main_issue,
+                                x.resolved, x.sentiment, topics, x.source, x.fallback,
+                                x.last_message_id, x.created_ms, x.updated_ms);
+            if (r.empty()) {
+                // Nothing written: no such session (for this bot), or the stored summary covers
+                // a later message and is kept.
+                const pqxx::result e = w.exec_prepared("get_session", x.session_id);
+                if (e.empty() || e[0][1].as<std::string>() != x.bot_id)
+                    throw Error(SB_ENOTFOUND, "storing a summary: no session \"" + x.session_id +
+                                                  "\" of bot \"" + x.bot_id + "\"");
+            }
+            w.commit();
+        });
+    }
+
+    std::optional<SessionSummary> get_summary(const std::string& session_id) override {
+        return run("reading the summary of session \"" + session_id + "\"",
+                   [&](pqxx::connection& c) -> std::optional<SessionSummary> {
+                       pqxx::nontransaction w(c);
+                       const pqxx::result r = w.exec_prepared("summary_get", session_id);
+                       w.commit();
+                       if (r.empty()) return std::nullopt;
+                       return summary_from(r[0]);
+                   });
+    }
+
+    std::vector<SessionSummary> list_summaries(const std::string& bot_id, std::int64_t from_ms,
+                                               std::int64_t to_ms) override {
+        return run("listing the summaries of bot \"" + bot_id + "\"", [&](pqxx::connection& c) {
+            pqxx::nontransaction w(c);
+            const pqxx::result r = w.exec_prepared("summaries_list", bot_id, from_ms, to_ms);
+            w.commit();
+            std::vector<SessionSummary> out;
+            out.reserve(r.size());
+            for (const auto& row : r) out.push_back(summary_from(row));
+            return out;
+        });
+    }
+
+    SummaryBacklog summary_backlog(const std::string& bot_id) override {
+        return run("listing the sessions of bot \"" + bot_id + "\" to summarise",
+                   [&](pqxx::connection& c) {
+                       pqxx::nontransaction w(c);
+                       const pqxx::result r = w.exec_prepared("summary_backlog", bot_id);
+                       w.commit();
+                       SummaryBacklog out;
+                       for (const auto& row : r) {
+                           const auto last = row[1].as<std::int64_t>();
+                           if (row[2].as<std::int64_t>() >= last) {
+                               ++out.up_to_date;
+                           } else {
+                               out.due.push_back({row[0].as<std::string>(), last});
+                           }
+                       }
+                       return out;
+                   });
+    }
+
+    BotActivity bot_activity(const std::string& bot_id, std::int64_t from_ms,
+                             std::int64_t to_ms) override {
+        return run("aggregating the activity of bot \"" + bot_id + "\"", [&](pqxx::connection& c) {
+            // One snapshot for the four aggregates.
+            pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> w(c);
+            BotActivity a;
+            a.sessions = w.exec_prepared("activity_sessions", bot_id, from_ms, to_ms)[0][0]
+                             .as<std::int64_t>();
+            const pqxx::result m = w.exec_prepared("activity_messages", bot_id, from_ms, to_ms);
+            std::int64_t* fields[] = {&a.user_messages,      &a.assistant_messages,
+                                      &a.answered_replies,   &a.escalated_replies,
+                                      &a.escalated_sessions, &a.fallback_replies,
+                                      &a.error_replies,      &a.llm_replies,
+                                      &a.prompt_tokens,      &a.completion_tokens};
+            for (std::size_t i = 0; i < std::size(fields); ++i)
+                *fields[i] = m[0][static_cast<int>(i)].as<std::int64_t>();
+            for (const auto& row : w.exec_prepared("activity_reasons", bot_id, from_ms, to_ms))
+                a.escalation_reasons.emplace_back(row[0].as<std::string>(),
+                                                  row[1].as<std::int64_t>());
+            for (const auto& row : w.exec_prepared("activity_days", bot_id, from_ms, to_ms))
+                a.sessions_per_day.emplace_back(row[0].as<std::int64_t>(),
+                                                row[1].as<std::int64_t>());
+            w.commit();
+            return a;
+        });
+    }
+
+    std::vector<MessageRecord> bot_messages(const std::string& bot_id, std::int64_t from_ms,
+                                            std::int64_t to_ms) override {
+        return run("reading the messages of bot \"" + bot_id + "\"", [&](pqxx::connection& c) {
+            pqxx::nontransaction w(c);
+            const pqxx::result r = w.exec_prepared("bot_messages", bot_id, from_ms, to_ms);
+            w.commit();
+            std::vector<MessageRecord> out;
+            out.reserve(r.size());
+            for (const auto& row : r) out.push_back(message_from(row));
+            return out;
         });
     }
 

@@ -199,6 +199,7 @@ class SqliteStore final : public Store {
         open_database();
         migrate();
         prepare_all();
+        prepare_insights();
     }
 
     int schema_version() override {
@@ -410,6 +411,233 @@ class SqliteStore final : public Store {
         tx.commit();
     }
 
+    // ---- Session summaries and analytics (migration 3) ----
+    void save_summary(const SessionSummary& x) override {
+        const std::string topics = strings_to_json(x.topics);
+        std::lock_guard lock(mu_);
+        Query q(db(), summary_upsert_.get(), "storing a session summary");
+        q.text(1, x.session_id)
+            .text(2, x.bot_id)
+            .text(3, x.summary)
+            .text(4, x.main_issue)
+            .int64(5, x.resolved ? 1 : 0)
+            .text(6, x.sentiment)
+            .text(7, topics)
+            .text(8, x.source)
+            .text(9, x.fallback)
+            .int64(10, x.last_message_id)
+            .int64(11, x.created_ms)
+            .int64(12, x.updated_ms);
+        if (q.step()) {
+            q.run();
+            return;
+        }
+        // Nothing written: the session does not exist (for this bot), or its stored summary
+        // covers a later message and is kept.
+        Query s(db(), session_get_.get(), "reading a session");
+        s.text(1, x.session_id);
+        if (!s.step() || s.col_text(1) != x.bot_id)
+            throw Error(SB_ENOTFOUND, "storing a summary: no session \"" + x.session_id +
+                                          "\" of bot \"" + x.bot_id + "\"");
+    }
+
+    std::optional<SessionSummary> get_summary(const std::string& session_id) override {
+        std::lock_guard lock(mu_);
+        Query q(db(), summary_get_.get(), "reading a session summary");
+        q.text(1, session_id);
+        if (!q.step()) return std::nullopt;
+        return read_summary(q);
+    }
+
+    std::vector<SessionSummary> list_summaries(const std::string& bot_id, std::int64_t from_ms,
+                                               std::int64_t to_ms) override {
+        std::lock_guard lock(mu_);
+        std::vector<SessionSummary> out;
+        Query q(db(), summaries_list_.get(), "listing session summaries");
+        q.text(1, bot_id).int64(2, from_ms).int64(3, to_ms);
+        while (q.step()) out.push_back(read_summary(q));
+        return out;
+    }
+
+    SummaryBacklog summary_backlog(const std::string& bot_id) override {
+        std::lock_guard lock(mu_);
+        SummaryBacklog out;
+        Query q(db(), summary_backlog_.get(), "listing sessions to summarise");
+        q.text(1, bot_id);
+        while (q.step()) {
+            if (q.col_int64(2) >= q.col_int64(1)) {
+                ++out.up_to_date;
+            } else {
+                out.due.push_back({q.col_text(0), q.col_int64(1)});
+            }
+        }
+        return out;
+    }
+
+    BotActivity bot_activity(const std::string& bot_id, std::int64_t from_ms,
+                             std::int64_t to_ms) override {
+        std::lock_guard lock(mu_);
+        BotActivity a;
+        {
+            Query q(db(), activity_sessions_.get(), "counting sessions");
+            q.text(1, bot_id).int64(2, from_ms).int64(3, to_ms);
+            if (q.step()) a.sessions = q.col_int64(0);
+        }
+        {
+            Query q(db(), activity_messages_.get(), "aggregating messages");
+            q.text(1, bot_id).int64(2, from_ms).int64(3, to_ms);
+            if (q.step()) {
+                a.user_messages = q.col_int64(0);
+                a.assistant_messages = q.col_int64(1);
+                a.answered_replies = q.col_int64(2);
+                a.escalated_replies = q.col_int64(3);
+                a.escalated_sessions = q.col_int64(4);
+                a.fallback_replies = q.col_int64(5);
+                a.error_replies = q.col_int64(6);
+                a.llm_replies = q.col_int64(7);
+                a.prompt_tokens = q.col_int64(8);
+                a.completion_tokens = q.col_int64(9);
+            }
+        }
+        {
+            Query q(db(), activity_reasons_.get(), "counting escalation reasons");
+            q.text(1, bot_id).int64(2, from_ms).int64(3, to_ms);
+            while (q.step()) a.escalation_reasons.emplace_back(q.col_text(0), q.col_int64(1));
+        }
+        {
+            Query q(db(), activity_days_.get(), "counting sessions per day");
+            q.text(1, bot_id).int64(2, from_ms).int64(3, to_ms);
+            while (q.step()) a.sessions_per_day.emplace_back(q.col_int64(0), q.col_int64(1));
+        }
+        return a;
+    }
+
+    std::vector<MessageRecord> bot_messages(const std::string& bot_id, std::int64_t from_ms,
+                                            std::int64_t to_ms) override {
+        std::lock_guard lock(mu_);
+        std::vector<MessageRecord> out;
+        Query q(db(), bot_messages_.get(), "reading the messages of a bot");
+        q.text(1, bot_id).int64(2, from_ms).int64(3, to_ms);
+        while (q.step()) out.push_back(read_message(q));
+        return out;
+    }
+
+  private:
+    void prepare_insights() {
+        static constexpr const char* kSummaryColumns =
+            "ss.session_id, ss.bot_id, ss.summary, ss.main_issue, ss.resolved, ss.sentiment, "
+            "ss.topics, ss.source, ss.fallback, ss.last_message_id, ss.created_ms, ss.updated_ms";
+        static constexpr const char* kInRange =
+            " s.bot_id = ?1 AND s.created_ms >= ?2 AND s.created_ms < ?3";
+        summary_upsert_ = prepare(
+            db(),
+            "INSERT INTO session_summaries (session_id, bot_id, summary, main_issue, resolved, "
+            "sentiment, topics, source, fallback, last_message_id, created_ms, updated_ms) "
+            "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12 FROM sessions "
+            "WHERE id = ?1 AND bot_id = ?2 "
+            "ON CONFLICT (session_id) DO UPDATE SET summary = excluded.summary, "
+            "main_issue = excluded.main_issue, resolved = excluded.resolved, "
+            "sentiment = excluded.sentiment, topics = excluded.topics, source = excluded.source, "
+            "fallback = excluded.fallback, last_message_id = excluded.last_message_id, "
+            "updated_ms = excluded.updated_ms "
+            "WHERE session_summaries.last_message_id <= excluded.last_message_id "
+            "RETURNING 1");
+        summary_get_ = prepare(db(), (std::string("SELECT ") + kSummaryColumns +
+                                      " FROM session_summaries ss WHERE ss.session_id = ?")
+                                         .c_str());
+        summaries_list_ = prepare(
+            db(), (std::string("SELECT ") + kSummaryColumns +
+                   " FROM session_summaries ss JOIN sessions s ON s.id = ss.session_id WHERE" +
+                   kInRange + " ORDER BY s.created_ms, s.id")
+                      .c_str());
+        summary_backlog_ = prepare(
+            db(),
+            "SELECT s.id, (SELECT MAX(m.id) FROM messages m WHERE m.session_id = s.id) AS last, "
+            "COALESCE(ss.last_message_id, 0) FROM sessions s LEFT JOIN session_summaries ss "
+            "ON ss.session_id = s.id WHERE s.bot_id = ? AND last IS NOT NULL "
+            "ORDER BY s.created_ms, s.id");
+        activity_sessions_ = prepare(
+            db(), (std::string("SELECT COUNT(*) FROM sessions s WHERE") + kInRange).c_str());
+        activity_messages_ = prepare(
+            db(),
+            (std::string("SELECT COALESCE(SUM(m.role = 'user'), 0), COALESCE(SUM(m.role = "
+                         "'assistant'), 0), "
+                         "COALESCE(SUM(m.role = 'assistant' AND m.faq_ids <> '[]'), 0), "
+                         "COALESCE(SUM(m.escalated <> 0), 0), "
+                         "COUNT(DISTINCT CASE WHEN m.escalated <> 0 THEN m.session_id END), "
+                         "COALESCE(SUM(m.fallback <> 0), 0), COALESCE(SUM(m.error <> 0), 0), "
+                         "COALESCE(SUM(m.prompt_tokens + m.completion_tokens > 0), 0), "
+                         "COALESCE(SUM(m.prompt_tokens), 0), COALESCE(SUM(m.completion_tokens), 0) "
+                         "FROM messages m JOIN sessions s ON s.id = m.session_id WHERE") +
+             kInRange)
+                .c_str());
+        activity_reasons_ =
+            prepare(db(), (std::string("SELECT m.escalation_reason, COUNT(*) FROM messages m JOIN "
+                                       "sessions s ON s.id = m.session_id WHERE") +
+                           kInRange + " AND m.escalated <> 0 GROUP BY 1 ORDER BY 2 DESC, 1")
+                              .c_str());
+        activity_days_ = prepare(
+            db(), (std::string("SELECT s.created_ms / 86400000 AS day, COUNT(*) FROM sessions s "
+                               "WHERE") +
+                   kInRange + " GROUP BY 1 ORDER BY 1")
+                      .c_str());
+        std::string columns;
+        for (std::string_view c :
+             {"id", "session_id", "role", "text", "created_ms", "faq_ids", "confidence",
+              "escalated", "escalation_reason", "responder", "latency_ms", "error", "fallback",
+              "prompt_tokens", "completion_tokens"}) {
+            if (!columns.empty()) columns += ", ";
+            columns += "m.";
+            columns += c;
+        }
+        bot_messages_ = prepare(db(), ("SELECT " + columns +
+                                       " FROM messages m JOIN sessions s ON s.id = m.session_id "
+                                       "WHERE" +
+                                       kInRange + " ORDER BY s.created_ms, s.id, m.id")
+                                          .c_str());
+    }
+
+    static SessionSummary read_summary(const Query& q) {
+        SessionSummary x;
+        x.session_id = q.col_text(0);
+        x.bot_id = q.col_text(1);
+        x.summary = q.col_text(2);
+        x.main_issue = q.col_text(3);
+        x.resolved = q.col_bool(4);
+        x.sentiment = q.col_text(5);
+        x.topics = strings_from_json(q.col_text(6));
+        x.source = q.col_text(7);
+        x.fallback = q.col_text(8);
+        x.last_message_id = q.col_int64(9);
+        x.created_ms = q.col_int64(10);
+        x.updated_ms = q.col_int64(11);
+        return x;
+    }
+
+    static MessageRecord read_message(const Query& q) {
+        MessageRecord m;
+        m.id = q.col_int64(0);
+        m.session_id = q.col_text(1);
+        m.role = role_from(q.col_text(2));
+        m.text = q.col_text(3);
+        m.created_ms = q.col_int64(4);
+        m.faq_ids = strings_from_json(q.col_text(5));
+        m.confidence = q.col_real(6);
+        m.escalated = q.col_bool(7);
+        m.escalation_reason = q.col_text(8);
+        m.responder = q.col_text(9);
+        m.latency_ms = q.col_int64(10);
+        m.error = q.col_bool(11);
+        m.fallback = q.col_bool(12);
+        m.prompt_tokens = q.col_int64(13);
+        m.completion_tokens = q.col_int64(14);
+        return m;
+    }
+
+    StmtPtr summary_upsert_, summary_get_, summaries_list_, summary_backlog_, activity_sessions_,
+        activity_messages_, activity_reasons_, activity_days_, bot_messages_;
+
+  public:
   private:
     sqlite3* db() const noexcept { return db_.get(); }
 
@@ -599,6 +827,28 @@ class SqlitePool final : public Store {
         return Lease(*this)->history(session_id, limit);
     }
     void record_turn(const TurnRecord& turn) override { Lease(*this)->record_turn(turn); }
+    // ---- Session summaries and analytics (migration 3) ----
+    void save_summary(const SessionSummary& summary) override {
+        Lease(*this)->save_summary(summary);
+    }
+    std::optional<SessionSummary> get_summary(const std::string& session_id) override {
+        return Lease(*this)->get_summary(session_id);
+    }
+    std::vector<SessionSummary> list_summaries(const std::string& bot_id, std::int64_t from_ms,
+                                               std::int64_t to_ms) override {
+        return Lease(*this)->list_summaries(bot_id, from_ms, to_ms);
+    }
+    SummaryBacklog summary_backlog(const std::string& bot_id) override {
+        return Lease(*this)->summary_backlog(bot_id);
+    }
+    BotActivity bot_activity(const std::string& bot_id, std::int64_t from_ms,
+                             std::int64_t to_ms) override {
+        return Lease(*this)->bot_activity(bot_id, from_ms, to_ms);
+    }
+    std::vector<MessageRecord> bot_messages(const std::string& bot_id, std::int64_t from_ms,
+                                            std::int64_t to_ms) override {
+        return Lease(*this)->bot_messages(bot_id, from_ms, to_ms);
+    }
 
   private:
     // A connection taken from the pool (or opened, under the size) and given back at the end.

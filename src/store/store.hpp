@@ -79,6 +79,55 @@ struct StoreOptions {
     std::size_t pool_size = 4;  // PostgreSQL connections
 };
 
+// ---- Session summaries and analytics (migration 3) ----
+// Time ranges are [from_ms, to_ms) on the session's created_ms: a session, with all its messages,
+// belongs to the range in which it started.
+
+struct SessionSummary {
+    std::string session_id;
+    std::string bot_id;
+    std::string summary;
+    std::string main_issue;
+    bool resolved = false;
+    std::string sentiment = "neutral";  // "positive", "neutral" or "negative"
+    std::vector<std::string> topics;
+    std::string source = "offline";  // "offline" or the LLM provider's name
+    // Why an LLM summary fell back to the offline one: "" (it did not), "provider_error" or
+    // "invalid_json".
+    std::string fallback;
+    std::int64_t last_message_id = 0;  // the last message covered
+    std::int64_t created_ms = 0;
+    std::int64_t updated_ms = 0;
+};
+
+struct SummaryBacklog {
+    struct Due {
+        std::string session_id;
+        std::int64_t last_message_id = 0;
+    };
+    std::vector<Due> due;        // sessions with messages and no summary covering the last one
+    std::size_t up_to_date = 0;  // sessions whose summary covers their last message
+};
+
+// What SQL aggregates for a bot's analytics, over the sessions created in [from_ms, to_ms).
+struct BotActivity {
+    std::int64_t sessions = 0;
+    std::int64_t user_messages = 0;
+    std::int64_t assistant_messages = 0;
+    std::int64_t answered_replies = 0;  // replies that used an FAQ
+    std::int64_t escalated_replies = 0;
+    std::int64_t escalated_sessions = 0;  // sessions with at least one escalated reply
+    std::int64_t fallback_replies = 0;    // the LLM failed and the offline responder answered
+    std::int64_t error_replies = 0;
+    std::int64_t llm_replies = 0;  // replies with token usage
+    std::int64_t prompt_tokens = 0;
+    std::int64_t completion_tokens = 0;
+    // Escalated replies by reason, most first, then by name.
+    std::vector<std::pair<std::string, std::int64_t>> escalation_reasons;
+    // Sessions by UTC day of creation (days since 1970-01-01), oldest first.
+    std::vector<std::pair<std::int64_t, std::int64_t>> sessions_per_day;
+};
+
 class Store {
   public:
     // Opens (creating and migrating as needed) the database named by url. An empty url means
@@ -112,6 +161,25 @@ class Store {
     // session's stored revision is no longer session.revision (another writer updated it since it
     // was read); SB_ENOTFOUND when an update finds no session.
     virtual void record_turn(const TurnRecord& turn) = 0;
+
+    // ---- Session summaries and analytics (migration 3) ----
+    // Stores a summary, replacing the session's previous one unless that covers a later message
+    // (so a slow writer never overwrites a newer summary); created_ms is kept from the first.
+    // SB_ENOTFOUND when the session does not exist.
+    virtual void save_summary(const SessionSummary& summary) = 0;
+    virtual std::optional<SessionSummary> get_summary(const std::string& session_id) = 0;
+    // A bot's summaries of the sessions created in [from_ms, to_ms), oldest session first.
+    virtual std::vector<SessionSummary> list_summaries(const std::string& bot_id,
+                                                       std::int64_t from_ms,
+                                                       std::int64_t to_ms) = 0;
+    // The bot's sessions needing a summary (oldest first), and how many need none.
+    virtual SummaryBacklog summary_backlog(const std::string& bot_id) = 0;
+    // The aggregates of the sessions created in [from_ms, to_ms).
+    virtual BotActivity bot_activity(const std::string& bot_id, std::int64_t from_ms,
+                                     std::int64_t to_ms) = 0;
+    // Every message of those sessions, by session (creation time, id), then message id.
+    virtual std::vector<MessageRecord> bot_messages(const std::string& bot_id, std::int64_t from_ms,
+                                                    std::int64_t to_ms) = 0;
 };
 
 // The schema, as numbered migrations; a backend applies those above its recorded version.

@@ -140,6 +140,43 @@ ALTER TABLE messages ADD COLUMN fallback BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE messages ADD COLUMN prompt_tokens BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE messages ADD COLUMN completion_tokens BIGINT NOT NULL DEFAULT 0;
 )sql"},
+        {3, "session summaries",
+         R"sql(
+CREATE TABLE session_summaries (
+  session_id TEXT PRIMARY KEY REFERENCES sessions (id) ON DELETE CASCADE,
+  bot_id TEXT NOT NULL REFERENCES bots (id) ON DELETE CASCADE,
+  summary TEXT NOT NULL,
+  main_issue TEXT NOT NULL,
+  resolved INTEGER NOT NULL DEFAULT 0,
+  sentiment TEXT NOT NULL CHECK (sentiment IN ('positive', 'neutral', 'negative')),
+  topics TEXT NOT NULL DEFAULT '[]',
+  source TEXT NOT NULL,
+  fallback TEXT NOT NULL DEFAULT '',
+  last_message_id INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL
+);
+CREATE INDEX session_summaries_bot ON session_summaries (bot_id);
+CREATE INDEX sessions_bot_created ON sessions (bot_id, created_ms);
+)sql",
+         R"sql(
+CREATE TABLE session_summaries (
+  session_id TEXT PRIMARY KEY REFERENCES sessions (id) ON DELETE CASCADE,
+  bot_id TEXT NOT NULL REFERENCES bots (id) ON DELETE CASCADE,
+  summary TEXT NOT NULL,
+  main_issue TEXT NOT NULL,
+  resolved BOOLEAN NOT NULL DEFAULT FALSE,
+  sentiment TEXT NOT NULL CHECK (sentiment IN ('positive', 'neutral', 'negative')),
+  topics TEXT NOT NULL DEFAULT '[]',
+  source TEXT NOT NULL,
+  fallback TEXT NOT NULL DEFAULT '',
+  last_message_id BIGINT NOT NULL,
+  created_ms BIGINT NOT NULL,
+  updated_ms BIGINT NOT NULL
+);
+CREATE INDEX session_summaries_bot ON session_summaries (bot_id);
+CREATE INDEX sessions_bot_created ON sessions (bot_id, created_ms);
+)sql"},
     };
     return all;
 }

@@ -1,0 +1,348 @@
+// Bot analytics: figures from the store's aggregates and a scan of the range's messages, as one
+// JSON document, and the optional narrative an LLM writes from those figures.
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <set>
+#include <unordered_map>
+
+#include "analytics/insights.hpp"
+#include "common/error.hpp"
+#include "common/json.hpp"
+
+namespace sb::insights {
+
+namespace {
+
+constexpr std::size_t kTopFaqs = 10;
+constexpr std::size_t kMaxGroups = 20;
+constexpr std::size_t kGroupExamples = 3;
+constexpr std::size_t kMaxNarrativeItems = 10;
+constexpr std::size_t kMaxNarrativeItemBytes = 500;
+
+std::set<std::string> stem_set(std::string_view text, const Stemmer& stemmer) {
+    std::set<std::string> out;
+    for (const Token& t : analyse(text, stemmer))
+        if (!t.stop && !t.stem.empty()) out.insert(t.stem);
+    return out;
+}
+
+double cosine(const std::set<std::string>& a, const std::set<std::string>& b) {
+    if (a.empty() || b.empty()) return 0;
+    std::size_t common = 0;
+    for (const std::string& x : a) common += b.count(x);
+    return static_cast<double>(common) / std::sqrt(static_cast<double>(a.size() * b.size()));
+}
+
+void append_number(std::string& out, double v) {
+    if (!std::isfinite(v)) v = 0;
+    char buf[32];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, r.ptr);
+}
+
+// {"rate":r,"numerator":n,"denominator":d}; rate 0 when d is 0.
+void append_rate(std::string& out, std::int64_t n, std::int64_t d) {
+    out += "{\"rate\":";
+    append_number(out, d > 0 ? static_cast<double>(n) / static_cast<double>(d) : 0.0);
+    out += ",\"numerator\":" + std::to_string(n) + ",\"denominator\":" + std::to_string(d) + "}";
+}
+
+// "YYYY-MM-DD" of a day counted from 1970-01-01 (proleptic Gregorian; H. Hinnant's algorithm).
+std::string date_of(std::int64_t days) {
+    days += 719468;
+    const std::int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+    const std::int64_t doe = days - era * 146097;
+    const std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const std::int64_t mp = (5 * doy + 2) / 153;
+    const std::int64_t d = doy - (153 * mp + 2) / 5 + 1;
+    const std::int64_t m = mp < 10 ? mp + 3 : mp - 9;
+    const std::int64_t y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+    char buf[80];
+    std::snprintf(buf, sizeof buf, "%04lld-%02lld-%02lld", static_cast<long long>(y),
+                  static_cast<long long>(m), static_cast<long long>(d));
+    return buf;
+}
+
+struct Figures {
+    std::int64_t deflected = 0;
+    std::int64_t unanswered = 0;  // replies that could not answer (not errors or user requests)
+    std::vector<std::pair<std::string, std::int64_t>> top_faqs;
+    std::vector<QuestionGroup> gaps;
+    std::size_t gap_questions = 0;
+    std::int64_t positive = 0, neutral = 0, negative = 0;
+    std::int64_t from_summaries = 0, computed = 0;
+};
+
+Figures compute(const AnalyticsInput& in, const Stemmer& stemmer) {
+    Figures f;
+    std::unordered_map<std::string, const SessionSummary*> summaries;
+    for (const SessionSummary& s : in.summaries) summaries.emplace(s.session_id, &s);
+    std::map<std::string, std::int64_t> faq_counts;
+    std::vector<std::string> questions;
+
+    auto finish_session = [&](const std::vector<MessageRecord>& session) {
+        if (session.empty()) return;
+        if (is_resolved(session)) ++f.deflected;
+        // The stored summary's sentiment when it covers the session's last message.
+        const auto it = summaries.find(session.front().session_id);
+        std::string label;
+        if (it != summaries.end() && it->second->last_message_id >= session.back().id) {
+            label = it->second->sentiment;
+            ++f.from_summaries;
+        } else {
+            label = sentiment_of(session);
+            ++f.computed;
+        }
+        if (label == "positive") {
+            ++f.positive;
+        } else if (label == "negative") {
+            ++f.negative;
+        } else {
+            ++f.neutral;
+        }
+        const MessageRecord* last_user = nullptr;
+        for (const MessageRecord& m : session) {
+            if (m.role == Role::User) {
+                last_user = &m;
+                continue;
+            }
+            if (!m.faq_ids.empty()) ++faq_counts[m.faq_ids[0]];
+            if (m.faq_ids.empty() && !m.error && m.escalation_reason != "user_requested") {
+                ++f.unanswered;
+                if (last_user) questions.push_back(last_user->text);
+            }
+        }
+    };
+    std::vector<MessageRecord> session;
+    for (const MessageRecord& m : in.messages) {
+        if (!session.empty() && session.front().session_id != m.session_id) {
+            finish_session(session);
+            session.clear();
+        }
+        session.push_back(m);
+    }
+    finish_session(session);
+
+    f.top_faqs.assign(faq_counts.begin(), faq_counts.end());
+    std::stable_sort(f.top_faqs.begin(), f.top_faqs.end(),
+                     [](const auto& a, const auto& b) { return a.second > b.second; });
+    if (f.top_faqs.size() > kTopFaqs) f.top_faqs.resize(kTopFaqs);
+    f.gap_questions = questions.size();
+    f.gaps = group_questions(questions, stemmer);
+    if (f.gaps.size() > kMaxGroups) f.gaps.resize(kMaxGroups);
+    return f;
+}
+
+// The document without the narrative (and, for the LLM, without users' example questions).
+std::string figures_json(const AnalyticsInput& in, const Figures& f, const FaqLookup& faqs,
+                         bool with_examples) {
+    const BotActivity& a = in.activity;
+    std::string o = "{\"bot_id\":";
+    json_append_string(o, in.bot_id);
+    o += ",\"from_ms\":" + std::to_string(in.from_ms) + ",\"to_ms\":" + std::to_string(in.to_ms);
+    o += ",\"range_basis\":\"session_created\"";
+    o += ",\"sessions\":" + std::to_string(a.sessions);
+    o += ",\"messages\":{\"total\":" + std::to_string(a.user_messages + a.assistant_messages) +
+         ",\"user\":" + std::to_string(a.user_messages) +
+         ",\"assistant\":" + std::to_string(a.assistant_messages) + "}";
+    o += ",\"turns_per_session\":";
+    append_number(o, a.sessions > 0
+                         ? static_cast<double>(a.user_messages) / static_cast<double>(a.sessions)
+                         : 0.0);
+    o += ",\"escalation\":";
+    append_rate(o, a.escalated_sessions, a.sessions);
+    o.pop_back();
+    o += ",\"escalated_replies\":" + std::to_string(a.escalated_replies) + ",\"reasons\":[";
+    for (std::size_t i = 0; i < a.escalation_reasons.size(); ++i) {
+        if (i) o += ',';
+        o += "{\"reason\":";
+        json_append_string(o, a.escalation_reasons[i].first);
+        o += ",\"count\":" + std::to_string(a.escalation_reasons[i].second) + "}";
+    }
+    o += "]}";
+    o += ",\"deflection\":";
+    append_rate(o, f.deflected, a.sessions);
+    o += ",\"answer\":";
+    append_rate(o, a.answered_replies, a.assistant_messages);
+    o += ",\"unanswered\":";
+    append_rate(o, f.unanswered, a.assistant_messages);
+    o += ",\"fallback\":";
+    append_rate(o, a.fallback_replies, a.assistant_messages);
+    o += ",\"errors\":";
+    append_rate(o, a.error_replies, a.assistant_messages);
+    o += ",\"top_faqs\":[";
+    for (std::size_t i = 0; i < f.top_faqs.size(); ++i) {
+        if (i) o += ',';
+        const auto it = faqs.find(f.top_faqs[i].first);
+        o += "{\"id\":";
+        json_append_string(o, f.top_faqs[i].first);
+        o += ",\"question\":";
+        json_append_string(o, it != faqs.end() ? it->second->question : std::string());
+        o += ",\"count\":" + std::to_string(f.top_faqs[i].second) + "}";
+    }
+    o += "],\"knowledge_gaps\":{\"questions\":" + std::to_string(f.gap_questions) + ",\"groups\":[";
+    for (std::size_t i = 0; i < f.gaps.size(); ++i) {
+        if (i) o += ',';
+        o += "{\"count\":" + std::to_string(f.gaps[i].count) + ",\"representative\":";
+        json_append_string(o, f.gaps[i].representative);
+        if (with_examples) o += ",\"examples\":" + strings_to_json(f.gaps[i].examples);
+        o += '}';
+    }
+    o += "]}";
+    o += ",\"sentiment\":{\"positive\":" + std::to_string(f.positive) +
+         ",\"neutral\":" + std::to_string(f.neutral) +
+         ",\"negative\":" + std::to_string(f.negative) +
+         ",\"from_summaries\":" + std::to_string(f.from_summaries) +
+         ",\"computed\":" + std::to_string(f.computed) + "}";
+    o += ",\"sessions_per_day\":[";
+    for (std::size_t i = 0; i < a.sessions_per_day.size(); ++i) {
+        if (i) o += ',';
+        o += "{\"date\":\"" + date_of(a.sessions_per_day[i].first) +
+             "\",\"sessions\":" + std::to_string(a.sessions_per_day[i].second) + "}";
+    }
+    o += "],\"llm_usage\":{\"replies\":" + std::to_string(a.llm_replies) +
+         ",\"prompt_tokens\":" + std::to_string(a.prompt_tokens) +
+         ",\"completion_tokens\":" + std::to_string(a.completion_tokens) +
+         ",\"total_tokens\":" + std::to_string(a.prompt_tokens + a.completion_tokens) + "}";
+    return o;  // open: the caller closes the object
+}
+
+const char* kNarrativeSystem =
+    "You are an analyst for a customer-support bot. You are given the bot's figures for a time "
+    "range as JSON (computed from the data; knowledge_gaps are questions the bot could not "
+    "answer). Reply with JSON only: key_themes (what users came for), common_issues (where the "
+    "bot fell short), suggestions (concrete actions, such as FAQs to add). Up to five short "
+    "items each. Use only the figures given.";
+
+const char* kNarrativeSchema =
+    R"({"type":"object","properties":{"key_themes":{"type":"array","items":{"type":"string"}},)"
+    R"("common_issues":{"type":"array","items":{"type":"string"}},"suggestions":{"type":"array",)"
+    R"("items":{"type":"string"}}},"required":["key_themes","common_issues","suggestions"]})";
+
+// The narrative object from the model's reply; SB_EPARSE when invalid.
+std::string parse_narrative(std::string_view text, const char* source) {
+    std::string_view body = text;
+    while (!body.empty() && std::isspace(static_cast<unsigned char>(body.front())))
+        body.remove_prefix(1);
+    while (!body.empty() && std::isspace(static_cast<unsigned char>(body.back())))
+        body.remove_suffix(1);
+    if (body.rfind("```", 0) == 0) {
+        const std::size_t nl = body.find('\n');
+        body = nl == std::string_view::npos ? std::string_view{} : body.substr(nl + 1);
+        const std::size_t end = body.rfind("```");
+        if (end != std::string_view::npos) body = body.substr(0, end);
+    }
+    simdjson::dom::parser parser;
+    const simdjson::padded_string padded(body);
+    simdjson::dom::element doc;
+    if (parser.parse(padded).get(doc)) throw Error(SB_EPARSE, "the narrative is not JSON");
+    simdjson::dom::object obj;
+    if (doc.get_object().get(obj)) throw Error(SB_EPARSE, "the narrative is not a JSON object");
+    std::string o = "{";
+    for (const char* key : {"key_themes", "common_issues", "suggestions"}) {
+        simdjson::dom::array arr;
+        if (obj[key].get_array().get(arr))
+            throw Error(SB_EPARSE, std::string(key) + " is missing or not an array");
+        std::vector<std::string> items;
+        for (simdjson::dom::element e : arr) {
+            std::string_view v;
+            if (e.get_string().get(v))
+                throw Error(SB_EPARSE, std::string(key) + " holds a non-string");
+            if (!is_valid_utf8(v)) throw Error(SB_EPARSE, std::string(key) + ": invalid UTF-8");
+            if (v.size() > kMaxNarrativeItemBytes)
+                throw Error(SB_EPARSE, std::string(key) + ": an item is too long");
+            if (v.empty()) continue;
+            if (items.size() == kMaxNarrativeItems) break;
+            items.emplace_back(v);
+        }
+        if (o.size() > 1) o += ',';
+        o += "\"";
+        o += key;
+        o += "\":" + strings_to_json(items);
+    }
+    o += ",\"source\":";
+    json_append_string(o, source);
+    o += '}';
+    return o;
+}
+
+}  // namespace
+
+std::vector<QuestionGroup> group_questions(const std::vector<std::string>& questions,
+                                           const Stemmer& stemmer) {
+    std::vector<std::set<std::string>> stems;
+    stems.reserve(questions.size());
+    for (const std::string& q : questions) stems.push_back(stem_set(q, stemmer));
+    std::vector<std::vector<std::size_t>> groups;  // member indexes, first = seed
+    for (std::size_t i = 0; i < questions.size(); ++i) {
+        std::size_t best = groups.size();
+        double best_sim = kGapSimilarity;
+        for (std::size_t g = 0; g < groups.size(); ++g) {
+            const double sim = cosine(stems[i], stems[groups[g][0]]);
+            if (sim >= best_sim && (best == groups.size() || sim > best_sim)) {
+                best = g;
+                best_sim = sim;
+            }
+        }
+        if (best == groups.size()) {
+            groups.push_back({i});
+        } else {
+            groups[best].push_back(i);
+        }
+    }
+    std::vector<QuestionGroup> out;
+    for (const auto& members : groups) {
+        QuestionGroup g;
+        g.count = members.size();
+        double best = -1;
+        for (std::size_t a : members) {
+            double sum = 0;
+            for (std::size_t b : members)
+                if (a != b) sum += cosine(stems[a], stems[b]);
+            if (sum > best) {
+                best = sum;
+                g.representative = questions[a];
+            }
+            if (g.examples.size() < kGroupExamples &&
+                std::find(g.examples.begin(), g.examples.end(), questions[a]) == g.examples.end())
+                g.examples.push_back(questions[a]);
+        }
+        out.push_back(std::move(g));
+    }
+    std::stable_sort(out.begin(), out.end(), [](const QuestionGroup& a, const QuestionGroup& b) {
+        return a.count > b.count;
+    });
+    return out;
+}
+
+std::string analytics_json(const AnalyticsInput& input, const FaqLookup& faqs,
+                           const Stemmer& stemmer, llm::Client* client) {
+    const Figures f = compute(input, stemmer);
+    std::string doc = figures_json(input, f, faqs, true);
+    if (!client) return doc + ",\"narrative\":null}";
+    llm::Request request;
+    request.system = kNarrativeSystem;
+    request.messages.push_back(
+        {llm::Message::Role::User,
+         "<figures>\n" + figures_json(input, f, faqs, false) + "}\n</figures>"});
+    request.json_schema = kNarrativeSchema;
+    std::string narrative, error;
+    try {
+        narrative = parse_narrative(client->generate(request).text, client->name());
+    } catch (const Error& e) {
+        error = (e.status() == SB_EPARSE ? "invalid_json: " : "provider_error: ") +
+                std::string(e.what());
+    }
+    if (error.empty()) return doc + ",\"narrative\":" + narrative + "}";
+    doc += ",\"narrative\":null,\"narrative_error\":";
+    json_append_string(doc, error);
+    return doc + "}";
+}
+
+}  // namespace sb::insights

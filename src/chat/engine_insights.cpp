@@ -1,0 +1,121 @@
+// The engine's session summaries and analytics (see src/analytics/insights.hpp).
+#include "analytics/insights.hpp"
+#include "chat/engine.hpp"
+#include "common/error.hpp"
+
+namespace sb {
+
+namespace {
+
+constexpr std::size_t kMaxIdBytes = 256;
+
+void check_id(const std::string& value, const char* what) {
+    if (value.empty()) throw Error(SB_EINVAL, std::string(what) + " is empty");
+    if (value.size() > kMaxIdBytes)
+        throw Error(SB_ELIMIT, std::string(what) + " is longer than " +
+                                   std::to_string(kMaxIdBytes) + " bytes");
+    if (!is_valid_utf8(value)) throw Error(SB_EPARSE, std::string(what) + " is not valid UTF-8");
+    for (unsigned char c : value)
+        if (c < 0x20) throw Error(SB_EINVAL, std::string(what) + " contains a control character");
+}
+
+void check_range(std::int64_t from_ms, std::int64_t to_ms) {
+    if (from_ms > to_ms)
+        throw Error(SB_EINVAL, "the time range is reversed: from_ms " + std::to_string(from_ms) +
+                                   " is after to_ms " + std::to_string(to_ms));
+}
+
+}  // namespace
+
+// Summarises the given messages of a session, stores the summary and returns it as stored.
+static SessionSummary summarize_and_store(Store& store, const BotRecord& bot,
+                                          const std::string& session_id,
+                                          const std::vector<MessageRecord>& messages,
+                                          const FaqIndex& index, const Stemmer& stemmer,
+                                          llm::Client* client) {
+    const insights::FaqLookup faqs = insights::faq_lookup(index.entries());
+    SessionSummary s = insights::summarize(client, messages, faqs, stemmer);
+    s.session_id = session_id;
+    s.bot_id = bot.id;
+    s.created_ms = s.updated_ms = now_ms();
+    store.save_summary(s);
+    // As stored: created_ms of the first summary is kept, and a newer summary written meanwhile
+    // by another engine wins.
+    if (auto stored = store.get_summary(session_id)) return *stored;
+    return s;
+}
+
+SessionSummary Engine::summarize_session(const std::string& bot_id, const std::string& user_id,
+                                         const std::string& session_id) {
+    return summarize_session(bot_id, user_id, session_id, llm_client());
+}
+
+SessionSummary Engine::summarize_session(const std::string& bot_id, const std::string& user_id,
+                                         const std::string& session_id, llm::Client* client) {
+    check_id(bot_id, "bot id");
+    check_id(user_id, "user id");
+    check_id(session_id, "session id");
+    const BotRecord bot = get_bot(bot_id);
+    owned_session(bot_id, user_id, session_id);
+    const std::vector<MessageRecord> messages = store().history(session_id, 0);
+    if (messages.empty()) throw Error(SB_ENOTFOUND, "the session has no messages to summarise");
+    if (auto stored = store().get_summary(session_id);
+        stored && stored->last_message_id >= messages.back().id)
+        return *stored;
+    const Stemmer stemmer(options_.language);
+    return summarize_and_store(store(), bot, session_id, messages, *index_for(bot), stemmer,
+                               client);
+}
+
+std::pair<std::size_t, std::size_t> Engine::summarize_bot(const std::string& bot_id) {
+    return summarize_bot(bot_id, llm_client());
+}
+
+std::pair<std::size_t, std::size_t> Engine::summarize_bot(const std::string& bot_id,
+                                                          llm::Client* client) {
+    check_id(bot_id, "bot id");
+    const BotRecord bot = get_bot(bot_id);
+    const SummaryBacklog backlog = store().summary_backlog(bot_id);
+    if (backlog.due.empty()) return {0, backlog.up_to_date};
+    const auto index = index_for(bot);
+    const Stemmer stemmer(options_.language);
+    std::size_t processed = 0;
+    for (const SummaryBacklog::Due& due : backlog.due) {
+        const std::vector<MessageRecord> messages = store().history(due.session_id, 0);
+        if (messages.empty()) continue;
+        summarize_and_store(store(), bot, due.session_id, messages, *index, stemmer, client);
+        ++processed;
+    }
+    return {processed, backlog.up_to_date};
+}
+
+std::vector<SessionSummary> Engine::summaries(const std::string& bot_id, std::int64_t from_ms,
+                                              std::int64_t to_ms) {
+    check_id(bot_id, "bot id");
+    check_range(from_ms, to_ms);
+    get_bot(bot_id);
+    return store().list_summaries(bot_id, from_ms, to_ms);
+}
+
+std::string Engine::analytics(const std::string& bot_id, std::int64_t from_ms, std::int64_t to_ms) {
+    return analytics(bot_id, from_ms, to_ms, llm_client());
+}
+
+std::string Engine::analytics(const std::string& bot_id, std::int64_t from_ms, std::int64_t to_ms,
+                              llm::Client* client) {
+    check_id(bot_id, "bot id");
+    check_range(from_ms, to_ms);
+    const BotRecord bot = get_bot(bot_id);
+    insights::AnalyticsInput in;
+    in.bot_id = bot_id;
+    in.from_ms = from_ms;
+    in.to_ms = to_ms;
+    in.activity = store().bot_activity(bot_id, from_ms, to_ms);
+    in.messages = store().bot_messages(bot_id, from_ms, to_ms);
+    in.summaries = store().list_summaries(bot_id, from_ms, to_ms);
+    const auto index = index_for(bot);
+    const Stemmer stemmer(options_.language);
+    return insights::analytics_json(in, insights::faq_lookup(index->entries()), stemmer, client);
+}
+
+}  // namespace sb
