@@ -364,6 +364,30 @@ SB_API int sb_messages_at(const sb_messages* messages, size_t i, sb_message_info
 SB_API int sb_messages_faq_id(const sb_messages* messages, size_t i, size_t j, const char** out);
 SB_API void sb_messages_free(sb_messages* messages);
 
+/* ---- Session summaries and analytics ----------------------------------------------------- */
+/* JSON results are NUL-terminated UTF-8 strings freed with sb_string_free; the keys are listed in
+ * README.md ("Summaries and analytics"). Time ranges are [from_ms, to_ms) in Unix milliseconds
+ * on the session's creation time (a session and all its messages fall in the range where it
+ * started); pass 0 and INT64_MAX for everything. from_ms > to_ms is SB_EINVAL. */
+
+/* The summary of one of the user's sessions with the bot (made with the engine's LLM provider
+ * when one is configured, else offline, and stored), as a JSON object. A stored summary that
+ * covers the session's last message is returned as it is. SB_ENOTFOUND when the bot does not
+ * exist or the session is not this user's with this bot. */
+SB_API int sb_session_summarize(sb_engine* engine, const char* bot_id, const char* user_id,
+                                const char* session_id, char** out_json);
+/* Summarises every session of the bot that has no summary or has new messages since its last
+ * one (idempotent: a second run processes none). *processed and *skipped (up to date) may be
+ * NULL. */
+SB_API int sb_bot_summarize_sessions(sb_engine* engine, const char* bot_id, size_t* processed,
+                                     size_t* skipped);
+/* The stored summaries of the bot's sessions in the range, oldest session first: a JSON array. */
+SB_API int sb_bot_summaries(sb_engine* engine, const char* bot_id, int64_t from_ms, int64_t to_ms,
+                            char** out_json);
+/* The bot's analytics for the range, as a JSON object; with an LLM provider, a narrative too. */
+SB_API int sb_bot_analytics(sb_engine* engine, const char* bot_id, int64_t from_ms, int64_t to_ms,
+                            char** out_json);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -84,7 +84,7 @@ Figures compute(const AnalyticsInput& in, const Stemmer& stemmer) {
     std::unordered_map<std::string, const SessionSummary*> summaries;
     for (const SessionSummary& s : in.summaries) summaries.emplace(s.session_id, &s);
     std::map<std::string, std::int64_t> faq_counts;
-    std::vector<std::string> questions;
+    std::vector<std::pair<std::int64_t, std::string>> questions;  // user message id, text
 
     auto finish_session = [&](const std::vector<MessageRecord>& session) {
         if (session.empty()) return;
@@ -115,7 +115,7 @@ Figures compute(const AnalyticsInput& in, const Stemmer& stemmer) {
             if (!m.faq_ids.empty()) ++faq_counts[m.faq_ids[0]];
             if (m.faq_ids.empty() && !m.error && m.escalation_reason != "user_requested") {
                 ++f.unanswered;
-                if (last_user) questions.push_back(last_user->text);
+                if (last_user) questions.emplace_back(last_user->id, last_user->text);
             }
         }
     };
@@ -133,8 +133,14 @@ Figures compute(const AnalyticsInput& in, const Stemmer& stemmer) {
     std::stable_sort(f.top_faqs.begin(), f.top_faqs.end(),
                      [](const auto& a, const auto& b) { return a.second > b.second; });
     if (f.top_faqs.size() > kTopFaqs) f.top_faqs.resize(kTopFaqs);
-    f.gap_questions = questions.size();
-    f.gaps = group_questions(questions, stemmer);
+    // In the order they were asked (message ids increase with time; sessions created in the
+    // same millisecond are listed by id).
+    std::sort(questions.begin(), questions.end());
+    std::vector<std::string> texts;
+    texts.reserve(questions.size());
+    for (auto& q : questions) texts.push_back(std::move(q.second));
+    f.gap_questions = texts.size();
+    f.gaps = group_questions(texts, stemmer);
     if (f.gaps.size() > kMaxGroups) f.gaps.resize(kMaxGroups);
     return f;
 }

@@ -341,6 +341,102 @@ static void test_chat(void) {
     }
 }
 
+/* Session summaries and analytics: JSON out, argument checks. */
+static void test_insights(void) {
+    char dir[] = "/tmp/sb-capi-insights-XXXXXX";
+    char url[256];
+    char* bot = NULL;
+    char* json = NULL;
+    char session[64];
+    sb_engine* engine = NULL;
+    sb_engine_options opts = SB_ENGINE_OPTIONS_INIT;
+    sb_chat_request req = SB_CHAT_REQUEST_INIT;
+    sb_reply* reply = NULL;
+    sb_reply_info info;
+    size_t processed = 99, skipped = 99;
+    const char* q = "how do I reset my password?";
+
+    if (!mkdtemp(dir)) {
+        CHECK(0);
+        return;
+    }
+    snprintf(url, sizeof url, "sqlite://%s/insights.db", dir);
+    opts.database_url = url;
+    CHECK(sb_engine_open(&engine, &opts) == SB_OK);
+    CHECK(sb_bot_create_from_file(engine, "admin-1", "Shop", SB_SOURCE_DIR "/faqs.json",
+                                  SB_FORMAT_AUTO, NULL, &bot) == SB_OK);
+    if (!bot) {
+        sb_engine_close(engine);
+        return;
+    }
+    req.bot_id = bot;
+    req.user_id = "user-1";
+    req.message = q;
+    req.message_len = strlen(q);
+    CHECK(sb_chat_send(engine, &req, &reply) == SB_OK);
+    CHECK(sb_reply_get(reply, &info) == SB_OK);
+    snprintf(session, sizeof session, "%s", info.session_id);
+    sb_reply_free(reply);
+
+    /* Analytics as JSON. */
+    CHECK(sb_bot_analytics(engine, bot, 0, INT64_MAX, &json) == SB_OK);
+    CHECK(json != NULL && strstr(json, "\"sessions\":1,") != NULL);
+    CHECK(json != NULL && strstr(json, "\"narrative\":null") != NULL);
+    sb_string_free(json);
+    json = NULL;
+    CHECK(sb_bot_analytics(engine, bot, 0, 0, &json) == SB_OK);
+    CHECK(json != NULL && strstr(json, "\"sessions\":0,") != NULL);
+    sb_string_free(json);
+    json = (char*)1;
+    CHECK(sb_bot_analytics(engine, bot, 10, 5, &json) == SB_EINVAL && json == NULL);
+    CHECK(strstr(sb_last_error(), "after") != NULL);
+    CHECK(sb_bot_analytics(engine, "no-such-bot", 0, 5, &json) == SB_ENOTFOUND && json == NULL);
+    CHECK(sb_bot_analytics(engine, NULL, 0, 5, &json) == SB_EINVAL);
+    CHECK(sb_bot_analytics(engine, bot, 0, 5, NULL) == SB_EINVAL);
+    CHECK(sb_bot_analytics(NULL, bot, 0, 5, &json) == SB_EINVAL);
+
+    /* A user's own session; not another user's. */
+    CHECK(sb_session_summarize(engine, bot, "user-1", session, &json) == SB_OK);
+    CHECK(json != NULL && strstr(json, "\"source\":\"offline\"") != NULL);
+    CHECK(json != NULL && strstr(json, "\"resolved\":true") != NULL);
+    sb_string_free(json);
+    json = (char*)1;
+    CHECK(sb_session_summarize(engine, bot, "user-2", session, &json) == SB_ENOTFOUND &&
+          json == NULL);
+    CHECK(sb_session_summarize(engine, bot, "user-1", NULL, &json) == SB_EINVAL);
+    CHECK(sb_session_summarize(engine, bot, "user-1", session, NULL) == SB_EINVAL);
+
+    /* The admin's run: the one session is summarised already. */
+    CHECK(sb_bot_summarize_sessions(engine, bot, &processed, &skipped) == SB_OK);
+    CHECK(processed == 0 && skipped == 1);
+    CHECK(sb_bot_summarize_sessions(engine, bot, NULL, NULL) == SB_OK);
+    CHECK(sb_bot_summarize_sessions(engine, "no-such-bot", &processed, &skipped) == SB_ENOTFOUND &&
+          processed == 0 && skipped == 0);
+
+    CHECK(sb_bot_summaries(engine, bot, 0, INT64_MAX, &json) == SB_OK);
+    CHECK(json != NULL && json[0] == '[' && strstr(json, session) != NULL);
+    sb_string_free(json);
+    CHECK(sb_bot_summaries(engine, bot, 0, 1, &json) == SB_OK);
+    CHECK(json != NULL && strcmp(json, "[]") == 0);
+    sb_string_free(json);
+    json = (char*)1;
+    CHECK(sb_bot_summaries(engine, bot, 2, 1, &json) == SB_EINVAL && json == NULL);
+    CHECK(sb_bot_summaries(engine, bot, 0, 1, NULL) == SB_EINVAL);
+
+    sb_string_free(bot);
+    sb_engine_close(engine);
+    {
+        char path[300];
+        snprintf(path, sizeof path, "%s/insights.db", dir);
+        remove(path);
+        snprintf(path, sizeof path, "%s/insights.db-wal", dir);
+        remove(path);
+        snprintf(path, sizeof path, "%s/insights.db-shm", dir);
+        remove(path);
+        rmdir(dir);
+    }
+}
+
 int main(void) {
     test_versions();
     test_options_versioned();
@@ -350,6 +446,7 @@ int main(void) {
     test_engine_options_v1();
     test_engine_options_v2_and_v3();
     test_chat();
+    test_insights();
     printf("%d checks, %d failed\n", checks, failures);
     return failures == 0 ? 0 : 1;
 }
