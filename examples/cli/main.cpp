@@ -4,8 +4,11 @@
 #include <supportbot/supportbot.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <climits>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -33,6 +36,13 @@ const char* kUsage =
     "  supportbot bots [--owner OWNER] [--db URL]\n"
     "  supportbot sessions --bot ID --user USER [--db URL]\n"
     "  supportbot history --bot ID --user USER --session ID [--db URL]\n"
+    "  supportbot summarize --bot ID [--session ID --user USER] [--db URL]\n"
+    "      Summarises one of the user's sessions (printing its JSON), or every session of the\n"
+    "      bot that is new or changed since its last summary.\n"
+    "  supportbot summaries --bot ID [--from DATE] [--to DATE] [--db URL]\n"
+    "  supportbot analytics --bot ID [--from DATE] [--to DATE] [--db URL]\n"
+    "      The bot's stored summaries, or its analytics, as JSON, for the sessions started\n"
+    "      from the start of --from to the end of --to (UTC dates YYYY-MM-DD, or Unix ms).\n"
     "  supportbot version\n"
     "The database is --db, else $DATABASE_URL, else sqlite://supportbot.db.\n";
 
@@ -54,6 +64,7 @@ struct Args {
     size_t k = 5;
     double threshold = -1;
     std::string bot, user = "cli-user", session, owner = "cli", name, db;
+    std::string from, to;  // summaries and analytics: dates or Unix ms
     bool owner_given = false;
     std::vector<std::string> rest;
 };
@@ -85,6 +96,10 @@ Args parse_args(int argc, char** argv) {
             a.name = value("--name");
         } else if (s == "--db") {
             a.db = value("--db");
+        } else if (s == "--from") {
+            a.from = value("--from");
+        } else if (s == "--to") {
+            a.to = value("--to");
         } else if (s == "--json") {
             a.json = true;
         } else if (s == "-k" || s == "--k") {
@@ -483,6 +498,84 @@ int cmd_history(const Args& a) {
 
 }  // namespace
 
+// ---- Session summaries and analytics ----
+
+// A UTC date (YYYY-MM-DD) as Unix ms at its start, plus `days`; or a number of Unix ms as given.
+int64_t time_arg(const std::string& v, const char* option, int64_t days) {
+    int y = 0, m = 0, d = 0;
+    char tail = 0;
+    if (std::sscanf(v.c_str(), "%4d-%2d-%2d%c", &y, &m, &d, &tail) == 3 && v.size() == 10) {
+        if (m < 1 || m > 12 || d < 1 || d > 31) fail(std::string(option) + ": no such date", 2);
+        // Days since 1970-01-01 (H. Hinnant's days_from_civil).
+        const int64_t yy = y - (m <= 2 ? 1 : 0);
+        const int64_t era = (yy >= 0 ? yy : yy - 399) / 400;
+        const int64_t yoe = yy - era * 400;
+        const int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+        const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        return (era * 146097 + doe - 719468 + days) * 86400000;
+    }
+    char* end = nullptr;
+    errno = 0;
+    const long long ms = std::strtoll(v.c_str(), &end, 10);
+    if (v.empty() || !end || *end || errno == ERANGE)
+        fail(std::string(option) + " wants a date YYYY-MM-DD or Unix milliseconds", 2);
+    return ms;
+}
+
+void time_range(const Args& a, int64_t& from, int64_t& to) {
+    from = a.from.empty() ? 0 : time_arg(a.from, "--from", 0);
+    // --to names the last day included.
+    to = a.to.empty() ? INT64_MAX : time_arg(a.to, "--to", 1);
+}
+
+void print_json(char* json) {
+    std::printf("%s\n", json);
+    sb_string_free(json);
+}
+
+int cmd_summarize(const Args& a) {
+    if (a.bot.empty()) fail("--bot ID is required", 2);
+    Engine e;
+    open_engine(e, a);
+    if (!a.session.empty()) {
+        char* json = nullptr;
+        check(
+            sb_session_summarize(e.engine, a.bot.c_str(), a.user.c_str(), a.session.c_str(), &json),
+            "summarising the session");
+        print_json(json);
+        return 0;
+    }
+    size_t processed = 0, skipped = 0;
+    check(sb_bot_summarize_sessions(e.engine, a.bot.c_str(), &processed, &skipped),
+          "summarising the sessions");
+    std::printf("{\"processed\":%zu,\"skipped\":%zu}\n", processed, skipped);
+    return 0;
+}
+
+int cmd_summaries(const Args& a) {
+    if (a.bot.empty()) fail("--bot ID is required", 2);
+    int64_t from = 0, to = 0;
+    time_range(a, from, to);
+    Engine e;
+    open_engine(e, a);
+    char* json = nullptr;
+    check(sb_bot_summaries(e.engine, a.bot.c_str(), from, to, &json), "listing the summaries");
+    print_json(json);
+    return 0;
+}
+
+int cmd_analytics(const Args& a) {
+    if (a.bot.empty()) fail("--bot ID is required", 2);
+    int64_t from = 0, to = 0;
+    time_range(a, from, to);
+    Engine e;
+    open_engine(e, a);
+    char* json = nullptr;
+    check(sb_bot_analytics(e.engine, a.bot.c_str(), from, to, &json), "computing the analytics");
+    print_json(json);
+    return 0;
+}
+
 int main(int argc, char** argv) {
     Args a = parse_args(argc, argv);
     if (a.command == "search") return cmd_search(a);
@@ -492,6 +585,9 @@ int main(int argc, char** argv) {
     if (a.command == "bots") return cmd_bots(a);
     if (a.command == "sessions") return cmd_sessions(a);
     if (a.command == "history") return cmd_history(a);
+    if (a.command == "summarize") return cmd_summarize(a);
+    if (a.command == "summaries") return cmd_summaries(a);
+    if (a.command == "analytics") return cmd_analytics(a);
     if (a.command == "version") {
         std::printf("supportbot %s (ABI %d)\n", sb_version(), sb_abi_version());
         return 0;
