@@ -339,11 +339,27 @@ std::string analytics_json(const AnalyticsInput& input, const FaqLookup& faqs,
          "<figures>\n" + figures_json(input, f, faqs, false) + "}\n</figures>"});
     request.json_schema = kNarrativeSchema;
     std::string narrative, error;
+    std::string reply;
     try {
-        narrative = parse_narrative(client->generate(request).text, client->name());
-    } catch (const Error& e) {
-        error = (e.status() == SB_EPARSE ? "invalid_json: " : "provider_error: ") +
-                std::string(e.what());
+        reply = client->generate(request).text;
+    } catch (const std::bad_alloc&) {
+        throw;
+    } catch (const std::exception& e) {
+        error = "provider_error: " + std::string(e.what());
+    }
+    if (error.empty()) {
+        try {
+            narrative = parse_narrative(reply, client->name());
+        } catch (const Error& e) {
+            error = "invalid_json: " + std::string(e.what());
+        }
+    }
+    // The client's message goes into JSON: valid UTF-8 and bounded.
+    if (!is_valid_utf8(error)) error = "provider_error: (the message is not valid UTF-8)";
+    if (error.size() > 500) {
+        std::size_t n = 500;
+        while (n > 0 && (static_cast<unsigned char>(error[n]) & 0xC0) == 0x80) --n;
+        error.resize(n);
     }
     if (error.empty()) return doc + ",\"narrative\":" + narrative + "}";
     doc += ",\"narrative\":null,\"narrative_error\":";

@@ -373,7 +373,9 @@ SessionSummary summarize(llm::Client* client, const std::vector<MessageRecord>& 
     llm::Response response;
     try {
         response = client->generate(request);
-    } catch (const Error&) {
+    } catch (const std::bad_alloc&) {
+        throw;
+    } catch (const std::exception&) {
         // The provider failed (SB_EPROVIDER after its retries, or any other client error).
         offline.fallback = "provider_error";
         return offline;
