@@ -580,3 +580,99 @@ TEST_CASE("insights: sentiment lexicon with negation, question grouping, LLM JSO
         R"(","main_issue":"b","resolved":true,"sentiment":"neutral","topics":[]})";
     CHECK(status_of([&] { parse_llm_summary(long_summary, s); }) == SB_EPARSE);
 }
+
+TEST_CASE("store: session summaries are upserted, never replaced by an older one, per session") {
+    TempDir dir;
+    for (const std::string& url : database_urls(dir)) {
+        CAPTURE(url);
+        auto store = sb::Store::open(url, sb::StoreOptions{});
+        sb::BotRecord bot;
+        bot.id = sb::new_uuid();
+        bot.owner = "owner";
+        bot.name = "Bot";
+        bot.created_ms = 1000;
+        store->create_bot(bot, shop_faqs());
+        sb::TurnRecord turn;
+        turn.create_session = true;
+        turn.session.id = sb::new_uuid();
+        turn.session.bot_id = bot.id;
+        turn.session.user_id = "u";
+        turn.session.created_ms = turn.session.last_active_ms = 5000;
+        sb::MessageRecord m;
+        m.session_id = turn.session.id;
+        m.text = "hello";
+        m.created_ms = 5000;
+        turn.messages = {m, m};
+        turn.messages[1].role = sb::Role::Assistant;
+        store->record_turn(turn);
+        const auto history = store->history(turn.session.id, 0);
+        REQUIRE(history.size() == 2);
+
+        auto backlog = store->summary_backlog(bot.id);
+        REQUIRE(backlog.due.size() == 1);
+        CHECK(backlog.due[0].session_id == turn.session.id);
+        CHECK(backlog.due[0].last_message_id == history[1].id);
+        CHECK(backlog.up_to_date == 0);
+        CHECK_FALSE(store->get_summary(turn.session.id));
+
+        sb::SessionSummary x;
+        x.session_id = turn.session.id;
+        x.bot_id = bot.id;
+        x.summary = "first";
+        x.main_issue = "hello";
+        x.topics = {"a", "b"};
+        x.last_message_id = history[0].id;  // covers the first message only
+        x.created_ms = x.updated_ms = 10;
+        store->save_summary(x);
+        CHECK(store->summary_backlog(bot.id).due.size() == 1);  // still behind
+        x.summary = "second";
+        x.resolved = true;
+        x.sentiment = "positive";
+        x.source = "fake";
+        x.fallback = "";
+        x.last_message_id = history[1].id;
+        x.created_ms = x.updated_ms = 20;
+        store->save_summary(x);
+        auto got = store->get_summary(turn.session.id);
+        REQUIRE(got);
+        CHECK(got->summary == "second");
+        CHECK(got->resolved);
+        CHECK(got->sentiment == "positive");
+        CHECK(got->source == "fake");
+        CHECK(got->topics == std::vector<std::string>{"a", "b"});
+        CHECK(got->created_ms == 10);  // kept from the first
+        CHECK(got->updated_ms == 20);
+        backlog = store->summary_backlog(bot.id);
+        CHECK(backlog.due.empty());
+        CHECK(backlog.up_to_date == 1);
+
+        // A slower writer with an older summary does not replace the newer one.
+        x.summary = "stale";
+        x.last_message_id = history[0].id;
+        x.updated_ms = 30;
+        store->save_summary(x);
+        CHECK(store->get_summary(turn.session.id)->summary == "second");
+
+        // Unknown sessions, or a session of another bot, are refused and nothing is stored.
+        x.session_id = "no-such-session";
+        CHECK(status_of([&] { store->save_summary(x); }) == SB_ENOTFOUND);
+        x.session_id = turn.session.id;
+        x.bot_id = "another-bot";
+        CHECK(status_of([&] { store->save_summary(x); }) == SB_ENOTFOUND);
+        CHECK(store->get_summary(turn.session.id)->bot_id == bot.id);
+
+        // Ranges on the session's creation time, [from, to).
+        CHECK(store->list_summaries(bot.id, 5000, 5001).size() == 1);
+        CHECK(store->list_summaries(bot.id, 4000, 5000).empty());
+        CHECK(store->list_summaries(bot.id, 5001, 9000).empty());
+        const sb::BotActivity a = store->bot_activity(bot.id, 5000, 5001);
+        CHECK(a.sessions == 1);
+        CHECK(a.user_messages == 1);
+        CHECK(a.assistant_messages == 1);
+        REQUIRE(a.sessions_per_day.size() == 1);
+        CHECK(a.sessions_per_day[0] == std::pair<std::int64_t, std::int64_t>{0, 1});
+        CHECK(store->bot_activity(bot.id, 5001, 9000).sessions == 0);
+        CHECK(store->bot_messages(bot.id, 5000, 5001).size() == 2);
+        CHECK(store->bot_messages(bot.id, 0, 5000).empty());
+    }
+}
