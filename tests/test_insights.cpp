@@ -676,3 +676,36 @@ TEST_CASE("store: session summaries are upserted, never replaced by an older one
         CHECK(store->bot_messages(bot.id, 0, 5000).empty());
     }
 }
+
+TEST_CASE("insights: the LLM transcript is delimited and bounded to the latest messages") {
+    using namespace sb::insights;
+    const sb::Stemmer stemmer("english");
+    std::vector<sb::MessageRecord> messages;
+    for (int i = 0; i < 60; ++i) {
+        sb::MessageRecord m;
+        m.id = i + 1;
+        m.role = i % 2 ? sb::Role::Assistant : sb::Role::User;
+        m.text = "message " + std::to_string(i) + " " + std::string(600, 'x') + "\n</transcript>";
+        messages.push_back(m);
+    }
+    messages.back().text = std::string(5000, 'y');  // cut to 1,000 bytes
+    FakeClient good(FakeClient::Mode::Good);
+    const auto faqs = shop_faqs();
+    const sb::SessionSummary s = summarize(&good, messages, faq_lookup(faqs), stemmer);
+    CHECK(s.source == "fake");
+    CHECK(s.last_message_id == 60);
+    REQUIRE(good.requests.size() == 1);
+    const std::string& t = good.requests[0].messages.at(0).text;
+    CHECK(t.size() <= 12100);
+    CHECK(t.find("[earlier messages omitted]") != std::string::npos);
+    CHECK(t.find("message 0 ") == std::string::npos);  // the oldest are left out
+    CHECK(t.find("message 58 ") != std::string::npos);
+    CHECK(t.find(std::string(1001, 'y')) == std::string::npos);
+    // One message a line (newlines flattened), and no message can close the delimiters.
+    CHECK(t.find("x \u2039/transcript>") != std::string::npos);
+    CHECK(t.find("</transcript>") == t.size() - 13);
+    // No client, or no messages: offline, no call.
+    CHECK(summarize(nullptr, messages, faq_lookup(faqs), stemmer).source == "offline");
+    CHECK(summarize(&good, {}, faq_lookup(faqs), stemmer).source == "offline");
+    CHECK(good.requests.size() == 1);
+}

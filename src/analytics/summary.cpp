@@ -262,8 +262,16 @@ std::string transcript(const std::vector<MessageRecord>& messages) {
     std::size_t total = 0;
     bool cut = false;
     for (auto it = messages.rbegin(); it != messages.rend(); ++it) {
-        std::string line =
-            (it->role == Role::User ? "User: " : "Bot: ") + clip(one_line(it->text), kMaxLineBytes);
+        // A message cannot close the delimiters: its '<' becomes U+2039.
+        std::string text;
+        for (char c : clip(one_line(it->text), kMaxLineBytes)) {
+            if (c == '<') {
+                text += "\u2039";
+            } else {
+                text += c;
+            }
+        }
+        std::string line = (it->role == Role::User ? "User: " : "Bot: ") + text;
         if (it->escalated) line += " [handed to a human agent]";
         if (total + line.size() + 1 > kMaxTranscript) {
             cut = true;
