@@ -110,9 +110,12 @@ std::string Engine::analytics(const std::string& bot_id, std::int64_t from_ms, s
     in.bot_id = bot_id;
     in.from_ms = from_ms;
     in.to_ms = to_ms;
-    in.activity = store().bot_activity(bot_id, from_ms, to_ms);
-    in.messages = store().bot_messages(bot_id, from_ms, to_ms);
+    // The scan first, then the aggregates: rows are only ever added, so counts taken from the
+    // scan (deflected sessions, unanswered replies) never exceed the aggregates' denominators
+    // when turns are recorded meanwhile.
     in.summaries = store().list_summaries(bot_id, from_ms, to_ms);
+    in.messages = store().bot_messages(bot_id, from_ms, to_ms);
+    in.activity = store().bot_activity(bot_id, from_ms, to_ms);
     const auto index = index_for(bot);
     const Stemmer stemmer(options_.language);
     return insights::analytics_json(in, insights::faq_lookup(index->entries()), stemmer, client);

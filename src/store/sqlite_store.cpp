@@ -478,6 +478,12 @@ class SqliteStore final : public Store {
                              std::int64_t to_ms) override {
         std::lock_guard lock(mu_);
         BotActivity a;
+        // One read transaction: the four aggregates see one snapshot (WAL).
+        exec(db(), "BEGIN", "aggregating the activity of a bot (beginning a read transaction)");
+        struct End {
+            sqlite3* db;
+            ~End() { sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr); }
+        } end{db()};
         {
             Query q(db(), activity_sessions_.get(), "counting sessions");
             q.text(1, bot_id).int64(2, from_ms).int64(3, to_ms);
