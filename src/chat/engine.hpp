@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <map>
 #include <memory>
@@ -36,6 +37,11 @@ struct EngineOptions {
     unsigned access_token_minutes = 30;
     unsigned login_max_failures = 5;
     unsigned login_window_seconds = 900;
+    // Accounts, internal (not in the C ABI): the scrypt cost of new password hashes (N = 2^this;
+    // tests lower it for speed) and the clock tokens and failed logins are checked against, in
+    // Unix milliseconds (empty: the system clock; tests move it to expire tokens).
+    unsigned auth_scrypt_log2_n = 15;
+    std::function<std::int64_t()> auth_clock_ms;
 };
 
 struct ChatRequest {
@@ -96,6 +102,10 @@ class Engine {
 
     // The FAQ index of a bot, built from the stored entries (cached per revision).
     std::shared_ptr<const FaqIndex> index(const std::string& bot_id);
+
+    // The engine's store (opened at first use), for the accounts and authorisation layer
+    // (src/auth/), which works beside the pipeline on the same database.
+    Store& database() { return store(); }
 
   private:
     struct Turn;
