@@ -123,7 +123,7 @@ std::optional<Parsed> parse(std::string_view stored) {
     if (!params_in_range(out.params)) return std::nullopt;
     auto salt = base64_decode((*parts)[2], Base64Alphabet::Standard);
     auto hash = base64_decode((*parts)[3], Base64Alphabet::Standard);
-    if (!salt || !hash || salt->size() < kSaltBytes || hash->size() != kHashBytes)
+    if (!salt || !hash || salt->empty() || hash->size() != kHashBytes)
         return std::nullopt;
     out.salt = std::move(*salt);
     out.hash = std::move(*hash);
