@@ -33,7 +33,7 @@ const char* kUsage =
     "      Creates a bot from an FAQ file (.json or .csv) and prints its id.\n"
     "  supportbot chat (--bot ID | --faqs FILE) [--user EMAIL] [--session ID] [--db URL]\n"
     "      A conversation in the terminal, as the user EMAIL of the bot (default\n"
-    "      cli-user@localhost, registered when new). With --faqs, the bot named after the file\n"
+    "      user@cli.local, registered when new). With --faqs, the bot named after the file\n"
     "      is created, or its FAQs replaced, first.\n"
     "  supportbot bots [--email ADMIN] [--db URL]\n"
     "  supportbot sessions --bot ID [--user EMAIL] [--email ADMIN] [--db URL]\n"
@@ -41,7 +41,7 @@ const char* kUsage =
     "  supportbot version\n"
     "The database is --db, else $DATABASE_URL, else sqlite://supportbot.db.\n"
     "Admin commands act as --email ADMIN, logging in with $SUPPORTBOT_PASSWORD (or a prompt);\n"
-    "without --email, as the local admin admin@localhost, made when first needed with a random\n"
+    "without --email, as the local admin admin@cli.local, made when first needed with a random\n"
     "password nobody needs: the CLI mints its tokens with the signing key, $SECRET_KEY (at least\n"
     "32 bytes; without it, a random key for this run).\n";
 
@@ -395,7 +395,7 @@ void local_principal(const Engine& e, const std::string& bot, const std::string&
 
 // The admin the command acts as: --email (logging in), else the local admin.
 void admin_principal(const Engine& e, const Args& a, Principal& out) {
-    if (a.email.empty()) return local_principal(e, "", "admin@localhost", out);
+    if (a.email.empty()) return local_principal(e, "", "admin@cli.local", out);
     const std::string password = password_from_user("password: ");
     char* token = nullptr;
     check(sb_admin_login(e.engine, a.email.c_str(), password.c_str(), &token), "logging in");
@@ -484,7 +484,7 @@ int cmd_chat(const Args& a) {
         if (a.faqs.empty()) fail("chat needs --bot ID or --faqs FILE", 2);
         bot = bot_for_file(e, a);
     }
-    const std::string user = a.user.empty() ? "cli-user@localhost" : a.user;
+    const std::string user = a.user.empty() ? "user@cli.local" : a.user;
     Principal me;
     local_principal(e, bot, user, me);
     std::string session = a.session;
