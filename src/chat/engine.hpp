@@ -106,6 +106,9 @@ class Engine {
     // The engine's store (opened at first use), for the accounts and authorisation layer
     // (src/auth/), which works beside the pipeline on the same database.
     Store& database() { return store(); }
+    // The bot's record as read at most a second ago (its owner never changes), for the checks
+    // made before each chat turn. SB_ENOTFOUND when there is no such bot.
+    BotRecord recent_bot(const std::string& bot_id) { return cached_bot(bot_id); }
 
   private:
     struct Turn;
