@@ -188,7 +188,7 @@ const std::vector<std::pair<std::string, std::string>>& statements() {
          "WHERE role = $1 AND bot_id = $2 AND email = $3"},
         {"set_password_hash", "UPDATE accounts SET password_hash = $2 WHERE id = $1"},
         {"delete_account", "DELETE FROM accounts WHERE id = $1"},
-        {"prune_login_failures", "DELETE FROM login_failures WHERE scope = $1 AND at_ms <= $2"},
+        {"prune_login_failures", "DELETE FROM login_failures WHERE at_ms <= $1"},
         {"insert_login_failure", "INSERT INTO login_failures (scope, at_ms) VALUES ($1, $2)"},
         {"count_login_failures",
          "SELECT count(*) FROM login_failures WHERE scope = $1 AND at_ms > $2"},
@@ -552,7 +552,7 @@ class PostgresStore final : public Store {
                               std::int64_t forget_before_ms) override {
         run("recording a failed login", [&](pqxx::connection& c) {
             pqxx::work w(c);
-            w.exec_prepared("prune_login_failures", scope, forget_before_ms);
+            w.exec_prepared("prune_login_failures", forget_before_ms);
             w.exec_prepared("insert_login_failure", scope, at_ms);
             w.commit();
         });

@@ -466,7 +466,7 @@ class SqliteStore final : public Store {
         Transaction tx(db(), "recording a failed login");
         {
             Query q(db(), failures_prune_.get(), "recording a failed login");
-            q.text(1, scope).int64(2, forget_before_ms);
+            q.int64(1, forget_before_ms);
             q.run();
         }
         {
@@ -519,8 +519,7 @@ class SqliteStore final : public Store {
             (std::string(kAccountColumns) + "WHERE role = ? AND bot_id = ? AND email = ?").c_str());
         account_set_hash_ = prepare(db(), "UPDATE accounts SET password_hash = ? WHERE id = ?");
         account_delete_ = prepare(db(), "DELETE FROM accounts WHERE id = ?");
-        failures_prune_ =
-            prepare(db(), "DELETE FROM login_failures WHERE scope = ? AND at_ms <= ?");
+        failures_prune_ = prepare(db(), "DELETE FROM login_failures WHERE at_ms <= ?");
         failure_insert_ = prepare(db(), "INSERT INTO login_failures (scope, at_ms) VALUES (?, ?)");
         failures_count_ =
             prepare(db(), "SELECT COUNT(*) FROM login_failures WHERE scope = ? AND at_ms > ?");

@@ -136,7 +136,8 @@ class Store {
     // Removes the account; false when there was none.
     virtual bool delete_account(const std::string& id) = 0;
     // Failed logins of one login scope (role, bot and e-mail): records one at at_ms (dropping
-    // those at or before `forget_before_ms`), counts those after since_ms, clears them all.
+    // those of every scope at or before `forget_before_ms`, so that attempts on made-up e-mails do
+    // not pile up), counts those after since_ms, clears them all.
     virtual void record_login_failure(const std::string& scope, std::int64_t at_ms,
                                       std::int64_t forget_before_ms) = 0;
     virtual std::size_t count_login_failures(const std::string& scope, std::int64_t since_ms) = 0;

@@ -161,6 +161,7 @@ CREATE TABLE login_failures (
   at_ms INTEGER NOT NULL
 );
 CREATE INDEX login_failures_scope ON login_failures (scope, at_ms);
+CREATE INDEX login_failures_at ON login_failures (at_ms);
 CREATE INDEX sessions_bot ON sessions (bot_id, last_active_ms);
 )sql",
          R"sql(
@@ -179,6 +180,7 @@ CREATE TABLE login_failures (
   at_ms BIGINT NOT NULL
 );
 CREATE INDEX login_failures_scope ON login_failures (scope, at_ms);
+CREATE INDEX login_failures_at ON login_failures (at_ms);
 CREATE INDEX sessions_bot ON sessions (bot_id, last_active_ms);
 )sql"},
     };
