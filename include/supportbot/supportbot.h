@@ -113,7 +113,8 @@ typedef struct sb_engine_options {
     long llm_timeout_ms;           /* per attempt, whole request; 0 = 60000 */
     unsigned int llm_max_attempts; /* attempts per call, retries included; 0 = 3 */
     /* The HS256 key that signs access tokens: at least 32 bytes. NULL or "" = no accounts: the
-     * calls that need one fail with SB_EINVAL. */
+     * calls that need one (accounts, and bots and chat, which act for an account) fail with
+     * SB_EINVAL. */
     const char* secret_key;
     unsigned int access_token_minutes; /* lifetime of an access token; 0 = 30 */
     unsigned int login_max_failures;   /* failed logins of one account per window; 0 = 5 */
@@ -268,7 +269,7 @@ SB_API int sb_user_login(sb_engine* engine, const char* bot_id, const char* emai
  * end users. SB_ENOTFOUND when there is no such account. */
 SB_API int sb_token_issue(sb_engine* engine, const char* account_id, char** out_token);
 
-/* The id of the admin (bot_id NULL) or the user of a bot registered with this e-mail, for the
+/* The id of the admin (bot_id NULL or "") or the user of a bot registered with this e-mail, for the
  * host only, like sb_token_issue (e.g. a CLI reusing its local account). SB_ENOTFOUND when none. */
 SB_API int sb_account_lookup(sb_engine* engine, const char* bot_id, const char* email,
                              char** out_account_id);

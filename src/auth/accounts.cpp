@@ -105,12 +105,18 @@ std::string Accounts::login(AccountRole role, const std::string& bot_id, std::st
                     "password is longer than " + std::to_string(kMaxPasswordBytes) + " bytes");
     if (role == AccountRole::User) check_id(bot_id, "bot id");
     const EngineOptions& o = engine_.options();
+    const unsigned max_failures = o.login_max_failures ? o.login_max_failures : 5;
+    const std::int64_t window_ms =
+        std::int64_t{o.login_window_seconds ? o.login_window_seconds : 900} * 1000;
+    // The dummy hash is made before anything else (once per engine), so that the first login
+    // for an unknown account does not take longer than the first for a known one.
+    dummy_hash();
     // One limit per login scope: the role, the bot (users) and the normalised e-mail.
     const std::string scope = std::string(to_string(role)) + "\n" + bot_id + "\n" + normalized;
     const std::int64_t now = now_ms();
-    const std::int64_t window_start = now - std::int64_t{o.login_window_seconds} * 1000;
+    const std::int64_t window_start = now - window_ms;
     const std::size_t failures = store().count_login_failures(scope, window_start);
-    if (failures >= o.login_max_failures) throw Error(SB_ELIMIT, kTooManyFailures);
+    if (failures >= max_failures) throw Error(SB_ELIMIT, kTooManyFailures);
 
     const auto account = store().find_account(to_string(role), bot_id, normalized);
     // Hash once either way, so that an unknown account takes as long as a wrong password.
@@ -143,7 +149,8 @@ std::string Accounts::token_for(const std::string& id, AccountRole role,
     c.role = role;
     c.bot = role == AccountRole::User ? bot_id : "";
     c.iat = now_ms() / 1000;
-    c.exp = c.iat + std::int64_t{engine_.options().access_token_minutes} * 60;
+    const unsigned minutes = engine_.options().access_token_minutes;
+    c.exp = c.iat + std::int64_t{minutes ? minutes : 30} * 60;
     return sign_token(c, secret());
 }
 
