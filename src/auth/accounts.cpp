@@ -81,6 +81,9 @@ std::string Accounts::create(AccountRole role, const std::string& bot_id, std::s
     }
     a.id = new_uuid();
     a.role = to_string(role);
+    // A duplicate is refused before the costly hash (the insert still catches a race).
+    if (store().find_account(a.role, a.bot_id, a.email))
+        throw Error(SB_ECONFLICT, "an account with this e-mail is registered already");
     a.password_hash = hash_password(password, params_);
     a.created_ms = now_ms();
     store().create_account(a);
