@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "auth/account.hpp"
@@ -987,5 +988,44 @@ TEST_CASE("chat: auth matrix: every operation for every kind of caller") {
                 }
             }
         }
+    }
+}
+
+TEST_CASE("chat: auth one engine and its principals are shared by several threads") {
+    TempDir dir;
+    for (const std::string& url : database_urls(dir)) {
+        CAPTURE(url);
+        TestClock clock;
+        EnginePtr e = open_engine(url, clock);
+        Account owner = make_account(e.get(), "", "owner");
+        const std::string bot = make_bot(e.get(), owner.principal.get());
+        std::vector<Account> users;
+        for (int i = 0; i < 4; ++i) users.push_back(make_account(e.get(), bot, "t"));
+        std::atomic<int> failures{0};
+        std::vector<std::thread> threads;
+        for (int t = 0; t < 4; ++t) {
+            threads.emplace_back([&, t] {
+                for (int n = 0; n < 10; ++n) {
+                    // Each thread chats as its user, and all read through the owner's principal.
+                    if (start_session(e.get(), users[static_cast<std::size_t>(t)].principal.get(),
+                                      bot)
+                            .empty())
+                        ++failures;
+                    sb_sessions* list = nullptr;
+                    if (sb_session_list(e.get(), owner.principal.get(), bot.c_str(), &list) !=
+                        SB_OK)
+                        ++failures;
+                    sb_sessions_free(list);
+                }
+            });
+        }
+        for (auto& th : threads) th.join();
+        CHECK(failures.load() == 0);
+        sb_sessions* list = nullptr;
+        REQUIRE(sb_session_list(e.get(), owner.principal.get(), bot.c_str(), &list) == SB_OK);
+        size_t n = 0;
+        CHECK(sb_sessions_count(list, &n) == SB_OK);
+        CHECK(n == 40);
+        sb_sessions_free(list);
     }
 }
