@@ -153,19 +153,45 @@ double median(std::vector<double> v) {
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+// The key that signs the benchmark's access tokens (its accounts are throwaway ones).
+const char* kBenchSecret = "sb_chat_bench signing key, 32 bytes or more";
+
 sb_engine* open_engine(const std::string& url) {
     sb_engine_options o = SB_ENGINE_OPTIONS_INIT;
     o.database_url = url.c_str();
+    o.secret_key = kBenchSecret;
     sb_engine* e = nullptr;
     check_sb(sb_engine_open(&e, &o), ("opening an engine on " + url).c_str());
     return e;
 }
 
-std::string create_bot(sb_engine* e, const std::string& faqs) {
+// A principal for an account registered with a throwaway password, through a token minted with
+// the signing key (bot_id "" = an admin, else a user of that bot).
+sb_principal* new_principal(sb_engine* e, const std::string& bot_id, const std::string& email) {
+    const char* password = "bench-Password-1";
     char* id = nullptr;
-    check_sb(sb_bot_create_from_file(e, "bench-owner", "bench bot", faqs.c_str(), SB_FORMAT_AUTO,
-                                     nullptr, &id),
-             ("creating a bot from " + faqs).c_str());
+    check_sb(bot_id.empty() ? sb_admin_register(e, email.c_str(), password, &id)
+                            : sb_user_register(e, bot_id.c_str(), email.c_str(), password, &id),
+             ("registering " + email).c_str());
+    char* token = nullptr;
+    check_sb(sb_token_issue(e, id, &token), "issuing a token");
+    sb_string_free(id);
+    sb_principal* p = nullptr;
+    check_sb(sb_principal_from_token(e, token, &p), "verifying a token");
+    sb_string_free(token);
+    return p;
+}
+
+std::string create_bot(sb_engine* e, const std::string& faqs) {
+    // A fresh admin per bot (e-mails unique to this process and moment).
+    sb_principal* admin = new_principal(
+        e, "",
+        "bench-" + std::to_string(getpid()) + "-" + std::to_string(now_ms()) + "@bench.test");
+    char* id = nullptr;
+    check_sb(
+        sb_bot_create_from_file(e, admin, "bench bot", faqs.c_str(), SB_FORMAT_AUTO, nullptr, &id),
+        ("creating a bot from " + faqs).c_str());
+    sb_principal_free(admin);
     std::string out(id);
     sb_string_free(id);
     return out;
@@ -187,15 +213,21 @@ class LibraryRun {
         : url_(std::move(url)), threads_(threads), opt_(opt) {
         engine_ = open_engine(url_);
         bot_ = create_bot(engine_, opt.faqs);
+        // One user account per thread (registered before the clock starts).
+        for (int t = 0; t < threads; ++t)
+            users_.push_back(
+                new_principal(engine_, bot_, "bench-user-" + std::to_string(t) + "@bench.test"));
     }
-    ~LibraryRun() { sb_engine_close(engine_); }
+    ~LibraryRun() {
+        for (sb_principal* p : users_) sb_principal_free(p);
+        sb_engine_close(engine_);
+    }
     LibraryRun(const LibraryRun&) = delete;
     LibraryRun& operator=(const LibraryRun&) = delete;
 
     double pass(int warmup) {
         const std::string label = run_label(threads_, passes_++);
         auto work = [&](int t, long n, bool timed) {
-            const std::string user = "bench-user-" + std::to_string(t);
             const std::string session = "bench-" + label + "-u" + std::to_string(t) + "-s" +
                                         std::to_string(n / opt_.session_turns);
             // Each thread walks the questions from its own offset.
@@ -203,7 +235,7 @@ class LibraryRun {
                 kQuestions[static_cast<std::size_t>(n + 7 * t) % kQuestions.size()];
             sb_chat_request req = SB_CHAT_REQUEST_INIT;
             req.bot_id = bot_.c_str();
-            req.user_id = user.c_str();
+            req.principal = users_[static_cast<std::size_t>(t)];
             req.session_id = session.c_str();
             req.message = q.c_str();
             req.message_len = q.size();
@@ -236,6 +268,7 @@ class LibraryRun {
     const Options& opt_;
     sb_engine* engine_ = nullptr;
     std::string bot_;
+    std::vector<sb_principal*> users_;  // one per thread
     int passes_ = 0;
     std::atomic<long> timed_{0};
     std::atomic<long> answered_{0};

@@ -2,6 +2,7 @@
 // Uses only the public C ABI (through its header), as a host application would.
 #include <simdjson.h>
 #include <supportbot/supportbot.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -15,6 +16,7 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -28,23 +30,30 @@ const char* kUsage =
     "  supportbot eval --faqs FILE --queries FILE.jsonl [--json] [--threshold T]\n"
     "      Scores ranking and escalation on labelled queries: one JSON object a line,\n"
     "      {\"query\": \"...\", \"expected_id\": \"...\" or null}.\n"
-    "  supportbot import --faqs FILE [--name NAME] [--owner OWNER] [--db URL]\n"
+    "  supportbot register-admin --email EMAIL [--db URL]\n"
+    "      Registers an admin account (password from $SUPPORTBOT_PASSWORD, else a prompt).\n"
+    "  supportbot import --faqs FILE [--name NAME] [--email ADMIN] [--db URL]\n"
     "      Creates a bot from an FAQ file (.json or .csv) and prints its id.\n"
-    "  supportbot chat (--bot ID | --faqs FILE) [--user USER] [--session ID] [--db URL]\n"
-    "      A conversation in the terminal. With --faqs, the bot named after the file (owner\n"
-    "      \"cli\") is created, or its FAQs replaced, first.\n"
-    "  supportbot bots [--owner OWNER] [--db URL]\n"
-    "  supportbot sessions --bot ID --user USER [--db URL]\n"
-    "  supportbot history --bot ID --user USER --session ID [--db URL]\n"
-    "  supportbot summarize --bot ID [--session ID --user USER] [--db URL]\n"
+    "  supportbot chat (--bot ID | --faqs FILE) [--user EMAIL] [--session ID] [--db URL]\n"
+    "      A conversation in the terminal, as the user EMAIL of the bot (default\n"
+    "      user@cli.local, registered when new). With --faqs, the bot named after the file\n"
+    "      is created, or its FAQs replaced, first.\n"
+    "  supportbot bots [--email ADMIN] [--db URL]\n"
+    "  supportbot sessions --bot ID [--user EMAIL] [--email ADMIN] [--db URL]\n"
+    "  supportbot history --session ID [--bot ID --user EMAIL] [--email ADMIN] [--db URL]\n"
+    "  supportbot summarize --bot ID [--session ID] [--user EMAIL] [--email ADMIN] [--db URL]\n"
     "      Summarises one of the user's sessions (printing its JSON), or every session of the\n"
     "      bot that is new or changed since its last summary.\n"
-    "  supportbot summaries --bot ID [--from DATE] [--to DATE] [--db URL]\n"
-    "  supportbot analytics --bot ID [--from DATE] [--to DATE] [--db URL]\n"
+    "  supportbot summaries --bot ID [--from DATE] [--to DATE] [--email ADMIN] [--db URL]\n"
+    "  supportbot analytics --bot ID [--from DATE] [--to DATE] [--email ADMIN] [--db URL]\n"
     "      The bot's stored summaries, or its analytics, as JSON, for the sessions started\n"
     "      from the start of --from to the end of --to (UTC dates YYYY-MM-DD, or Unix ms).\n"
     "  supportbot version\n"
-    "The database is --db, else $DATABASE_URL, else sqlite://supportbot.db.\n";
+    "The database is --db, else $DATABASE_URL, else sqlite://supportbot.db.\n"
+    "Admin commands act as --email ADMIN, logging in with $SUPPORTBOT_PASSWORD (or a prompt);\n"
+    "without --email, as the local admin admin@cli.local, made when first needed with a random\n"
+    "password nobody needs: the CLI mints its tokens with the signing key, $SECRET_KEY (at least\n"
+    "32 bytes; without it, a random key for this run).\n";
 
 [[noreturn]] void fail(const std::string& message, int code = 1) {
     std::fprintf(stderr, "supportbot: %s\n", message.c_str());
@@ -63,9 +72,8 @@ struct Args {
     bool json = false;
     size_t k = 5;
     double threshold = -1;
-    std::string bot, user = "cli-user", session, owner = "cli", name, db;
+    std::string bot, user, session, email, name, db;
     std::string from, to;  // summaries and analytics: dates or Unix ms
-    bool owner_given = false;
     std::vector<std::string> rest;
 };
 
@@ -89,9 +97,8 @@ Args parse_args(int argc, char** argv) {
             a.user = value("--user");
         } else if (s == "--session") {
             a.session = value("--session");
-        } else if (s == "--owner") {
-            a.owner = value("--owner");
-            a.owner_given = true;
+        } else if (s == "--email") {
+            a.email = value("--email");
         } else if (s == "--name") {
             a.name = value("--name");
         } else if (s == "--db") {
@@ -319,21 +326,107 @@ int cmd_eval(const Args& a) {
 
 // ---- Bots and chat ------------------------------------------------------------------------
 
+struct Principal {
+    sb_principal* p = nullptr;
+    Principal() = default;
+    Principal(const Principal&) = delete;
+    Principal& operator=(const Principal&) = delete;
+    ~Principal() { sb_principal_free(p); }
+};
+
 struct Engine {
     sb_engine* engine = nullptr;
     std::string url;
+    std::string secret;
     ~Engine() { sb_engine_close(engine); }
 };
+
+// Random text from /dev/urandom (std::random_device): a throwaway key or password. Starts with
+// characters of three kinds, so that it passes the password policy.
+std::string random_text(size_t n) {
+    static const char chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    std::random_device rd;
+    std::string out = "aA1";
+    while (out.size() < n) out += chars[rd() % (sizeof chars - 1)];
+    return out;
+}
 
 void open_engine(Engine& e, const Args& a) {
     e.url = a.db;
     if (e.url.empty())
         if (const char* env = std::getenv("DATABASE_URL")) e.url = env;
     if (e.url.empty()) e.url = "sqlite://supportbot.db";
+    if (const char* key = std::getenv("SECRET_KEY")) e.secret = key;
+    if (e.secret.empty()) e.secret = random_text(48);
     sb_engine_options opts = SB_ENGINE_OPTIONS_INIT;
     opts.database_url = e.url.c_str();
+    opts.secret_key = e.secret.c_str();
     if (a.threshold >= 0) opts.answer_threshold = a.threshold;
     check(sb_engine_open(&e.engine, &opts), "opening the engine");
+}
+
+std::string take_string(char* s) {
+    std::string out(s ? s : "");
+    sb_string_free(s);
+    return out;
+}
+
+// The password: $SUPPORTBOT_PASSWORD, else read from the terminal without echo.
+std::string password_from_user(const char* prompt) {
+    if (const char* env = std::getenv("SUPPORTBOT_PASSWORD")) return env;
+    if (!isatty(0)) fail("set SUPPORTBOT_PASSWORD (standard input is not a terminal)", 2);
+    std::fprintf(stderr, "%s", prompt);
+    termios old{};
+    tcgetattr(0, &old);
+    termios quiet = old;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    tcsetattr(0, TCSANOW, &quiet);
+    std::string line;
+    std::getline(std::cin, line);
+    tcsetattr(0, TCSANOW, &old);
+    std::fprintf(stderr, "\n");
+    return line;
+}
+
+// The principal of an account the CLI holds locally: looked up by e-mail (bot "" = an admin), or
+// registered with a random password nobody needs; then a token minted with the signing key.
+void local_principal(const Engine& e, const std::string& bot, const std::string& email,
+                     Principal& out) {
+    char* id = nullptr;
+    int rc = sb_account_lookup(e.engine, bot.empty() ? nullptr : bot.c_str(), email.c_str(), &id);
+    if (rc == SB_ENOTFOUND) {
+        const std::string password = random_text(32);
+        rc = bot.empty()
+                 ? sb_admin_register(e.engine, email.c_str(), password.c_str(), &id)
+                 : sb_user_register(e.engine, bot.c_str(), email.c_str(), password.c_str(), &id);
+    }
+    check(rc, "finding or registering the local account");
+    const std::string account = take_string(id);
+    char* token = nullptr;
+    check(sb_token_issue(e.engine, account.c_str(), &token), "issuing a token");
+    const std::string t = take_string(token);
+    check(sb_principal_from_token(e.engine, t.c_str(), &out.p), "verifying the token");
+}
+
+// The admin the command acts as: --email (logging in), else the local admin.
+void admin_principal(const Engine& e, const Args& a, Principal& out) {
+    if (a.email.empty()) return local_principal(e, "", "admin@cli.local", out);
+    const std::string password = password_from_user("password: ");
+    char* token = nullptr;
+    check(sb_admin_login(e.engine, a.email.c_str(), password.c_str(), &token), "logging in");
+    const std::string t = take_string(token);
+    check(sb_principal_from_token(e.engine, t.c_str(), &out.p), "verifying the token");
+}
+
+int cmd_register_admin(const Args& a) {
+    if (a.email.empty()) fail("--email EMAIL is required", 2);
+    Engine e;
+    open_engine(e, a);
+    const std::string password = password_from_user("new password: ");
+    char* id = nullptr;
+    check(sb_admin_register(e.engine, a.email.c_str(), password.c_str(), &id), "registering");
+    std::printf("%s\n", take_string(id).c_str());
+    return 0;
 }
 
 struct Bots {
@@ -348,11 +441,11 @@ std::string base_name(const std::string& path) {
     return dot == std::string::npos || dot == 0 ? b : b.substr(0, dot);
 }
 
-std::string import_bot(const Engine& e, const std::string& faqs, const std::string& owner,
+std::string import_bot(const Engine& e, const sb_principal* admin, const std::string& faqs,
                        const std::string& name) {
     char* id = nullptr;
-    check(sb_bot_create_from_file(e.engine, owner.c_str(), name.c_str(), faqs.c_str(),
-                                  SB_FORMAT_AUTO, nullptr, &id),
+    check(sb_bot_create_from_file(e.engine, admin, name.c_str(), faqs.c_str(), SB_FORMAT_AUTO,
+                                  nullptr, &id),
           "creating the bot");
     std::string out(id);
     sb_string_free(id);
@@ -363,30 +456,34 @@ int cmd_import(const Args& a) {
     if (a.faqs.empty()) fail("--faqs FILE is required", 2);
     Engine e;
     open_engine(e, a);
+    Principal admin;
+    admin_principal(e, a, admin);
     const std::string id =
-        import_bot(e, a.faqs, a.owner, a.name.empty() ? base_name(a.faqs) : a.name);
+        import_bot(e, admin.p, a.faqs, a.name.empty() ? base_name(a.faqs) : a.name);
     std::printf("%s\n", id.c_str());
     return 0;
 }
 
-// The bot named after the FAQ file for this owner: its FAQs replaced, or a new one.
+// The admin's bot named after the FAQ file: its FAQs replaced, or a new one.
 std::string bot_for_file(const Engine& e, const Args& a) {
     const std::string name = a.name.empty() ? base_name(a.faqs) : a.name;
+    Principal admin;
+    admin_principal(e, a, admin);
     Bots bots;
-    check(sb_bot_list(e.engine, a.owner.c_str(), &bots.list), "listing bots");
+    check(sb_bot_list(e.engine, admin.p, &bots.list), "listing bots");
     size_t n = 0;
     check(sb_bots_count(bots.list, &n), "listing bots");
     for (size_t i = 0; i < n; ++i) {
         sb_bot_info info;
         check(sb_bots_at(bots.list, i, &info), "listing bots");
         if (name == info.name) {
-            check(sb_bot_replace_faqs_from_file(e.engine, info.id, a.faqs.c_str(), SB_FORMAT_AUTO,
-                                                nullptr),
+            check(sb_bot_replace_faqs_from_file(e.engine, admin.p, info.id, a.faqs.c_str(),
+                                                SB_FORMAT_AUTO, nullptr),
                   "updating the bot's FAQs");
             return info.id;
         }
     }
-    return import_bot(e, a.faqs, a.owner, name);
+    return import_bot(e, admin.p, a.faqs, name);
 }
 
 struct Reply {
@@ -402,11 +499,14 @@ int cmd_chat(const Args& a) {
         if (a.faqs.empty()) fail("chat needs --bot ID or --faqs FILE", 2);
         bot = bot_for_file(e, a);
     }
+    const std::string user = a.user.empty() ? "user@cli.local" : a.user;
+    Principal me;
+    local_principal(e, bot, user, me);
     std::string session = a.session;
     const bool tty = isatty(0);
     if (tty)
         std::printf("Chatting with bot %s as %s (database %s). Ctrl-D to quit.\n", bot.c_str(),
-                    a.user.c_str(), e.url.c_str());
+                    user.c_str(), e.url.c_str());
     std::string line;
     while (true) {
         if (tty) {
@@ -417,7 +517,7 @@ int cmd_chat(const Args& a) {
         if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
         sb_chat_request req = SB_CHAT_REQUEST_INIT;
         req.bot_id = bot.c_str();
-        req.user_id = a.user.c_str();
+        req.principal = me.p;
         req.session_id = session.empty() ? nullptr : session.c_str();
         req.message = line.data();
         req.message_len = line.size();
@@ -445,9 +545,10 @@ int cmd_chat(const Args& a) {
 int cmd_bots(const Args& a) {
     Engine e;
     open_engine(e, a);
+    Principal admin;
+    admin_principal(e, a, admin);
     Bots bots;
-    check(sb_bot_list(e.engine, a.owner_given ? a.owner.c_str() : nullptr, &bots.list),
-          "listing bots");
+    check(sb_bot_list(e.engine, admin.p, &bots.list), "listing bots");
     size_t n = 0;
     check(sb_bots_count(bots.list, &n), "listing bots");
     for (size_t i = 0; i < n; ++i) {
@@ -463,27 +564,39 @@ int cmd_sessions(const Args& a) {
     if (a.bot.empty()) fail("--bot ID is required", 2);
     Engine e;
     open_engine(e, a);
+    // A user's own sessions (--user), else every session of the bot, as its owner admin.
+    Principal who;
+    if (!a.user.empty())
+        local_principal(e, a.bot, a.user, who);
+    else
+        admin_principal(e, a, who);
     sb_sessions* list = nullptr;
-    check(sb_session_list(e.engine, a.bot.c_str(), a.user.c_str(), &list), "listing sessions");
+    check(sb_session_list(e.engine, who.p, a.bot.c_str(), &list), "listing sessions");
     size_t n = 0;
     sb_sessions_count(list, &n);
     for (size_t i = 0; i < n; ++i) {
         sb_session_info s;
         sb_sessions_at(list, i, &s);
         static const char* names[] = {"open", "escalated", "closed"};
-        std::printf("%s  %-9s %zu messages\n", s.id, names[s.status], s.message_count);
+        std::printf("%s  %-9s %zu messages  user %s\n", s.id, names[s.status], s.message_count,
+                    s.user_id);
     }
     sb_sessions_free(list);
     return 0;
 }
 
 int cmd_history(const Args& a) {
-    if (a.bot.empty() || a.session.empty()) fail("--bot ID and --session ID are required", 2);
+    if (a.session.empty()) fail("--session ID is required", 2);
+    if (!a.user.empty() && a.bot.empty()) fail("--user needs --bot", 2);
     Engine e;
     open_engine(e, a);
+    Principal who;
+    if (!a.user.empty())
+        local_principal(e, a.bot, a.user, who);
+    else
+        admin_principal(e, a, who);
     sb_messages* list = nullptr;
-    check(sb_session_history(e.engine, a.bot.c_str(), a.user.c_str(), a.session.c_str(), &list),
-          "reading the history");
+    check(sb_session_history(e.engine, who.p, a.session.c_str(), &list), "reading the history");
     size_t n = 0;
     sb_messages_count(list, &n);
     for (size_t i = 0; i < n; ++i) {
@@ -495,8 +608,6 @@ int cmd_history(const Args& a) {
     sb_messages_free(list);
     return 0;
 }
-
-}  // namespace
 
 // ---- Session summaries and analytics ----
 
@@ -537,16 +648,20 @@ int cmd_summarize(const Args& a) {
     if (a.bot.empty()) fail("--bot ID is required", 2);
     Engine e;
     open_engine(e, a);
+    Principal who;
+    if (!a.user.empty())
+        local_principal(e, a.bot, a.user, who);
+    else
+        admin_principal(e, a, who);
     if (!a.session.empty()) {
         char* json = nullptr;
-        check(
-            sb_session_summarize(e.engine, a.bot.c_str(), a.user.c_str(), a.session.c_str(), &json),
-            "summarising the session");
+        check(sb_session_summarize(e.engine, who.p, a.session.c_str(), &json),
+              "summarising the session");
         print_json(json);
         return 0;
     }
     size_t processed = 0, skipped = 0;
-    check(sb_bot_summarize_sessions(e.engine, a.bot.c_str(), &processed, &skipped),
+    check(sb_bot_summarize_sessions(e.engine, who.p, a.bot.c_str(), &processed, &skipped),
           "summarising the sessions");
     std::printf("{\"processed\":%zu,\"skipped\":%zu}\n", processed, skipped);
     return 0;
@@ -558,8 +673,11 @@ int cmd_summaries(const Args& a) {
     time_range(a, from, to);
     Engine e;
     open_engine(e, a);
+    Principal admin;
+    admin_principal(e, a, admin);
     char* json = nullptr;
-    check(sb_bot_summaries(e.engine, a.bot.c_str(), from, to, &json), "listing the summaries");
+    check(sb_bot_summaries(e.engine, admin.p, a.bot.c_str(), from, to, &json),
+          "listing the summaries");
     print_json(json);
     return 0;
 }
@@ -570,16 +688,22 @@ int cmd_analytics(const Args& a) {
     time_range(a, from, to);
     Engine e;
     open_engine(e, a);
+    Principal admin;
+    admin_principal(e, a, admin);
     char* json = nullptr;
-    check(sb_bot_analytics(e.engine, a.bot.c_str(), from, to, &json), "computing the analytics");
+    check(sb_bot_analytics(e.engine, admin.p, a.bot.c_str(), from, to, &json),
+          "computing the analytics");
     print_json(json);
     return 0;
 }
+
+}  // namespace
 
 int main(int argc, char** argv) {
     Args a = parse_args(argc, argv);
     if (a.command == "search") return cmd_search(a);
     if (a.command == "eval") return cmd_eval(a);
+    if (a.command == "register-admin") return cmd_register_admin(a);
     if (a.command == "import") return cmd_import(a);
     if (a.command == "chat") return cmd_chat(a);
     if (a.command == "bots") return cmd_bots(a);

@@ -35,13 +35,13 @@ extern "C" {
 /* ---- Versions ------------------------------------------------------------------------------ */
 
 #define SB_VERSION_MAJOR 0
-#define SB_VERSION_MINOR 1
+#define SB_VERSION_MINOR 2
 #define SB_VERSION_PATCH 0
-#define SB_VERSION_STRING "0.1.0"
+#define SB_VERSION_STRING "0.2.0"
 /* Bumped whenever the ABI changes incompatibly; the SONAME carries it. */
-#define SB_ABI_VERSION 1
+#define SB_ABI_VERSION 2
 
-/* The library's version string, e.g. "0.1.0". Never NULL; static storage. */
+/* The library's version string, e.g. "0.2.0". Never NULL; static storage. */
 SB_API const char* sb_version(void);
 /* The ABI version the library was built with; compare with SB_ABI_VERSION. */
 SB_API int sb_abi_version(void);
@@ -113,7 +113,8 @@ typedef struct sb_engine_options {
     long llm_timeout_ms;           /* per attempt, whole request; 0 = 60000 */
     unsigned int llm_max_attempts; /* attempts per call, retries included; 0 = 3 */
     /* The HS256 key that signs access tokens: at least 32 bytes. NULL or "" = no accounts: the
-     * calls that need one fail with SB_EINVAL. */
+     * calls that need one (accounts, and bots and chat, which act for an account) fail with
+     * SB_EINVAL. */
     const char* secret_key;
     unsigned int access_token_minutes; /* lifetime of an access token; 0 = 30 */
     unsigned int login_max_failures;   /* failed logins of one account per window; 0 = 5 */
@@ -224,13 +225,84 @@ SB_API int sb_results_get(const sb_results* results, size_t i, sb_result* out);
 SB_API int sb_results_answered(const sb_results* results, int* out);
 SB_API void sb_results_free(sb_results* results);
 
+/* ---- Accounts and access tokens -----------------------------------------------------------
+ * Admin accounts own bots; user accounts belong to one bot and chat with it. The login name is
+ * the e-mail address, normalised (surrounding spaces trimmed, Unicode case-folded: "Ann@X.COM" and
+ * "ann@x.com" are one account). Passwords: at least 8 characters, not all of one kind (lowercase,
+ * uppercase, digits, others); stored only as scrypt hashes, never logged or returned.
+ *
+ * Logging in returns an access token (a JWT signed with HS256 by the engine's secret_key, valid
+ * for access_token_minutes). Every call that acts for someone takes an sb_principal made from a
+ * token by sb_principal_from_token, and checks at each call that the token has not expired and
+ * its account still exists. Statuses of a refused call:
+ *   SB_EUNAUTHENTICATED  no principal (NULL), or its token expired, or its account was deleted
+ *   SB_ENOTFOUND         the bot, session or account does not exist
+ *   SB_EFORBIDDEN        it exists but is not this account's (or needs an admin)
+ * Messages never name owners or other users, nor tell whether an e-mail is registered (except to
+ * the registration of that same e-mail, which fails with SB_ECONFLICT).
+ * These calls need an engine opened with a secret_key (SB_EINVAL otherwise). */
+
+typedef struct sb_principal sb_principal;
+
+typedef enum sb_account_role { SB_ACCOUNT_ADMIN = 1, SB_ACCOUNT_USER = 2 } sb_account_role;
+
+/* Registers an admin, or a user of a bot (SB_ENOTFOUND when the bot does not exist).
+ * SB_EINVAL for a malformed e-mail or a password the policy refuses, SB_ECONFLICT when the e-mail
+ * is registered already (as an admin; or as a user of that bot). *out_account_id receives the
+ * new account's id (free with sb_string_free); out_account_id may be NULL. */
+SB_API int sb_admin_register(sb_engine* engine, const char* email, const char* password,
+                             char** out_account_id);
+SB_API int sb_user_register(sb_engine* engine, const char* bot_id, const char* email,
+                            const char* password, char** out_account_id);
+
+/* Logs in; *out_token receives an access token (free with sb_string_free). A wrong password and an
+ * unknown account fail alike with SB_EUNAUTHENTICATED. After login_max_failures failed attempts
+ * for one e-mail (and bot) within login_window_seconds, attempts fail with SB_ELIMIT until the
+ * window has passed, even with the right password, whether or not the account exists. */
+SB_API int sb_admin_login(sb_engine* engine, const char* email, const char* password,
+                          char** out_token);
+SB_API int sb_user_login(sb_engine* engine, const char* bot_id, const char* email,
+                         const char* password, char** out_token);
+
+/* Mints a token for an account without its password. For the host only, which holds the signing
+ * key anyway (a CLI acting for a local account, a host with its own login): never expose it to
+ * end users. SB_ENOTFOUND when there is no such account. */
+SB_API int sb_token_issue(sb_engine* engine, const char* account_id, char** out_token);
+
+/* The id of the admin (bot_id NULL or "") or the user of a bot registered with this e-mail, for the
+ * host only, like sb_token_issue (e.g. a CLI reusing its local account). SB_ENOTFOUND when none. */
+SB_API int sb_account_lookup(sb_engine* engine, const char* bot_id, const char* email,
+                             char** out_account_id);
+
+/* Verifies a token into a principal. SB_EUNAUTHENTICATED when the token is malformed, tampered
+ * with, signed with another key or algorithm, expired, or of a deleted account. A principal may
+ * be used from any thread; it stays usable until its token expires. */
+SB_API int sb_principal_from_token(sb_engine* engine, const char* token, sb_principal** out);
+SB_API void sb_principal_free(sb_principal* principal);
+
+typedef struct sb_principal_info {
+    const char* account_id;
+    int role;           /* sb_account_role */
+    const char* bot_id; /* users: their bot; admins: "" */
+    const char* email;  /* normalised */
+    int64_t expires_ms; /* when the token expires, Unix milliseconds */
+} sb_principal_info;
+/* Strings live as long as the principal. */
+SB_API int sb_principal_get(const sb_principal* principal, sb_principal_info* out);
+
+/* Deletes an account: an admin deletes itself or a user of one of its bots, a user deletes
+ * itself. Tokens of a deleted account stop working (within a second on other engines). An
+ * admin's bots stay in the database, reachable by nobody. */
+SB_API int sb_account_delete(sb_engine* engine, const sb_principal* principal,
+                             const char* account_id);
+
 /* ---- Bots --------------------------------------------------------------------------------
- * A bot belongs to an owner (an admin id chosen by the host) and answers from its FAQ set. Bots
- * and their FAQ sets are stored in the engine's database, so a restart rebuilds everything. */
+ * A bot belongs to the admin account that created it and answers from its FAQ set. Bots and their
+ * FAQ sets are stored in the engine's database, so a restart rebuilds everything. */
 
 typedef struct sb_bot_info {
-    const char* id; /* a UUID */
-    const char* owner;
+    const char* id;    /* a UUID */
+    const char* owner; /* the owner admin's account id; "" when a user asks */
     const char* name;
     int64_t created_ms; /* Unix time, milliseconds */
     size_t faq_count;
@@ -239,21 +311,27 @@ typedef struct sb_bot_info {
 
 typedef struct sb_bots sb_bots;
 
-/* Creates a bot from FAQ bytes or a file (validated as sb_faqset_load does: accepted whole or
- * rejected whole). *out_id receives the new bot's id; free it with sb_string_free. */
-SB_API int sb_bot_create(sb_engine* engine, const char* owner, const char* name, const char* data,
-                         size_t len, sb_format format, const sb_load_options* opts, char** out_id);
-SB_API int sb_bot_create_from_file(sb_engine* engine, const char* owner, const char* name,
-                                   const char* path, sb_format format, const sb_load_options* opts,
-                                   char** out_id);
-/* Replaces a bot's FAQ set. SB_ENOTFOUND when there is no such bot. */
-SB_API int sb_bot_replace_faqs(sb_engine* engine, const char* bot_id, const char* data, size_t len,
-                               sb_format format, const sb_load_options* opts);
-SB_API int sb_bot_replace_faqs_from_file(sb_engine* engine, const char* bot_id, const char* path,
-                                         sb_format format, const sb_load_options* opts);
-/* One bot (a list of one), or every bot of an owner (owner NULL: every bot). */
-SB_API int sb_bot_get(sb_engine* engine, const char* bot_id, sb_bots** out);
-SB_API int sb_bot_list(sb_engine* engine, const char* owner, sb_bots** out);
+/* Creates a bot owned by the principal, an admin, from FAQ bytes or a file (validated as
+ * sb_faqset_load does: accepted whole or rejected whole). *out_id receives the new bot's id; free
+ * it with sb_string_free. */
+SB_API int sb_bot_create(sb_engine* engine, const sb_principal* principal, const char* name,
+                         const char* data, size_t len, sb_format format,
+                         const sb_load_options* opts, char** out_id);
+SB_API int sb_bot_create_from_file(sb_engine* engine, const sb_principal* principal,
+                                   const char* name, const char* path, sb_format format,
+                                   const sb_load_options* opts, char** out_id);
+/* Replaces a bot's FAQ set: its owner admin only. SB_ENOTFOUND when there is no such bot. */
+SB_API int sb_bot_replace_faqs(sb_engine* engine, const sb_principal* principal, const char* bot_id,
+                               const char* data, size_t len, sb_format format,
+                               const sb_load_options* opts);
+SB_API int sb_bot_replace_faqs_from_file(sb_engine* engine, const sb_principal* principal,
+                                         const char* bot_id, const char* path, sb_format format,
+                                         const sb_load_options* opts);
+/* One bot (a list of one): for its owner admin or a user of that bot. */
+SB_API int sb_bot_get(sb_engine* engine, const sb_principal* principal, const char* bot_id,
+                      sb_bots** out);
+/* The principal's bots: an admin's own bots, or a user's one bot. */
+SB_API int sb_bot_list(sb_engine* engine, const sb_principal* principal, sb_bots** out);
 SB_API int sb_bots_count(const sb_bots* bots, size_t* out);
 /* Strings live as long as the list. */
 SB_API int sb_bots_at(const sb_bots* bots, size_t i, sb_bot_info* out);
@@ -265,9 +343,11 @@ SB_API void sb_bots_free(sb_bots* bots);
 typedef struct sb_chat_request {
     unsigned int version; /* SB_CHAT_REQUEST_VERSION */
     const char* bot_id;
-    const char* user_id; /* the end user, as the host identifies them */
-    /* Any id up to 128 bytes: one not seen before starts a new session for this user and bot;
-     * NULL lets the library create one. An id that belongs to another user or bot is refused
+    /* Who chats: a user of this bot (as itself), or the bot's owner admin (trying its bot).
+     * Anyone else is refused with SB_EFORBIDDEN; NULL with SB_EUNAUTHENTICATED. */
+    const sb_principal* principal;
+    /* Any id up to 128 bytes: one not seen before starts a new session for this account and bot;
+     * NULL lets the library create one. An id that belongs to another account or bot is refused
      * with SB_EFORBIDDEN, which reveals nothing about that session. */
     const char* session_id;
     const char* message; /* UTF-8 */
@@ -326,16 +406,18 @@ typedef struct sb_session_info {
 } sb_session_info;
 typedef struct sb_sessions sb_sessions;
 
-/* A user's sessions with a bot, most recently active first. */
-SB_API int sb_session_list(sb_engine* engine, const char* bot_id, const char* user_id,
+/* Sessions with a bot, most recently active first: a user's own, or (for the bot's owner admin)
+ * those of every user. SB_ENOTFOUND when the bot does not exist, SB_EFORBIDDEN when the principal
+ * is neither. */
+SB_API int sb_session_list(sb_engine* engine, const sb_principal* principal, const char* bot_id,
                            sb_sessions** out);
 SB_API int sb_sessions_count(const sb_sessions* sessions, size_t* out);
 SB_API int sb_sessions_at(const sb_sessions* sessions, size_t i, sb_session_info* out);
 SB_API void sb_sessions_free(sb_sessions* sessions);
 
-/* Closes a session: later messages to it are refused with SB_ECONFLICT. SB_ENOTFOUND as for
- * sb_session_history. Closing a closed session succeeds. */
-SB_API int sb_session_close(sb_engine* engine, const char* bot_id, const char* user_id,
+/* Closes a session: later messages to it are refused with SB_ECONFLICT. Allowed to the session's
+ * user and its bot's owner admin, as for sb_session_history. Closing a closed session succeeds. */
+SB_API int sb_session_close(sb_engine* engine, const sb_principal* principal,
                             const char* session_id);
 
 typedef enum sb_role { SB_ROLE_USER = 0, SB_ROLE_ASSISTANT = 1 } sb_role;
@@ -355,9 +437,9 @@ typedef struct sb_message_info {
 } sb_message_info;
 typedef struct sb_messages sb_messages;
 
-/* The messages of a session, oldest first. SB_ENOTFOUND when the session does not exist or is
- * not this user's with this bot (the two are not told apart). */
-SB_API int sb_session_history(sb_engine* engine, const char* bot_id, const char* user_id,
+/* The messages of a session, oldest first: for the session's user, or its bot's owner admin.
+ * SB_ENOTFOUND when the session does not exist, SB_EFORBIDDEN when it is someone else's. */
+SB_API int sb_session_history(sb_engine* engine, const sb_principal* principal,
                               const char* session_id, sb_messages** out);
 SB_API int sb_messages_count(const sb_messages* messages, size_t* out);
 SB_API int sb_messages_at(const sb_messages* messages, size_t i, sb_message_info* out);
@@ -370,23 +452,25 @@ SB_API void sb_messages_free(sb_messages* messages);
  * on the session's creation time (a session and all its messages fall in the range where it
  * started); pass 0 and INT64_MAX for everything. from_ms > to_ms is SB_EINVAL. */
 
-/* The summary of one of the user's sessions with the bot (made with the engine's LLM provider
- * when one is configured, else offline, and stored), as a JSON object. A stored summary that
- * covers the session's last message is returned as it is. SB_ENOTFOUND when the bot does not
- * exist or the session is not this user's with this bot. */
-SB_API int sb_session_summarize(sb_engine* engine, const char* bot_id, const char* user_id,
+/* The summary of a session (made with the engine's LLM provider when one is configured, else
+ * offline, and stored), as a JSON object: for the session's user, or its bot's owner admin. A
+ * stored summary that covers the session's last message is returned as it is. SB_ENOTFOUND when
+ * the session does not exist, SB_EFORBIDDEN when it is someone else's. */
+SB_API int sb_session_summarize(sb_engine* engine, const sb_principal* principal,
                                 const char* session_id, char** out_json);
-/* Summarises every session of the bot that has no summary or has new messages since its last
- * one (idempotent: a second run processes none). *processed and *skipped (up to date) may be
- * NULL. */
-SB_API int sb_bot_summarize_sessions(sb_engine* engine, const char* bot_id, size_t* processed,
-                                     size_t* skipped);
-/* The stored summaries of the bot's sessions in the range, oldest session first: a JSON array. */
-SB_API int sb_bot_summaries(sb_engine* engine, const char* bot_id, int64_t from_ms, int64_t to_ms,
-                            char** out_json);
-/* The bot's analytics for the range, as a JSON object; with an LLM provider, a narrative too. */
-SB_API int sb_bot_analytics(sb_engine* engine, const char* bot_id, int64_t from_ms, int64_t to_ms,
-                            char** out_json);
+/* The bot's owner admin summarises every session of the bot that has no summary or has new
+ * messages since its last one (idempotent: a second run processes none). *processed and *skipped
+ * (up to date) may be NULL. */
+SB_API int sb_bot_summarize_sessions(sb_engine* engine, const sb_principal* principal,
+                                     const char* bot_id, size_t* processed, size_t* skipped);
+/* For the bot's owner admin: the stored summaries of the bot's sessions in the range, oldest
+ * session first, as a JSON array. */
+SB_API int sb_bot_summaries(sb_engine* engine, const sb_principal* principal, const char* bot_id,
+                            int64_t from_ms, int64_t to_ms, char** out_json);
+/* For the bot's owner admin: the bot's analytics for the range, as a JSON object; with an LLM
+ * provider, a narrative too. */
+SB_API int sb_bot_analytics(sb_engine* engine, const sb_principal* principal, const char* bot_id,
+                            int64_t from_ms, int64_t to_ms, char** out_json);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -295,6 +295,7 @@ int sb_engine_open(sb_engine** out, const sb_engine_options* opts) {
         sb::Stemmer probe(o.language);  // rejects unknown languages now, not at load
         auto engine = std::make_unique<sb_engine>();
         engine->engine = std::make_unique<sb::Engine>(std::move(o));
+        engine->accounts = std::make_unique<sb::auth::Accounts>(*engine->engine);
         *out = engine.release();
     });
 }

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "auth/authz.hpp"
 #include "capi/capi_internal.hpp"
 
 struct sb_bots {
@@ -23,9 +24,7 @@ struct sb_messages {
     std::vector<sb::MessageRecord> messages;
 };
 
-namespace {
-
-using namespace sb::capi;
+namespace sb::capi {
 
 sb::Engine& engine_of(sb_engine* engine) {
     require(engine != nullptr, "engine is NULL");
@@ -44,6 +43,32 @@ char* copy_string(const std::string& s) {
     return out;
 }
 
+// The session, after checking the principal may use it: SB_ENOTFOUND when it does not exist,
+// SB_EFORBIDDEN when it is neither the principal's nor of a bot the principal owns.
+sb::SessionRecord accessible_session(sb::Engine& e, const sb::auth::Principal& p,
+                                     const char* session_id) {
+    const std::string id = text_arg(session_id, "session_id");
+    if (id.empty() || id.size() > 128)
+        throw sb::Error(SB_EINVAL, "session_id is empty or too long");
+    auto s = e.database().get_session(id);
+    if (!s) throw sb::Error(SB_ENOTFOUND, "no such session");
+    auto bot = e.database().get_bot(s->bot_id);
+    if (!bot) throw sb::Error(SB_ENOTFOUND, "no such session");
+    sb::auth::require_session_access(p, *bot, *s);
+    return *s;
+}
+
+}  // namespace sb::capi
+
+namespace {
+
+using namespace sb::capi;
+
+// The bot, or SB_ENOTFOUND (after the id's own checks).
+sb::BotRecord bot_of(sb::Engine& e, const std::string& bot_id) {
+    return e.get_bot(bot_id);
+}
+
 void out_of_range(size_t i, size_t n, const char* what) {
     if (i >= n)
         throw sb::Error(SB_ERANGE, std::string(what) + " index " + std::to_string(i) +
@@ -54,67 +79,94 @@ void out_of_range(size_t i, size_t n, const char* what) {
 
 extern "C" {
 
-int sb_bot_create(sb_engine* engine, const char* owner, const char* name, const char* data,
-                  size_t len, sb_format format, const sb_load_options* opts, char** out_id) {
+// Every call that acts for someone first verifies the principal (SB_EUNAUTHENTICATED), then
+// looks the thing up (SB_ENOTFOUND), then checks it is the principal's (SB_EFORBIDDEN), and only
+// then reads the input, so that nobody learns anything from a call they may not make.
+
+int sb_bot_create(sb_engine* engine, const sb_principal* principal, const char* name,
+                  const char* data, size_t len, sb_format format, const sb_load_options* opts,
+                  char** out_id) {
     if (out_id) *out_id = nullptr;
     return guarded([&] {
         sb::Engine& e = engine_of(engine);
+        const sb::auth::Principal p = authenticated(engine, principal);
+        sb::auth::require_admin(p);
         require(out_id != nullptr, "out_id is NULL");
+        std::string bot_name = text_arg(name, "name");
         auto entries = load_entries(data, len, format, opts);
-        *out_id = copy_string(
-            e.create_bot(text_arg(owner, "owner"), text_arg(name, "name"), std::move(entries)));
+        *out_id = copy_string(e.create_bot(p.account_id, bot_name, std::move(entries)));
     });
 }
 
-int sb_bot_create_from_file(sb_engine* engine, const char* owner, const char* name,
+int sb_bot_create_from_file(sb_engine* engine, const sb_principal* principal, const char* name,
                             const char* path, sb_format format, const sb_load_options* opts,
                             char** out_id) {
     if (out_id) *out_id = nullptr;
     return guarded([&] {
         sb::Engine& e = engine_of(engine);
+        const sb::auth::Principal p = authenticated(engine, principal);
+        sb::auth::require_admin(p);
         require(out_id != nullptr, "out_id is NULL");
+        std::string bot_name = text_arg(name, "name");
         auto entries = load_entries_file(path, format, opts);
-        *out_id = copy_string(
-            e.create_bot(text_arg(owner, "owner"), text_arg(name, "name"), std::move(entries)));
+        *out_id = copy_string(e.create_bot(p.account_id, bot_name, std::move(entries)));
     });
 }
 
-int sb_bot_replace_faqs(sb_engine* engine, const char* bot_id, const char* data, size_t len,
-                        sb_format format, const sb_load_options* opts) {
+int sb_bot_replace_faqs(sb_engine* engine, const sb_principal* principal, const char* bot_id,
+                        const char* data, size_t len, sb_format format,
+                        const sb_load_options* opts) {
     return guarded([&] {
         sb::Engine& e = engine_of(engine);
-        std::string id = text_arg(bot_id, "bot_id");
-        e.replace_faqs(id, load_entries(data, len, format, opts));
+        const sb::auth::Principal p = authenticated(engine, principal);
+        const sb::BotRecord bot = bot_of(e, text_arg(bot_id, "bot_id"));
+        sb::auth::require_admin_owner(p, bot);
+        e.replace_faqs(bot.id, load_entries(data, len, format, opts));
     });
 }
 
-int sb_bot_replace_faqs_from_file(sb_engine* engine, const char* bot_id, const char* path,
-                                  sb_format format, const sb_load_options* opts) {
+int sb_bot_replace_faqs_from_file(sb_engine* engine, const sb_principal* principal,
+                                  const char* bot_id, const char* path, sb_format format,
+                                  const sb_load_options* opts) {
     return guarded([&] {
         sb::Engine& e = engine_of(engine);
-        std::string id = text_arg(bot_id, "bot_id");
-        e.replace_faqs(id, load_entries_file(path, format, opts));
+        const sb::auth::Principal p = authenticated(engine, principal);
+        const sb::BotRecord bot = bot_of(e, text_arg(bot_id, "bot_id"));
+        sb::auth::require_admin_owner(p, bot);
+        e.replace_faqs(bot.id, load_entries_file(path, format, opts));
     });
 }
 
-int sb_bot_get(sb_engine* engine, const char* bot_id, sb_bots** out) {
+int sb_bot_get(sb_engine* engine, const sb_principal* principal, const char* bot_id,
+               sb_bots** out) {
     if (out) *out = nullptr;
     return guarded([&] {
         sb::Engine& e = engine_of(engine);
+        const sb::auth::Principal p = authenticated(engine, principal);
         require(out != nullptr, "out is NULL");
+        sb::BotRecord bot = bot_of(e, text_arg(bot_id, "bot_id"));
+        sb::auth::require_bot_access(p, bot);
+        if (!sb::auth::is_owner(p, bot)) bot.owner.clear();  // users do not learn the owner
         auto list = std::make_unique<sb_bots>();
-        list->bots.push_back(e.get_bot(text_arg(bot_id, "bot_id")));
+        list->bots.push_back(std::move(bot));
         *out = list.release();
     });
 }
 
-int sb_bot_list(sb_engine* engine, const char* owner, sb_bots** out) {
+int sb_bot_list(sb_engine* engine, const sb_principal* principal, sb_bots** out) {
     if (out) *out = nullptr;
     return guarded([&] {
         sb::Engine& e = engine_of(engine);
+        const sb::auth::Principal p = authenticated(engine, principal);
         require(out != nullptr, "out is NULL");
         auto list = std::make_unique<sb_bots>();
-        list->bots = e.list_bots(owner ? std::optional<std::string>(owner) : std::nullopt);
+        if (p.role == sb::auth::AccountRole::Admin) {
+            list->bots = e.list_bots(p.account_id);
+        } else {
+            sb::BotRecord bot = bot_of(e, p.bot_id);
+            bot.owner.clear();
+            list->bots.push_back(std::move(bot));
+        }
         *out = list.release();
     });
 }
@@ -151,10 +203,12 @@ int sb_chat_send(sb_engine* engine, const sb_chat_request* request, sb_reply** o
         require(request != nullptr, "request is NULL");
         require(out != nullptr, "out is NULL");
         check_version(request->version, SB_CHAT_REQUEST_VERSION, "sb_chat_request");
+        const sb::auth::Principal p = authenticated(engine, request->principal);
         require(request->message != nullptr || request->message_len == 0, "message is NULL");
         sb::ChatRequest r;
         r.bot_id = text_arg(request->bot_id, "bot_id");
-        r.user_id = text_arg(request->user_id, "user_id");
+        sb::auth::require_bot_access(p, e.recent_bot(r.bot_id));  // cached: no extra read
+        r.user_id = p.account_id;  // users chat as themselves; the owner admin as itself
         if (request->session_id) r.session_id = std::string(request->session_id);
         r.message.assign(request->message ? request->message : "", request->message_len);
         auto reply = std::make_unique<sb_reply>();
@@ -203,13 +257,20 @@ void sb_reply_free(sb_reply* reply) {
     delete reply;
 }
 
-int sb_session_list(sb_engine* engine, const char* bot_id, const char* user_id, sb_sessions** out) {
+int sb_session_list(sb_engine* engine, const sb_principal* principal, const char* bot_id,
+                    sb_sessions** out) {
     if (out) *out = nullptr;
     return guarded([&] {
         sb::Engine& e = engine_of(engine);
+        const sb::auth::Principal p = authenticated(engine, principal);
         require(out != nullptr, "out is NULL");
+        const sb::BotRecord bot = bot_of(e, text_arg(bot_id, "bot_id"));
+        sb::auth::require_bot_access(p, bot);
         auto list = std::make_unique<sb_sessions>();
-        list->sessions = e.sessions(text_arg(bot_id, "bot_id"), text_arg(user_id, "user_id"));
+        if (sb::auth::is_owner(p, bot))
+            list->sessions = e.database().list_bot_sessions(bot.id);
+        else
+            list->sessions = e.sessions(bot.id, p.account_id);
         *out = list.release();
     });
 }
@@ -243,24 +304,25 @@ void sb_sessions_free(sb_sessions* sessions) {
     delete sessions;
 }
 
-int sb_session_close(sb_engine* engine, const char* bot_id, const char* user_id,
-                     const char* session_id) {
+int sb_session_close(sb_engine* engine, const sb_principal* principal, const char* session_id) {
     return guarded([&] {
         sb::Engine& e = engine_of(engine);
-        e.close_session(text_arg(bot_id, "bot_id"), text_arg(user_id, "user_id"),
-                        text_arg(session_id, "session_id"));
+        const sb::auth::Principal p = authenticated(engine, principal);
+        const sb::SessionRecord s = accessible_session(e, p, session_id);
+        e.close_session(s.bot_id, s.user_id, s.id);
     });
 }
 
-int sb_session_history(sb_engine* engine, const char* bot_id, const char* user_id,
-                       const char* session_id, sb_messages** out) {
+int sb_session_history(sb_engine* engine, const sb_principal* principal, const char* session_id,
+                       sb_messages** out) {
     if (out) *out = nullptr;
     return guarded([&] {
         sb::Engine& e = engine_of(engine);
+        const sb::auth::Principal p = authenticated(engine, principal);
         require(out != nullptr, "out is NULL");
+        const sb::SessionRecord s = accessible_session(e, p, session_id);
         auto list = std::make_unique<sb_messages>();
-        list->messages = e.history(text_arg(bot_id, "bot_id"), text_arg(user_id, "user_id"),
-                                   text_arg(session_id, "session_id"));
+        list->messages = e.history(s.bot_id, s.user_id, s.id);
         *out = list.release();
     });
 }

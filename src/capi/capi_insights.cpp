@@ -1,31 +1,14 @@
-// The C ABI of session summaries and analytics.
-#include <cstdlib>
-#include <cstring>
+// The C ABI of session summaries and analytics. Like every call that acts for someone: verify
+// the principal, look the thing up, check it is the principal's, and only then read the input.
 #include <string>
 
 #include "analytics/insights.hpp"
+#include "auth/authz.hpp"
 #include "capi/capi_internal.hpp"
 
 namespace {
 
 using namespace sb::capi;
-
-sb::Engine& engine_of(sb_engine* engine) {
-    require(engine != nullptr, "engine is NULL");
-    return *engine->engine;
-}
-
-std::string text_arg(const char* s, const char* what) {
-    if (!s) throw sb::Error(SB_EINVAL, std::string(what) + " is NULL");
-    return s;
-}
-
-char* copy_string(const std::string& s) {
-    char* out = static_cast<char*>(std::malloc(s.size() + 1));
-    if (!out) throw std::bad_alloc();
-    std::memcpy(out, s.c_str(), s.size() + 1);
-    return out;
-}
 
 void check_range(int64_t from_ms, int64_t to_ms) {
     if (from_ms > to_ms)
@@ -33,55 +16,64 @@ void check_range(int64_t from_ms, int64_t to_ms) {
                                        std::to_string(to_ms) + ")");
 }
 
+// The bot, for its owner admin only.
+sb::BotRecord owned_bot(sb_engine* engine, const sb_principal* principal, const char* bot_id) {
+    sb::Engine& e = engine_of(engine);
+    const sb::auth::Principal p = authenticated(engine, principal);
+    const sb::BotRecord bot = e.get_bot(text_arg(bot_id, "bot_id"));
+    sb::auth::require_admin_owner(p, bot);
+    return bot;
+}
+
 }  // namespace
 
 extern "C" {
 
-int sb_session_summarize(sb_engine* engine, const char* bot_id, const char* user_id,
-                         const char* session_id, char** out_json) {
+int sb_session_summarize(sb_engine* engine, const sb_principal* principal, const char* session_id,
+                         char** out_json) {
     if (out_json) *out_json = nullptr;
     return guarded([&] {
         sb::Engine& e = engine_of(engine);
+        const sb::auth::Principal p = authenticated(engine, principal);
         require(out_json != nullptr, "out_json is NULL");
-        const sb::SessionSummary s =
-            e.summarize_session(text_arg(bot_id, "bot_id"), text_arg(user_id, "user_id"),
-                                text_arg(session_id, "session_id"));
-        *out_json = copy_string(sb::insights::summary_json(s));
+        const sb::SessionRecord s = accessible_session(e, p, session_id);
+        *out_json =
+            copy_string(sb::insights::summary_json(e.summarize_session(s.bot_id, s.user_id, s.id)));
     });
 }
 
-int sb_bot_summarize_sessions(sb_engine* engine, const char* bot_id, size_t* processed,
-                              size_t* skipped) {
+int sb_bot_summarize_sessions(sb_engine* engine, const sb_principal* principal, const char* bot_id,
+                              size_t* processed, size_t* skipped) {
     if (processed) *processed = 0;
     if (skipped) *skipped = 0;
     return guarded([&] {
-        sb::Engine& e = engine_of(engine);
-        const auto [done, up_to_date] = e.summarize_bot(text_arg(bot_id, "bot_id"));
+        const sb::BotRecord bot = owned_bot(engine, principal, bot_id);
+        const auto [done, up_to_date] = engine->engine->summarize_bot(bot.id);
         if (processed) *processed = done;
         if (skipped) *skipped = up_to_date;
     });
 }
 
-int sb_bot_summaries(sb_engine* engine, const char* bot_id, int64_t from_ms, int64_t to_ms,
-                     char** out_json) {
+int sb_bot_summaries(sb_engine* engine, const sb_principal* principal, const char* bot_id,
+                     int64_t from_ms, int64_t to_ms, char** out_json) {
     if (out_json) *out_json = nullptr;
     return guarded([&] {
-        sb::Engine& e = engine_of(engine);
+        const sb::BotRecord bot = owned_bot(engine, principal, bot_id);
         require(out_json != nullptr, "out_json is NULL");
         check_range(from_ms, to_ms);
         *out_json = copy_string(
-            sb::insights::summaries_json(e.summaries(text_arg(bot_id, "bot_id"), from_ms, to_ms)));
+            sb::insights::summaries_json(engine->engine->summaries(bot.id, from_ms, to_ms)));
     });
 }
 
-int sb_bot_analytics(sb_engine* engine, const char* bot_id, int64_t from_ms, int64_t to_ms,
-                     char** out_json) {
+int sb_bot_analytics(sb_engine* engine, const sb_principal* principal, const char* bot_id,
+                     int64_t from_ms, int64_t to_ms, char** out_json) {
     if (out_json) *out_json = nullptr;
     return guarded([&] {
-        sb::Engine& e = engine_of(engine);
+        const sb::BotRecord bot = owned_bot(engine, principal, bot_id);
         require(out_json != nullptr, "out_json is NULL");
         check_range(from_ms, to_ms);
-        *out_json = copy_string(e.analytics(text_arg(bot_id, "bot_id"), from_ms, to_ms));
+        *out_json = copy_string(engine->engine->analytics(bot.id, from_ms, to_ms));
     });
 }
 

@@ -7,6 +7,7 @@
 #include <new>
 #include <string>
 
+#include "auth/accounts.hpp"
 #include "chat/engine.hpp"
 #include "common/error.hpp"
 #include "faq/faq.hpp"
@@ -14,6 +15,14 @@
 
 struct sb_engine {
     std::unique_ptr<sb::Engine> engine;
+    std::unique_ptr<sb::auth::Accounts> accounts;  // over *engine
+};
+
+// A verified token. The token is kept and verified again at every call (signature, expiry, the
+// account still existing), so a principal stops working when its token expires.
+struct sb_principal {
+    std::string token;
+    sb::auth::Principal principal;
 };
 
 namespace sb::capi {
@@ -52,5 +61,17 @@ std::vector<sb::FaqEntry> load_entries(const char* data, size_t len, sb_format f
                                        const sb_load_options* opts);
 std::vector<sb::FaqEntry> load_entries_file(const char* path, sb_format format,
                                             const sb_load_options* opts);
+
+// Who a call acts for: the principal verified again now. SB_EUNAUTHENTICATED for NULL, an
+// expired token or a deleted account.
+sb::auth::Principal authenticated(sb_engine* engine, const sb_principal* principal);
+
+sb::Engine& engine_of(sb_engine* engine);               // SB_EINVAL for NULL
+std::string text_arg(const char* s, const char* what);  // SB_EINVAL for NULL
+char* copy_string(const std::string& s);                // malloc'ed; sb_string_free releases
+// The session, after checking the principal may use it: SB_ENOTFOUND when it does not exist,
+// SB_EFORBIDDEN when it is neither the principal's nor of a bot the principal owns.
+sb::SessionRecord accessible_session(sb::Engine& e, const sb::auth::Principal& p,
+                                     const char* session_id);
 
 }  // namespace sb::capi

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <map>
 #include <memory>
@@ -36,6 +37,11 @@ struct EngineOptions {
     unsigned access_token_minutes = 30;
     unsigned login_max_failures = 5;
     unsigned login_window_seconds = 900;
+    // Accounts, internal (not in the C ABI): the scrypt cost of new password hashes (N = 2^this;
+    // tests lower it for speed) and the clock tokens and failed logins are checked against, in
+    // Unix milliseconds (empty: the system clock; tests move it to expire tokens).
+    unsigned auth_scrypt_log2_n = 15;
+    std::function<std::int64_t()> auth_clock_ms;
 };
 
 struct ChatRequest {
@@ -122,6 +128,13 @@ class Engine {
                                                       llm::Client* client);
     std::string analytics(const std::string& bot_id, std::int64_t from_ms, std::int64_t to_ms,
                           llm::Client* client);
+
+    // The engine's store (opened at first use), for the accounts and authorisation layer
+    // (src/auth/), which works beside the pipeline on the same database.
+    Store& database() { return store(); }
+    // The bot's record as read at most a second ago (its owner never changes), for the checks
+    // made before each chat turn. SB_ENOTFOUND when there is no such bot.
+    BotRecord recent_bot(const std::string& bot_id) { return cached_bot(bot_id); }
 
   private:
     struct Turn;

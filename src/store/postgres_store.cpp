@@ -233,6 +233,26 @@ const std::vector<std::pair<std::string, std::string>>& statements() {
         {"bot_messages", std::string("SELECT ") + kBotMessageColumns +
                              " FROM messages m JOIN sessions s ON s.id = m.session_id WHERE" +
                              kInRange + " ORDER BY s.created_ms, s.id, m.id"},
+        // Accounts and failed logins (migration 4).
+        {"insert_account",
+         "INSERT INTO accounts (id, role, email, bot_id, password_hash, created_ms) "
+         "VALUES ($1, $2, $3, $4, $5, $6)"},
+        {"get_account",
+         "SELECT id, role, email, bot_id, password_hash, created_ms FROM accounts WHERE id = $1"},
+        {"find_account",
+         "SELECT id, role, email, bot_id, password_hash, created_ms FROM accounts "
+         "WHERE role = $1 AND bot_id = $2 AND email = $3"},
+        {"set_password_hash", "UPDATE accounts SET password_hash = $2 WHERE id = $1"},
+        {"delete_account", "DELETE FROM accounts WHERE id = $1"},
+        {"prune_login_failures", "DELETE FROM login_failures WHERE at_ms <= $1"},
+        {"insert_login_failure", "INSERT INTO login_failures (scope, at_ms) VALUES ($1, $2)"},
+        {"count_login_failures",
+         "SELECT count(*) FROM login_failures WHERE scope = $1 AND at_ms > $2"},
+        {"clear_login_failures", "DELETE FROM login_failures WHERE scope = $1"},
+        {"list_bot_sessions", std::string("SELECT ") + kSessionColumns +
+                                  ", (SELECT count(*) FROM messages m WHERE m.session_id = s.id)"
+                                  " FROM sessions s WHERE s.bot_id = $1"
+                                  " ORDER BY s.last_active_ms DESC, s.id"},
     };
     return all;
 }
@@ -252,6 +272,17 @@ SessionSummary summary_from(const pqxx::row& r) {
     x.created_ms = r[10].as<std::int64_t>();
     x.updated_ms = r[11].as<std::int64_t>();
     return x;
+}
+
+AccountRecord account_from(const pqxx::row& r) {
+    AccountRecord a;
+    a.id = r[0].as<std::string>();
+    a.role = r[1].as<std::string>();
+    a.email = r[2].as<std::string>();
+    a.bot_id = r[3].as<std::string>();
+    a.password_hash = r[4].as<std::string>();
+    a.created_ms = r[5].as<std::int64_t>();
+    return a;
 }
 
 BotRecord bot_from(const pqxx::row& r) {
@@ -638,6 +669,101 @@ class PostgresStore final : public Store {
             std::vector<MessageRecord> out;
             out.reserve(r.size());
             for (const auto& row : r) out.push_back(message_from(row));
+            return out;
+        });
+    }
+
+    // Accounts and failed logins (migration 4).
+    void create_account(const AccountRecord& a) override {
+        run("creating an account", [&](pqxx::connection& c) {
+            pqxx::nontransaction w(c);
+            try {
+                w.exec_prepared("insert_account", a.id, a.role, a.email, a.bot_id, a.password_hash,
+                                a.created_ms);
+            } catch (const pqxx::unique_violation&) {
+                throw Error(SB_ECONFLICT, "an account with this e-mail is registered already");
+            }
+            w.commit();
+        });
+    }
+
+    std::optional<AccountRecord> get_account(const std::string& id) override {
+        return run("reading an account", [&](pqxx::connection& c) -> std::optional<AccountRecord> {
+            pqxx::nontransaction w(c);
+            const pqxx::result r = w.exec_prepared("get_account", id);
+            w.commit();
+            if (r.empty()) return std::nullopt;
+            return account_from(r[0]);
+        });
+    }
+
+    std::optional<AccountRecord> find_account(const std::string& role, const std::string& bot_id,
+                                              const std::string& email) override {
+        return run("finding an account", [&](pqxx::connection& c) -> std::optional<AccountRecord> {
+            pqxx::nontransaction w(c);
+            const pqxx::result r = w.exec_prepared("find_account", role, bot_id, email);
+            w.commit();
+            if (r.empty()) return std::nullopt;
+            return account_from(r[0]);
+        });
+    }
+
+    void set_password_hash(const std::string& id, const std::string& hash) override {
+        run("updating a password hash", [&](pqxx::connection& c) {
+            pqxx::nontransaction w(c);
+            w.exec_prepared("set_password_hash", id, hash);
+            w.commit();
+        });
+    }
+
+    bool delete_account(const std::string& id) override {
+        return run("deleting an account", [&](pqxx::connection& c) {
+            pqxx::nontransaction w(c);
+            const pqxx::result r = w.exec_prepared("delete_account", id);
+            w.commit();
+            return r.affected_rows() > 0;
+        });
+    }
+
+    void record_login_failure(const std::string& scope, std::int64_t at_ms,
+                              std::int64_t forget_before_ms) override {
+        run("recording a failed login", [&](pqxx::connection& c) {
+            pqxx::work w(c);
+            w.exec_prepared("prune_login_failures", forget_before_ms);
+            w.exec_prepared("insert_login_failure", scope, at_ms);
+            w.commit();
+        });
+    }
+
+    std::size_t count_login_failures(const std::string& scope, std::int64_t since_ms) override {
+        return run("counting failed logins", [&](pqxx::connection& c) {
+            pqxx::nontransaction w(c);
+            const pqxx::result r = w.exec_prepared("count_login_failures", scope, since_ms);
+            w.commit();
+            return static_cast<std::size_t>(r[0][0].as<std::int64_t>());
+        });
+    }
+
+    void clear_login_failures(const std::string& scope) override {
+        run("clearing failed logins", [&](pqxx::connection& c) {
+            pqxx::nontransaction w(c);
+            w.exec_prepared("clear_login_failures", scope);
+            w.commit();
+        });
+    }
+
+    std::vector<SessionRecord> list_bot_sessions(const std::string& bot_id) override {
+        return run("listing the sessions of a bot", [&](pqxx::connection& c) {
+            pqxx::nontransaction w(c);
+            const pqxx::result r = w.exec_prepared("list_bot_sessions", bot_id);
+            w.commit();
+            std::vector<SessionRecord> out;
+            out.reserve(r.size());
+            for (const auto& row : r) {
+                SessionRecord s = session_from(row);
+                s.message_count = static_cast<std::size_t>(row[9].as<std::int64_t>());
+                out.push_back(std::move(s));
+            }
             return out;
         });
     }

@@ -200,6 +200,7 @@ class SqliteStore final : public Store {
         migrate();
         prepare_all();
         prepare_insights();
+        prepare_accounts();
     }
 
     int schema_version() override {
@@ -644,8 +645,136 @@ class SqliteStore final : public Store {
         activity_messages_, activity_reasons_, activity_days_, bot_messages_;
 
   public:
+    // Accounts and failed logins (migration 4).
+    void create_account(const AccountRecord& a) override {
+        std::lock_guard lock(mu_);
+        Query q(db(), account_insert_.get(), "creating an account");
+        q.text(1, a.id)
+            .text(2, a.role)
+            .text(3, a.email)
+            .text(4, a.bot_id)
+            .text(5, a.password_hash)
+            .int64(6, a.created_ms);
+        const int rc = q.step_rc();
+        if (is_constraint(rc, SQLITE_CONSTRAINT_PRIMARYKEY) ||
+            is_constraint(rc, SQLITE_CONSTRAINT_UNIQUE))
+            throw Error(SB_ECONFLICT, "an account with this e-mail is registered already");
+        if (rc != SQLITE_DONE) q.fail_now();
+    }
+
+    std::optional<AccountRecord> get_account(const std::string& id) override {
+        std::lock_guard lock(mu_);
+        Query q(db(), account_get_.get(), "reading an account");
+        q.text(1, id);
+        if (!q.step()) return std::nullopt;
+        return read_account(q);
+    }
+
+    std::optional<AccountRecord> find_account(const std::string& role, const std::string& bot_id,
+                                              const std::string& email) override {
+        std::lock_guard lock(mu_);
+        Query q(db(), account_find_.get(), "finding an account");
+        q.text(1, role).text(2, bot_id).text(3, email);
+        if (!q.step()) return std::nullopt;
+        return read_account(q);
+    }
+
+    void set_password_hash(const std::string& id, const std::string& hash) override {
+        std::lock_guard lock(mu_);
+        Query q(db(), account_set_hash_.get(), "updating a password hash");
+        q.text(1, hash).text(2, id);
+        q.run();
+    }
+
+    bool delete_account(const std::string& id) override {
+        std::lock_guard lock(mu_);
+        Query q(db(), account_delete_.get(), "deleting an account");
+        q.text(1, id);
+        q.run();
+        return sqlite3_changes(db()) > 0;
+    }
+
+    void record_login_failure(const std::string& scope, std::int64_t at_ms,
+                              std::int64_t forget_before_ms) override {
+        std::lock_guard lock(mu_);
+        Transaction tx(db(), "recording a failed login");
+        {
+            Query q(db(), failures_prune_.get(), "recording a failed login");
+            q.int64(1, forget_before_ms);
+            q.run();
+        }
+        {
+            Query q(db(), failure_insert_.get(), "recording a failed login");
+            q.text(1, scope).int64(2, at_ms);
+            q.run();
+        }
+        tx.commit();
+    }
+
+    std::size_t count_login_failures(const std::string& scope, std::int64_t since_ms) override {
+        std::lock_guard lock(mu_);
+        Query q(db(), failures_count_.get(), "counting failed logins");
+        q.text(1, scope).int64(2, since_ms);
+        return q.step() ? q.col_size(0) : 0;
+    }
+
+    void clear_login_failures(const std::string& scope) override {
+        std::lock_guard lock(mu_);
+        Query q(db(), failures_clear_.get(), "clearing failed logins");
+        q.text(1, scope);
+        q.run();
+    }
+
+    std::vector<SessionRecord> list_bot_sessions(const std::string& bot_id) override {
+        std::lock_guard lock(mu_);
+        std::vector<SessionRecord> out;
+        Query q(db(), bot_sessions_list_.get(), "listing the sessions of a bot");
+        q.text(1, bot_id);
+        while (q.step()) {
+            SessionRecord s = read_session(q);
+            s.message_count = q.col_size(9);
+            out.push_back(std::move(s));
+        }
+        return out;
+    }
+
   private:
     sqlite3* db() const noexcept { return db_.get(); }
+
+    void prepare_accounts() {
+        constexpr const char* kAccountColumns =
+            "SELECT id, role, email, bot_id, password_hash, created_ms FROM accounts ";
+        account_insert_ = prepare(db(),
+                                  "INSERT INTO accounts (id, role, email, bot_id, password_hash, "
+                                  "created_ms) VALUES (?, ?, ?, ?, ?, ?)");
+        account_get_ = prepare(db(), (std::string(kAccountColumns) + "WHERE id = ?").c_str());
+        account_find_ = prepare(
+            db(),
+            (std::string(kAccountColumns) + "WHERE role = ? AND bot_id = ? AND email = ?").c_str());
+        account_set_hash_ = prepare(db(), "UPDATE accounts SET password_hash = ? WHERE id = ?");
+        account_delete_ = prepare(db(), "DELETE FROM accounts WHERE id = ?");
+        failures_prune_ = prepare(db(), "DELETE FROM login_failures WHERE at_ms <= ?");
+        failure_insert_ = prepare(db(), "INSERT INTO login_failures (scope, at_ms) VALUES (?, ?)");
+        failures_count_ =
+            prepare(db(), "SELECT COUNT(*) FROM login_failures WHERE scope = ? AND at_ms > ?");
+        failures_clear_ = prepare(db(), "DELETE FROM login_failures WHERE scope = ?");
+        bot_sessions_list_ = prepare(
+            db(), (std::string(kSessionColumns) +
+                   ", (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id) FROM sessions s "
+                   "WHERE s.bot_id = ? ORDER BY s.last_active_ms DESC, s.id")
+                      .c_str());
+    }
+
+    static AccountRecord read_account(const Query& q) {
+        AccountRecord a;
+        a.id = q.col_text(0);
+        a.role = q.col_text(1);
+        a.email = q.col_text(2);
+        a.bot_id = q.col_text(3);
+        a.password_hash = q.col_text(4);
+        a.created_ms = q.col_int64(5);
+        return a;
+    }
 
     void open_database() {
         sqlite3* raw = nullptr;
@@ -791,6 +920,8 @@ class SqliteStore final : public Store {
     StmtPtr version_get_, bot_insert_, faqs_insert_, faqs_replace_, faqs_get_, bot_get_, bots_all_,
         bots_of_owner_, session_get_, sessions_list_, session_insert_, session_update_,
         message_insert_, history_;
+    StmtPtr account_insert_, account_get_, account_find_, account_set_hash_, account_delete_,
+        failures_prune_, failure_insert_, failures_count_, failures_clear_, bot_sessions_list_;
 };
 
 #undef SB_SQLITE_NOW_MS
@@ -854,6 +985,33 @@ class SqlitePool final : public Store {
     std::vector<MessageRecord> bot_messages(const std::string& bot_id, std::int64_t from_ms,
                                             std::int64_t to_ms) override {
         return Lease(*this)->bot_messages(bot_id, from_ms, to_ms);
+    }
+    void create_account(const AccountRecord& account) override {
+        Lease(*this)->create_account(account);
+    }
+    std::optional<AccountRecord> get_account(const std::string& id) override {
+        return Lease(*this)->get_account(id);
+    }
+    std::optional<AccountRecord> find_account(const std::string& role, const std::string& bot_id,
+                                              const std::string& email) override {
+        return Lease(*this)->find_account(role, bot_id, email);
+    }
+    void set_password_hash(const std::string& id, const std::string& hash) override {
+        Lease(*this)->set_password_hash(id, hash);
+    }
+    bool delete_account(const std::string& id) override { return Lease(*this)->delete_account(id); }
+    void record_login_failure(const std::string& scope, std::int64_t at_ms,
+                              std::int64_t forget_before_ms) override {
+        Lease(*this)->record_login_failure(scope, at_ms, forget_before_ms);
+    }
+    std::size_t count_login_failures(const std::string& scope, std::int64_t since_ms) override {
+        return Lease(*this)->count_login_failures(scope, since_ms);
+    }
+    void clear_login_failures(const std::string& scope) override {
+        Lease(*this)->clear_login_failures(scope);
+    }
+    std::vector<SessionRecord> list_bot_sessions(const std::string& bot_id) override {
+        return Lease(*this)->list_bot_sessions(bot_id);
     }
 
   private:

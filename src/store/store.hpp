@@ -75,6 +75,17 @@ struct TurnRecord {
     std::vector<MessageRecord> messages;
 };
 
+// Accounts (migration 4): admins (bot_id "") and users of one bot. The e-mail is normalised
+// (auth::normalize_email); (role, bot_id, email) is unique.
+struct AccountRecord {
+    std::string id;    // UUID
+    std::string role;  // "admin" or "user"
+    std::string email;
+    std::string bot_id;         // users: their bot; admins: ""
+    std::string password_hash;  // auth::hash_password's format
+    std::int64_t created_ms = 0;
+};
+
 struct StoreOptions {
     std::size_t pool_size = 4;  // PostgreSQL connections
 };
@@ -180,6 +191,27 @@ class Store {
     // Every message of those sessions, by session (creation time, id), then message id.
     virtual std::vector<MessageRecord> bot_messages(const std::string& bot_id, std::int64_t from_ms,
                                                     std::int64_t to_ms) = 0;
+
+    // Accounts and failed logins (migration 4).
+    // Throws SB_ECONFLICT, writing nothing, when (role, bot_id, email) exists already (callers
+    // check that a user's bot exists).
+    virtual void create_account(const AccountRecord& account) = 0;
+    virtual std::optional<AccountRecord> get_account(const std::string& id) = 0;
+    virtual std::optional<AccountRecord> find_account(const std::string& role,
+                                                      const std::string& bot_id,
+                                                      const std::string& email) = 0;
+    virtual void set_password_hash(const std::string& id, const std::string& hash) = 0;
+    // Removes the account; false when there was none.
+    virtual bool delete_account(const std::string& id) = 0;
+    // Failed logins of one login scope (role, bot and e-mail): records one at at_ms (dropping
+    // those of every scope at or before `forget_before_ms`, so that attempts on made-up e-mails do
+    // not pile up), counts those after since_ms, clears them all.
+    virtual void record_login_failure(const std::string& scope, std::int64_t at_ms,
+                                      std::int64_t forget_before_ms) = 0;
+    virtual std::size_t count_login_failures(const std::string& scope, std::int64_t since_ms) = 0;
+    virtual void clear_login_failures(const std::string& scope) = 0;
+    // Every session of a bot (all its users), most recently active first, with message counts.
+    virtual std::vector<SessionRecord> list_bot_sessions(const std::string& bot_id) = 0;
 };
 
 // The schema, as numbered migrations; a backend applies those above its recorded version.

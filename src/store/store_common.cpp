@@ -177,6 +177,49 @@ CREATE TABLE session_summaries (
 CREATE INDEX session_summaries_bot ON session_summaries (bot_id);
 CREATE INDEX sessions_bot_created ON sessions (bot_id, created_ms);
 )sql"},
+        // Version 4: accounts (admins with bot_id '', users of one bot; '' rather than NULL so a
+        // plain unique index covers admins on both databases) and failed logins, in the database
+        // so that every process sharing it applies one limit. Also sessions by bot alone, for an
+        // owner listing all the sessions of its bot.
+        {4, "accounts, failed logins, sessions by bot",
+         R"sql(
+CREATE TABLE accounts (
+  id TEXT PRIMARY KEY,
+  role TEXT NOT NULL CHECK (role IN ('admin', 'user')),
+  email TEXT NOT NULL,
+  bot_id TEXT NOT NULL DEFAULT '',
+  password_hash TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  CHECK ((role = 'admin') = (bot_id = ''))
+);
+CREATE UNIQUE INDEX accounts_login ON accounts (role, bot_id, email);
+CREATE TABLE login_failures (
+  scope TEXT NOT NULL,
+  at_ms INTEGER NOT NULL
+);
+CREATE INDEX login_failures_scope ON login_failures (scope, at_ms);
+CREATE INDEX login_failures_at ON login_failures (at_ms);
+CREATE INDEX sessions_bot ON sessions (bot_id, last_active_ms);
+)sql",
+         R"sql(
+CREATE TABLE accounts (
+  id TEXT PRIMARY KEY,
+  role TEXT NOT NULL CHECK (role IN ('admin', 'user')),
+  email TEXT NOT NULL,
+  bot_id TEXT NOT NULL DEFAULT '',
+  password_hash TEXT NOT NULL,
+  created_ms BIGINT NOT NULL,
+  CHECK ((role = 'admin') = (bot_id = ''))
+);
+CREATE UNIQUE INDEX accounts_login ON accounts (role, bot_id, email);
+CREATE TABLE login_failures (
+  scope TEXT NOT NULL,
+  at_ms BIGINT NOT NULL
+);
+CREATE INDEX login_failures_scope ON login_failures (scope, at_ms);
+CREATE INDEX login_failures_at ON login_failures (at_ms);
+CREATE INDEX sessions_bot ON sessions (bot_id, last_active_ms);
+)sql"},
     };
     return all;
 }

@@ -1,4 +1,5 @@
-/* The C ABI exercised from plain C: versions, options, loading, search, errors, ownership. */
+/* The C ABI exercised from plain C: versions, options, loading, search, errors, accounts,
+ * ownership. */
 #define _GNU_SOURCE
 #include <math.h>
 #include <stdio.h>
@@ -230,6 +231,28 @@ static void test_engine_options_v2_and_v3(void) {
     sb_engine_close(engine);
 }
 
+/* Registers, then logs in (or, to spare a password hash at the default cost, has the host mint a
+ * token); returns the principal (NULL on failure, which a CHECK reports). */
+static sb_principal* login_as(sb_engine* engine, const char* bot, const char* email,
+                              const char* password, int login) {
+    char* token = NULL;
+    char* id = NULL;
+    sb_principal* p = NULL;
+    int rc = bot ? sb_user_register(engine, bot, email, password, &id)
+                 : sb_admin_register(engine, email, password, &id);
+    CHECK(rc == SB_OK);
+    if (login)
+        rc = bot ? sb_user_login(engine, bot, email, password, &token)
+                 : sb_admin_login(engine, email, password, &token);
+    else
+        rc = sb_token_issue(engine, id, &token);
+    sb_string_free(id);
+    CHECK(rc == SB_OK && token != NULL);
+    CHECK(sb_principal_from_token(engine, token, &p) == SB_OK && p != NULL);
+    sb_string_free(token);
+    return p;
+}
+
 static void test_chat(void) {
     char dir[] = "/tmp/sb-capi-XXXXXX";
     char url[256];
@@ -251,6 +274,15 @@ static void test_chat(void) {
     size_t n = 0;
     const char* q1 = "how do I reset my password?";
     const char* q2 = "can I talk to a human";
+    sb_principal* admin = NULL;
+    sb_principal* admin2 = NULL;
+    sb_principal* user1 = NULL;
+    sb_principal* user2 = NULL;
+    sb_principal_info pi;
+    char* token = NULL;
+    char* account = NULL;
+    sb_principal* none = NULL;
+    int i = 0;
 
     if (!mkdtemp(dir)) {
         CHECK(0);
@@ -258,23 +290,82 @@ static void test_chat(void) {
     }
     snprintf(url, sizeof url, "sqlite://%s/capi.db", dir);
     opts.database_url = url;
+    opts.login_max_failures = 2;
+    /* Without a secret key there are no accounts. */
     CHECK(sb_engine_open(&engine, &opts) == SB_OK);
-    CHECK(sb_bot_create_from_file(engine, "admin-1", "Shop", SB_SOURCE_DIR "/faqs.json",
-                                  SB_FORMAT_AUTO, NULL, &bot) == SB_OK);
+    CHECK(sb_admin_register(engine, "a@example.com", "Secret-pass-1", NULL) == SB_EINVAL);
+    sb_engine_close(engine);
+    opts.secret_key = "a test signing key, 32 bytes long!";
+    CHECK(sb_engine_open(&engine, &opts) == SB_OK);
+
+    admin = login_as(engine, NULL, "  Owner@Example.COM ", "owner-Password-1", 1);
+    admin2 = login_as(engine, NULL, "other@example.com", "other-Password-1", 0);
+    CHECK(sb_principal_get(admin, &pi) == SB_OK && pi.role == SB_ACCOUNT_ADMIN &&
+          strcmp(pi.email, "owner@example.com") == 0 && strcmp(pi.bot_id, "") == 0);
+    /* Registration: duplicates (after normalisation), weak passwords, bad e-mails. */
+    CHECK(sb_admin_register(engine, "OWNER@example.com", "owner-Password-2", NULL) == SB_ECONFLICT);
+    CHECK(sb_admin_register(engine, "new@example.com", "short1", NULL) == SB_EINVAL);
+    CHECK(sb_admin_register(engine, "new@example.com", "alllowercase", NULL) == SB_EINVAL);
+    CHECK(sb_admin_register(engine, "not-an-email", "owner-Password-1", NULL) == SB_EINVAL);
+    CHECK(sb_admin_register(engine, NULL, "owner-Password-1", NULL) == SB_EINVAL);
+
+    /* A bot needs an admin principal. */
+    CHECK(sb_bot_create_from_file(engine, NULL, "Shop", SB_SOURCE_DIR "/faqs.json", SB_FORMAT_AUTO,
+                                  NULL, &bot) == SB_EUNAUTHENTICATED &&
+          bot == NULL);
+    CHECK(sb_bot_create_from_file(engine, admin, "Shop", SB_SOURCE_DIR "/faqs.json", SB_FORMAT_AUTO,
+                                  NULL, &bot) == SB_OK);
     CHECK(bot != NULL && strlen(bot) == 36);
     if (!bot) {
         sb_engine_close(engine);
         return;
     }
-    CHECK(sb_bot_list(engine, "admin-1", &bots) == SB_OK);
+    CHECK(sb_bot_list(engine, admin, &bots) == SB_OK);
     CHECK(sb_bots_count(bots, &n) == SB_OK && n == 1);
     CHECK(sb_bots_at(bots, 0, &bi) == SB_OK && strcmp(bi.id, bot) == 0 && bi.faq_count >= 40);
+    CHECK(sb_principal_get(admin, &pi) == SB_OK && strcmp(bi.owner, pi.account_id) == 0);
     CHECK(sb_bots_at(bots, 1, &bi) == SB_ERANGE);
     sb_bots_free(bots);
-    CHECK(sb_bot_get(engine, "nope", &bots) == SB_ENOTFOUND && bots == NULL);
+    CHECK(sb_bot_list(engine, admin2, &bots) == SB_OK);
+    CHECK(sb_bots_count(bots, &n) == SB_OK && n == 0);
+    sb_bots_free(bots);
+    bots = NULL;
+    CHECK(sb_bot_get(engine, admin, "nope", &bots) == SB_ENOTFOUND && bots == NULL);
+    CHECK(sb_bot_get(engine, admin2, bot, &bots) == SB_EFORBIDDEN && bots == NULL);
+    CHECK(sb_bot_replace_faqs(engine, admin2, bot, kFaqs, strlen(kFaqs), SB_FORMAT_JSON, NULL) ==
+          SB_EFORBIDDEN);
+
+    user1 = login_as(engine, bot, "user1@example.com", "user1-Password", 1);
+    user2 = login_as(engine, bot, "user2@example.com", "user2-Password", 0);
+    CHECK(sb_principal_get(user1, &pi) == SB_OK && pi.role == SB_ACCOUNT_USER &&
+          strcmp(pi.bot_id, bot) == 0 && pi.expires_ms > 0);
+    CHECK(sb_user_register(engine, "no-such-bot", "x@example.com", "user1-Password", NULL) ==
+          SB_ENOTFOUND);
+    CHECK(sb_bot_replace_faqs(engine, user1, bot, kFaqs, strlen(kFaqs), SB_FORMAT_JSON, NULL) ==
+          SB_EFORBIDDEN);
+    CHECK(sb_bot_get(engine, user1, bot, &bots) == SB_OK);
+    CHECK(sb_bots_at(bots, 0, &bi) == SB_OK && strcmp(bi.owner, "") == 0);
+    sb_bots_free(bots);
+
+    /* Logins: wrong password and unknown account alike; then the limit, even for the right one. */
+    CHECK(sb_user_login(engine, bot, "user1@example.com", "wrong-Password", &token) ==
+              SB_EUNAUTHENTICATED &&
+          token == NULL);
+    CHECK(sb_user_login(engine, bot, "nobody@example.com", "wrong-Password", &token) ==
+              SB_EUNAUTHENTICATED &&
+          token == NULL);
+    CHECK(sb_admin_login(engine, "user1@example.com", "user1-Password", &token) ==
+          SB_EUNAUTHENTICATED);
+    for (i = 0; i < 2; ++i)
+        CHECK(sb_admin_login(engine, "other@example.com", "bad-Password", &token) ==
+              SB_EUNAUTHENTICATED);
+    CHECK(sb_admin_login(engine, "other@example.com", "other-Password-1", &token) == SB_ELIMIT);
+    CHECK(strstr(sb_last_error(), "too many failed logins") != NULL);
+    CHECK(sb_principal_from_token(engine, "not.a.token", &none) == SB_EUNAUTHENTICATED &&
+          none == NULL);
 
     req.bot_id = bot;
-    req.user_id = "user-1";
+    req.principal = user1;
     req.message = q1;
     req.message_len = strlen(q1);
     CHECK(sb_chat_send(engine, &req, &reply) == SB_OK);
@@ -299,23 +390,36 @@ static void test_chat(void) {
     sb_reply_free(reply);
     reply = NULL;
 
-    /* Another user cannot use the session; a missing message is refused. */
-    req.user_id = "user-2";
+    /* Another user cannot use the session, nor another admin the bot; no principal is refused. */
+    req.principal = user2;
     CHECK(sb_chat_send(engine, &req, &reply) == SB_EFORBIDDEN && reply == NULL);
-    req.user_id = "user-1";
+    req.principal = admin2;
+    CHECK(sb_chat_send(engine, &req, &reply) == SB_EFORBIDDEN && reply == NULL);
+    req.principal = NULL;
+    CHECK(sb_chat_send(engine, &req, &reply) == SB_EUNAUTHENTICATED && reply == NULL);
+    req.principal = user1;
     req.message = NULL;
     req.message_len = 5;
     CHECK(sb_chat_send(engine, &req, &reply) == SB_EINVAL);
     req.version = 7;
     CHECK(sb_chat_send(engine, &req, &reply) == SB_EVERSION);
 
-    CHECK(sb_session_list(engine, bot, "user-1", &sessions) == SB_OK);
+    CHECK(sb_session_list(engine, user1, bot, &sessions) == SB_OK);
     CHECK(sb_sessions_count(sessions, &n) == SB_OK && n == 1);
     CHECK(sb_sessions_at(sessions, 0, &si) == SB_OK);
     CHECK(si.status == SB_SESSION_ESCALATED && si.message_count == 4);
     sb_sessions_free(sessions);
+    CHECK(sb_session_list(engine, user2, bot, &sessions) == SB_OK);
+    CHECK(sb_sessions_count(sessions, &n) == SB_OK && n == 0);
+    sb_sessions_free(sessions);
+    CHECK(sb_session_list(engine, admin, bot, &sessions) == SB_OK); /* the owner sees all */
+    CHECK(sb_sessions_count(sessions, &n) == SB_OK && n == 1);
+    sb_sessions_free(sessions);
+    CHECK(sb_session_list(engine, admin2, bot, &sessions) == SB_EFORBIDDEN);
 
-    CHECK(sb_session_history(engine, bot, "user-1", session, &messages) == SB_OK);
+    CHECK(sb_session_history(engine, admin, session, &messages) == SB_OK);
+    sb_messages_free(messages);
+    CHECK(sb_session_history(engine, user1, session, &messages) == SB_OK);
     CHECK(sb_messages_count(messages, &n) == SB_OK && n == 4);
     CHECK(sb_messages_at(messages, 0, &mi) == SB_OK && mi.role == SB_ROLE_USER &&
           strcmp(mi.text, q1) == 0);
@@ -325,8 +429,30 @@ static void test_chat(void) {
           strcmp(text, "password-reset") == 0);
     CHECK(sb_messages_at(messages, 3, &mi) == SB_OK && mi.escalated == 1);
     sb_messages_free(messages);
-    CHECK(sb_session_history(engine, bot, "user-2", session, &messages) == SB_ENOTFOUND);
+    messages = NULL;
+    CHECK(sb_session_history(engine, user2, session, &messages) == SB_EFORBIDDEN &&
+          messages == NULL);
+    CHECK(sb_session_history(engine, admin2, session, &messages) == SB_EFORBIDDEN);
+    CHECK(sb_session_history(engine, user1, "no-such-session", &messages) == SB_ENOTFOUND);
+    CHECK(sb_session_close(engine, user2, session) == SB_EFORBIDDEN);
+    CHECK(sb_session_close(engine, user1, session) == SB_OK);
 
+    /* Deleting: a user may not delete another; the owner admin may delete its bot's user, whose
+     * principal then stops working. */
+    CHECK(sb_principal_get(user2, &pi) == SB_OK);
+    account = strdup(pi.account_id);
+    CHECK(sb_account_delete(engine, user1, account) == SB_EFORBIDDEN);
+    CHECK(sb_account_delete(engine, admin2, account) == SB_EFORBIDDEN);
+    CHECK(sb_account_delete(engine, admin, account) == SB_OK);
+    CHECK(sb_account_delete(engine, admin, account) == SB_ENOTFOUND);
+    CHECK(sb_session_list(engine, user2, bot, &sessions) == SB_EUNAUTHENTICATED);
+    CHECK(sb_token_issue(engine, account, &token) == SB_ENOTFOUND);
+    free(account);
+
+    sb_principal_free(admin);
+    sb_principal_free(admin2);
+    sb_principal_free(user1);
+    sb_principal_free(user2);
     sb_string_free(bot);
     sb_engine_close(engine);
     {
@@ -355,6 +481,10 @@ static void test_insights(void) {
     sb_reply_info info;
     size_t processed = 99, skipped = 99;
     const char* q = "how do I reset my password?";
+    sb_principal* admin = NULL;
+    sb_principal* other_admin = NULL;
+    sb_principal* user1 = NULL;
+    sb_principal* user2 = NULL;
 
     if (!mkdtemp(dir)) {
         CHECK(0);
@@ -362,15 +492,20 @@ static void test_insights(void) {
     }
     snprintf(url, sizeof url, "sqlite://%s/insights.db", dir);
     opts.database_url = url;
+    opts.secret_key = "insights-test-secret-0123456789abcdef";
     CHECK(sb_engine_open(&engine, &opts) == SB_OK);
-    CHECK(sb_bot_create_from_file(engine, "admin-1", "Shop", SB_SOURCE_DIR "/faqs.json",
-                                  SB_FORMAT_AUTO, NULL, &bot) == SB_OK);
+    admin = login_as(engine, NULL, "owner@example.com", "owner-Password-1", 0);
+    other_admin = login_as(engine, NULL, "other@example.com", "other-Password-1", 0);
+    CHECK(sb_bot_create_from_file(engine, admin, "Shop", SB_SOURCE_DIR "/faqs.json", SB_FORMAT_AUTO,
+                                  NULL, &bot) == SB_OK);
     if (!bot) {
         sb_engine_close(engine);
         return;
     }
+    user1 = login_as(engine, bot, "one@example.com", "user1-Password", 0);
+    user2 = login_as(engine, bot, "two@example.com", "user2-Password", 0);
     req.bot_id = bot;
-    req.user_id = "user-1";
+    req.principal = user1;
     req.message = q;
     req.message_len = strlen(q);
     CHECK(sb_chat_send(engine, &req, &reply) == SB_OK);
@@ -379,50 +514,68 @@ static void test_insights(void) {
     sb_reply_free(reply);
 
     /* Analytics as JSON. */
-    CHECK(sb_bot_analytics(engine, bot, 0, INT64_MAX, &json) == SB_OK);
+    CHECK(sb_bot_analytics(engine, admin, bot, 0, INT64_MAX, &json) == SB_OK);
     CHECK(json != NULL && strstr(json, "\"sessions\":1,") != NULL);
     CHECK(json != NULL && strstr(json, "\"narrative\":null") != NULL);
     sb_string_free(json);
     json = NULL;
-    CHECK(sb_bot_analytics(engine, bot, 0, 0, &json) == SB_OK);
+    CHECK(sb_bot_analytics(engine, admin, bot, 0, 0, &json) == SB_OK);
     CHECK(json != NULL && strstr(json, "\"sessions\":0,") != NULL);
     sb_string_free(json);
     json = (char*)1;
-    CHECK(sb_bot_analytics(engine, bot, 10, 5, &json) == SB_EINVAL && json == NULL);
+    CHECK(sb_bot_analytics(engine, admin, bot, 10, 5, &json) == SB_EINVAL && json == NULL);
     CHECK(strstr(sb_last_error(), "after") != NULL);
-    CHECK(sb_bot_analytics(engine, "no-such-bot", 0, 5, &json) == SB_ENOTFOUND && json == NULL);
-    CHECK(sb_bot_analytics(engine, NULL, 0, 5, &json) == SB_EINVAL);
-    CHECK(sb_bot_analytics(engine, bot, 0, 5, NULL) == SB_EINVAL);
-    CHECK(sb_bot_analytics(NULL, bot, 0, 5, &json) == SB_EINVAL);
+    CHECK(sb_bot_analytics(engine, admin, "no-such-bot", 0, 5, &json) == SB_ENOTFOUND &&
+          json == NULL);
+    CHECK(sb_bot_analytics(engine, admin, NULL, 0, 5, &json) == SB_EINVAL);
+    CHECK(sb_bot_analytics(engine, admin, bot, 0, 5, NULL) == SB_EINVAL);
+    CHECK(sb_bot_analytics(NULL, admin, bot, 0, 5, &json) == SB_EINVAL);
 
     /* A user's own session; not another user's. */
-    CHECK(sb_session_summarize(engine, bot, "user-1", session, &json) == SB_OK);
+    CHECK(sb_session_summarize(engine, user1, session, &json) == SB_OK);
     CHECK(json != NULL && strstr(json, "\"source\":\"offline\"") != NULL);
     CHECK(json != NULL && strstr(json, "\"resolved\":true") != NULL);
     sb_string_free(json);
     json = (char*)1;
-    CHECK(sb_session_summarize(engine, bot, "user-2", session, &json) == SB_ENOTFOUND &&
-          json == NULL);
-    CHECK(sb_session_summarize(engine, bot, "user-1", NULL, &json) == SB_EINVAL);
-    CHECK(sb_session_summarize(engine, bot, "user-1", session, NULL) == SB_EINVAL);
+    CHECK(sb_session_summarize(engine, user2, session, &json) == SB_EFORBIDDEN && json == NULL);
+    CHECK(sb_session_summarize(engine, user1, "no-such-session", &json) == SB_ENOTFOUND);
+    CHECK(sb_session_summarize(engine, NULL, session, &json) == SB_EUNAUTHENTICATED);
+    CHECK(sb_session_summarize(engine, other_admin, session, &json) == SB_EFORBIDDEN);
+    /* The bot's owner may summarise any session of its bot. */
+    CHECK(sb_session_summarize(engine, admin, session, &json) == SB_OK);
+    sb_string_free(json);
+    json = NULL;
+    /* Admin operations: not for users, other admins, or nobody. */
+    CHECK(sb_bot_analytics(engine, user1, bot, 0, 5, &json) == SB_EFORBIDDEN && json == NULL);
+    CHECK(sb_bot_analytics(engine, other_admin, bot, 0, 5, &json) == SB_EFORBIDDEN);
+    CHECK(sb_bot_analytics(engine, NULL, bot, 0, 5, &json) == SB_EUNAUTHENTICATED);
+    CHECK(sb_bot_summaries(engine, user1, bot, 0, 5, &json) == SB_EFORBIDDEN);
+    CHECK(sb_bot_summarize_sessions(engine, other_admin, bot, NULL, NULL) == SB_EFORBIDDEN);
+    CHECK(sb_session_summarize(engine, user1, NULL, &json) == SB_EINVAL);
+    CHECK(sb_session_summarize(engine, user1, session, NULL) == SB_EINVAL);
 
     /* The admin's run: the one session is summarised already. */
-    CHECK(sb_bot_summarize_sessions(engine, bot, &processed, &skipped) == SB_OK);
+    CHECK(sb_bot_summarize_sessions(engine, admin, bot, &processed, &skipped) == SB_OK);
     CHECK(processed == 0 && skipped == 1);
-    CHECK(sb_bot_summarize_sessions(engine, bot, NULL, NULL) == SB_OK);
-    CHECK(sb_bot_summarize_sessions(engine, "no-such-bot", &processed, &skipped) == SB_ENOTFOUND &&
+    CHECK(sb_bot_summarize_sessions(engine, admin, bot, NULL, NULL) == SB_OK);
+    CHECK(sb_bot_summarize_sessions(engine, admin, "no-such-bot", &processed, &skipped) ==
+              SB_ENOTFOUND &&
           processed == 0 && skipped == 0);
 
-    CHECK(sb_bot_summaries(engine, bot, 0, INT64_MAX, &json) == SB_OK);
+    CHECK(sb_bot_summaries(engine, admin, bot, 0, INT64_MAX, &json) == SB_OK);
     CHECK(json != NULL && json[0] == '[' && strstr(json, session) != NULL);
     sb_string_free(json);
-    CHECK(sb_bot_summaries(engine, bot, 0, 1, &json) == SB_OK);
+    CHECK(sb_bot_summaries(engine, admin, bot, 0, 1, &json) == SB_OK);
     CHECK(json != NULL && strcmp(json, "[]") == 0);
     sb_string_free(json);
     json = (char*)1;
-    CHECK(sb_bot_summaries(engine, bot, 2, 1, &json) == SB_EINVAL && json == NULL);
-    CHECK(sb_bot_summaries(engine, bot, 0, 1, NULL) == SB_EINVAL);
+    CHECK(sb_bot_summaries(engine, admin, bot, 2, 1, &json) == SB_EINVAL && json == NULL);
+    CHECK(sb_bot_summaries(engine, admin, bot, 0, 1, NULL) == SB_EINVAL);
 
+    sb_principal_free(admin);
+    sb_principal_free(other_admin);
+    sb_principal_free(user1);
+    sb_principal_free(user2);
     sb_string_free(bot);
     sb_engine_close(engine);
     {
