@@ -4,8 +4,10 @@
 #include <doctest/doctest.h>
 #include <simdjson.h>
 
+#include <atomic>
 #include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "fake_llm.hpp"
@@ -535,4 +537,31 @@ TEST_CASE("llm: connections are reused across calls") {
     REQUIRE(got.size() == 3);
     CHECK(got[0].remote_port == got[1].remote_port);
     CHECK(got[1].remote_port == got[2].remote_port);
+}
+
+TEST_CASE("llm: one client serves many threads at once") {
+    FakeLlm fake;
+    fake.otherwise({200, sb::test::gemini_body(sb::test::model_json("shared", {}))});
+    for (const char* provider : {"gemini", "openai"}) {
+        CAPTURE(provider);
+        if (std::string(provider) == "openai")
+            fake.otherwise({200, sb::test::openai_body(sb::test::model_json("shared", {}))});
+        auto client = sb::llm::make_client(options_for(fake, provider));
+        std::atomic<int> ok{0};
+        std::vector<std::thread> threads;
+        for (int t = 0; t < 4; ++t)
+            threads.emplace_back([&] {
+                for (int i = 0; i < 5; ++i)
+                    if (sb::llm::parse_model_answer(client->generate(simple_request()).text)) ++ok;
+            });
+        for (auto& t : threads) t.join();
+        CHECK(ok == 20);
+    }
+    CHECK(fake.count() == 40);
+    // A request whose schema is not JSON is refused before anything is sent.
+    auto client = sb::llm::make_client(options_for(fake, "gemini"));
+    auto bad = simple_request();
+    bad.json_schema = "{not json";
+    CHECK(status_of([&] { client->generate(bad); }) != SB_OK);
+    CHECK(fake.count() == 40);
 }

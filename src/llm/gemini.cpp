@@ -168,9 +168,15 @@ class GeminiClient final : public Client {
         }
         b += "],\"generationConfig\":{\"temperature\":" + json_number(options_.temperature) +
              ",\"maxOutputTokens\":" + std::to_string(options_.max_output_tokens);
-        if (!request.json_schema.empty())
+        if (!request.json_schema.empty()) {
+            // Checked and minified: a bad schema must not corrupt the body.
+            simdjson::dom::parser parser;
+            simdjson::dom::element schema;
+            if (parser.parse(simdjson::padded_string(request.json_schema)).get(schema))
+                throw Error(SB_EINVAL, "the request's JSON schema is not valid JSON");
             b += ",\"responseMimeType\":\"application/json\",\"responseSchema\":" +
-                 request.json_schema;
+                 simdjson::minify(schema);
+        }
         b += "}}";
         return b;
     }
