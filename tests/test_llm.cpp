@@ -449,6 +449,16 @@ TEST_CASE("llm: Gemini streams server-sent events in small pieces") {
     CHECK(got[0].path == "/v1beta/models/gemini-2.0-flash:streamGenerateContent");
     CHECK(got[0].alt == "sse");
 
+    // A 503 before the stream starts is retried; only the good stream reaches on_text.
+    fake.push({503, R"({"error":{"message":"busy"}})"});
+    fake.push(stream);
+    pieces.clear();
+    const auto retried = client->generate(req);
+    CHECK(retried.attempts == 2);
+    joined.clear();
+    for (auto& p : pieces) joined += p;
+    CHECK(joined == answer);
+
     // A stream that says SAFETY midway fails.
     FakeReply blocked{
         200,
