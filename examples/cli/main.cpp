@@ -38,6 +38,11 @@ const char* kUsage =
     "      A conversation in the terminal, as the user EMAIL of the bot (default\n"
     "      user@cli.local, registered when new). With --faqs, the bot named after the file\n"
     "      is created, or its FAQs replaced, first.\n"
+    "      [--provider offline|gemini|openai] [--model M] [--base-url URL]: with an LLM\n"
+    "      provider the replies stream as they are written; the key is $GEMINI_API_KEY\n"
+    "      (gemini) or $OPENAI_API_KEY (openai), or $SUPPORTBOT_LLM_API_KEY for either.\n"
+    "      $SUPPORTBOT_LLM_PROVIDER, $SUPPORTBOT_LLM_MODEL and $SUPPORTBOT_LLM_BASE_URL stand in\n"
+    "      for the options.\n"
     "  supportbot bots [--email ADMIN] [--db URL]\n"
     "  supportbot sessions --bot ID [--user EMAIL] [--email ADMIN] [--db URL]\n"
     "  supportbot history --session ID [--bot ID --user EMAIL] [--email ADMIN] [--db URL]\n"
@@ -75,6 +80,7 @@ struct Args {
     std::string bot, user, session, email, name, db;
     std::string from, to;  // summaries and analytics: dates or Unix ms
     std::vector<std::string> rest;
+    std::string provider, model, base_url;  // the LLM ("" = the environment, else offline)
 };
 
 Args parse_args(int argc, char** argv) {
@@ -107,6 +113,12 @@ Args parse_args(int argc, char** argv) {
             a.from = value("--from");
         } else if (s == "--to") {
             a.to = value("--to");
+        } else if (s == "--provider") {
+            a.provider = value("--provider");
+        } else if (s == "--model") {
+            a.model = value("--model");
+        } else if (s == "--base-url") {
+            a.base_url = value("--base-url");
         } else if (s == "--json") {
             a.json = true;
         } else if (s == "-k" || s == "--k") {
@@ -338,6 +350,7 @@ struct Engine {
     sb_engine* engine = nullptr;
     std::string url;
     std::string secret;
+    std::string provider, model, base_url, api_key;  // the LLM options, kept alive while opening
     ~Engine() { sb_engine_close(engine); }
 };
 
@@ -351,6 +364,12 @@ std::string random_text(size_t n) {
     return out;
 }
 
+std::string env_or(const std::string& given, const char* name) {
+    if (!given.empty()) return given;
+    const char* v = std::getenv(name);
+    return v ? v : "";
+}
+
 void open_engine(Engine& e, const Args& a) {
     e.url = a.db;
     if (e.url.empty())
@@ -362,6 +381,16 @@ void open_engine(Engine& e, const Args& a) {
     opts.database_url = e.url.c_str();
     opts.secret_key = e.secret.c_str();
     if (a.threshold >= 0) opts.answer_threshold = a.threshold;
+    e.provider = env_or(a.provider, "SUPPORTBOT_LLM_PROVIDER");
+    e.model = env_or(a.model, "SUPPORTBOT_LLM_MODEL");
+    e.base_url = env_or(a.base_url, "SUPPORTBOT_LLM_BASE_URL");
+    e.api_key = env_or("", "SUPPORTBOT_LLM_API_KEY");
+    if (e.api_key.empty() && e.provider == "gemini") e.api_key = env_or("", "GEMINI_API_KEY");
+    if (e.api_key.empty() && e.provider == "openai") e.api_key = env_or("", "OPENAI_API_KEY");
+    opts.llm_provider = e.provider.c_str();
+    opts.llm_model = e.model.c_str();
+    opts.llm_base_url = e.base_url.c_str();
+    opts.llm_api_key = e.api_key.c_str();
     check(sb_engine_open(&e.engine, &opts), "opening the engine");
 }
 
@@ -491,6 +520,20 @@ struct Reply {
     ~Reply() { sb_reply_free(r); }
 };
 
+// Prints a reply as it is streamed.
+struct Streamed {
+    std::string shown;
+};
+
+int print_piece(void* user_data, const char* text, size_t len) {
+    auto* s = static_cast<Streamed*>(user_data);
+    if (s->shown.empty()) std::fputs("bot> ", stdout);
+    s->shown.append(text, len);
+    std::fwrite(text, 1, len, stdout);
+    std::fflush(stdout);
+    return 0;
+}
+
 int cmd_chat(const Args& a) {
     Engine e;
     open_engine(e, a);
@@ -521,15 +564,28 @@ int cmd_chat(const Args& a) {
         req.session_id = session.empty() ? nullptr : session.c_str();
         req.message = line.data();
         req.message_len = line.size();
+        Streamed streamed;
+        req.on_text = &print_piece;
+        req.user_data = &streamed;
         Reply reply;
         if (sb_chat_send(e.engine, &req, &reply.r) != SB_OK) {
+            if (!streamed.shown.empty()) std::printf("\n");
             std::printf("error: %s: %s\n", sb_status_name(sb_last_status()), sb_last_error());
             continue;
         }
         sb_reply_info info;
         check(sb_reply_get(reply.r, &info), "reading the reply");
         session = info.session_id;
-        std::printf("bot> %s\n", info.text);
+        int fallback = 0;
+        check(sb_reply_usage(reply.r, &fallback, nullptr, nullptr), "reading the reply");
+        if (streamed.shown == info.text) {
+            std::printf("\n");
+        } else {
+            // The provider failed after part of the reply was shown: the stored reply differs.
+            if (!streamed.shown.empty()) std::printf("\n");
+            std::printf("bot> %s\n", info.text);
+        }
+        if (fallback) std::printf("     [the LLM provider failed; this is the offline answer]\n");
         if (info.escalated)
             std::printf("     [escalated to a human: %s]\n", info.escalation_reason);
         for (size_t i = 0; i < info.suggestion_count; ++i) {

@@ -339,7 +339,7 @@ SB_API void sb_bots_free(sb_bots* bots);
 
 /* ---- Chat --------------------------------------------------------------------------------- */
 
-#define SB_CHAT_REQUEST_VERSION 1
+#define SB_CHAT_REQUEST_VERSION 2
 typedef struct sb_chat_request {
     unsigned int version; /* SB_CHAT_REQUEST_VERSION */
     const char* bot_id;
@@ -352,9 +352,22 @@ typedef struct sb_chat_request {
     const char* session_id;
     const char* message; /* UTF-8 */
     size_t message_len;
+    /* Version 2: */
+    /* Streaming (NULL = none): called on the calling thread with the reply's text as it is
+     * written, in pieces that end at UTF-8 character boundaries and are not NUL-terminated; the
+     * pieces concatenate to the stored reply. An LLM provider streams (only the reply's text,
+     * never its JSON); the offline responder, and a fallback when nothing was streamed yet, call
+     * it once with the whole reply after the turn is saved, so that a host needs one code path.
+     * Returning non-zero stops an LLM's stream: the turn then keeps the text received so far as
+     * its reply (or the offline answer, marked as a fallback, when nothing had arrived).
+     * If the provider fails after part of the reply was streamed, the turn falls back to the
+     * offline answer and the callback is not called again: sb_reply_usage reports the fallback
+     * and sb_reply_info.text is the reply to show in place of the streamed text. */
+    int (*on_text)(void* user_data, const char* text, size_t len);
+    void* user_data; /* passed to on_text */
 } sb_chat_request;
 #define SB_CHAT_REQUEST_INIT \
-    { SB_CHAT_REQUEST_VERSION, NULL, NULL, NULL, NULL, 0 }
+    { SB_CHAT_REQUEST_VERSION, NULL, NULL, NULL, NULL, 0, NULL, NULL }
 
 typedef struct sb_reply sb_reply;
 
@@ -367,9 +380,10 @@ typedef struct sb_reply_info {
     const char* text;
     int answered;  /* 1 when the reply answers from an FAQ (the first in sb_reply_faq) */
     int escalated; /* 1 when the conversation was handed to a human */
-    /* "" or "user_requested", "low_confidence", "repeated_unanswered" */
+    /* "" or "user_requested", "low_confidence", "repeated_unanswered", "model_requested" (the
+     * LLM asked for a human) */
     const char* escalation_reason;
-    const char* responder; /* "offline", ... */
+    const char* responder; /* "offline", "gemini" or "openai": who wrote the text */
     double confidence;     /* of the best FAQ */
     int64_t latency_ms;
     size_t suggestion_count;
@@ -385,6 +399,12 @@ SB_API int sb_reply_get(const sb_reply* reply, sb_reply_info* out);
 SB_API int sb_reply_suggestion(const sb_reply* reply, size_t i, const char** out);
 SB_API int sb_reply_faq_at(const sb_reply* reply, size_t i, sb_reply_faq* out);
 SB_API void sb_reply_free(sb_reply* reply);
+/* The LLM side of a reply, kept out of sb_reply_info so that callers built against older
+ * headers keep working: *fallback is 1 when the LLM provider failed (after its retries) or
+ * answered malformed output and the offline responder answered instead; the token counts are
+ * the provider's usage for the reply (0 when none). Any out-pointer may be NULL. */
+SB_API int sb_reply_usage(const sb_reply* reply, int* fallback, int64_t* prompt_tokens,
+                          int64_t* completion_tokens);
 
 /* ---- Sessions and history --------------------------------------------------------------- */
 
@@ -444,6 +464,9 @@ SB_API int sb_session_history(sb_engine* engine, const sb_principal* principal,
 SB_API int sb_messages_count(const sb_messages* messages, size_t* out);
 SB_API int sb_messages_at(const sb_messages* messages, size_t i, sb_message_info* out);
 SB_API int sb_messages_faq_id(const sb_messages* messages, size_t i, size_t j, const char** out);
+/* As sb_reply_usage, for the stored message i (0 and 0 for user messages). */
+SB_API int sb_messages_usage(const sb_messages* messages, size_t i, int* fallback,
+                             int64_t* prompt_tokens, int64_t* completion_tokens);
 SB_API void sb_messages_free(sb_messages* messages);
 
 /* ---- Session summaries and analytics ----------------------------------------------------- */

@@ -211,6 +211,13 @@ int sb_chat_send(sb_engine* engine, const sb_chat_request* request, sb_reply** o
         r.user_id = p.account_id;  // users chat as themselves; the owner admin as itself
         if (request->session_id) r.session_id = std::string(request->session_id);
         r.message.assign(request->message ? request->message : "", request->message_len);
+        if (request->version >= 2 && request->on_text) {
+            auto* on_text = request->on_text;
+            void* user_data = request->user_data;
+            r.on_text = [on_text, user_data](std::string_view piece) {
+                return on_text(user_data, piece.data(), piece.size()) == 0;
+            };
+        }
         auto reply = std::make_unique<sb_reply>();
         reply->reply = e.chat(r);
         *out = reply.release();
@@ -255,6 +262,17 @@ int sb_reply_faq_at(const sb_reply* reply, size_t i, sb_reply_faq* out) {
 
 void sb_reply_free(sb_reply* reply) {
     delete reply;
+}
+
+int sb_reply_usage(const sb_reply* reply, int* fallback, int64_t* prompt_tokens,
+                   int64_t* completion_tokens) {
+    return guarded([&] {
+        require(reply != nullptr, "reply is NULL");
+        const sb::ChatReply& r = reply->reply;
+        if (fallback) *fallback = r.fallback ? 1 : 0;
+        if (prompt_tokens) *prompt_tokens = r.prompt_tokens;
+        if (completion_tokens) *completion_tokens = r.completion_tokens;
+    });
 }
 
 int sb_session_list(sb_engine* engine, const sb_principal* principal, const char* bot_id,
@@ -359,6 +377,18 @@ int sb_messages_faq_id(const sb_messages* messages, size_t i, size_t j, const ch
         out_of_range(i, messages->messages.size(), "message");
         out_of_range(j, messages->messages[i].faq_ids.size(), "FAQ");
         *out = messages->messages[i].faq_ids[j].c_str();
+    });
+}
+
+int sb_messages_usage(const sb_messages* messages, size_t i, int* fallback, int64_t* prompt_tokens,
+                      int64_t* completion_tokens) {
+    return guarded([&] {
+        require(messages != nullptr, "messages is NULL");
+        out_of_range(i, messages->messages.size(), "message");
+        const sb::MessageRecord& m = messages->messages[i];
+        if (fallback) *fallback = m.fallback ? 1 : 0;
+        if (prompt_tokens) *prompt_tokens = m.prompt_tokens;
+        if (completion_tokens) *completion_tokens = m.completion_tokens;
     });
 }
 

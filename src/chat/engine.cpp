@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <set>
 
+#include "chat/llm_turn.hpp"
 #include "common/error.hpp"
 #include "retrieval/text.hpp"
 
@@ -108,6 +109,7 @@ Engine::Engine(EngineOptions options) : options_(std::move(options)) {
     if (options_.history_turns == 0) options_.history_turns = 6;
     if (options_.max_unanswered <= 0) options_.max_unanswered = 2;
     if (options_.pool_size == 0) options_.pool_size = 4;
+    llm_ = llm::make_client(options_.llm);  // SB_EINVAL for an unknown provider or bad options
 }
 
 Engine::~Engine() = default;
@@ -213,13 +215,7 @@ std::shared_ptr<const FaqIndex> Engine::index_for(const BotRecord& bot) {
     return c.index;
 }
 
-struct Engine::Turn {
-    ChatReply reply;
-    SessionStatus status = SessionStatus::Open;
-    std::string escalation_reason;
-    int unanswered_streak = 0;
-    std::vector<std::string> used_faq_ids;
-};
+// Engine::Turn is in chat/llm_turn.hpp, which the LLM step shares.
 
 namespace {
 
@@ -256,6 +252,8 @@ ChatReply Engine::chat(const ChatRequest& request) {
         check_text(*request.session_id, "session id", kMaxSessionIdBytes, false);
     check_text(request.message, "message", options_.max_message_bytes, true);
     const BotRecord bot = cached_bot(request.bot_id);
+    // What the LLM answered, kept across the attempts below: a redone turn does not ask again.
+    LlmOutcome llm_memo;
 
     for (int attempt = 0;; ++attempt) {
         // The session: the caller's id (new or theirs), or a new one. The first attempt trusts
@@ -298,7 +296,8 @@ ChatReply Engine::chat(const ChatRequest& request) {
         std::string failure;
         int failure_status = SB_OK;
         try {
-            turn = respond(bot, session, create, request.message);
+            turn = respond(bot, session, create, request.message, request, llm_memo);
+            turn.streamed = turn.streamed || llm_memo.streamed;
         } catch (const Error& e) {
             failure = e.what();
             failure_status = e.status();
@@ -332,6 +331,9 @@ ChatReply Engine::chat(const ChatRequest& request) {
             reply_message.escalated = turn.reply.escalated;
             reply_message.escalation_reason = turn.reply.escalation_reason;
             reply_message.responder = turn.reply.responder;
+            reply_message.fallback = turn.reply.fallback;
+            reply_message.prompt_tokens = turn.reply.prompt_tokens;
+            reply_message.completion_tokens = turn.reply.completion_tokens;
             record.session.status = turn.status;
             record.session.escalation_reason = turn.escalation_reason;
             record.session.unanswered_streak = turn.unanswered_streak;
@@ -358,27 +360,37 @@ ChatReply Engine::chat(const ChatRequest& request) {
         if (failure_status != SB_OK)
             throw Error(static_cast<sb_status>(failure_status),
                         failure + " (the message was saved with an error reply)");
+        // A reply that was not streamed reaches a streaming host in one piece, once saved.
+        if (request.on_text && !turn.streamed) {
+            try {
+                request.on_text(turn.reply.text);
+            } catch (...) {
+                // The host's callback failed; the turn is saved and its reply returned anyway.
+            }
+        }
         return turn.reply;
     }
 }
 
 Engine::Turn Engine::respond(const BotRecord& bot, const SessionRecord& session, bool is_new,
-                             const std::string& message) {
+                             const std::string& message, const ChatRequest& request,
+                             LlmOutcome& memo) {
     Turn turn;
     turn.reply.responder = "offline";
     turn.status = session.status;
     turn.escalation_reason = session.escalation_reason;
     turn.unanswered_streak = session.unanswered_streak;
 
-    // The recent turns are read only for a follow-up, the one case that uses them; every other
-    // turn saves the read.
+    // The recent turns are read only for a follow-up, the one case that uses them, or for the
+    // LLM's prompt; every other turn saves the read.
     const bool follow_up = !is_new && looks_like_follow_up(message);
     std::vector<MessageRecord> history;
-    if (follow_up) history = store().history(session.id, 2 * options_.history_turns);
+    if (follow_up || (llm_ && !is_new))
+        history = store().history(session.id, 2 * options_.history_turns);
     std::set<std::string> answered_before;
     const MessageRecord* previous_user = nullptr;
     for (const MessageRecord& m : history) {
-        if (m.role == Role::User) previous_user = &m;
+        if (m.role == Role::User && follow_up) previous_user = &m;
         if (m.role == Role::Assistant)
             for (const auto& id : m.faq_ids) answered_before.insert(id);
     }
@@ -427,6 +439,7 @@ Engine::Turn Engine::respond(const BotRecord& bot, const SessionRecord& session,
                 ? faq.answer
                 : "Here is what I found about \"" + faq.question + "\": " + faq.answer;
         turn.reply.suggestions = suggest(ix, hits, answered_before, false);
+        if (llm_) write_with_llm(bot, ix, hits, history, message, request, turn, memo);
         return turn;
     }
 
@@ -442,6 +455,7 @@ Engine::Turn Engine::respond(const BotRecord& bot, const SessionRecord& session,
             "I'm not sure I have an answer for that. Could you rephrase it, or pick one of the "
             "suggested questions?";
         turn.reply.suggestions = suggest(ix, hits, {}, true);
+        if (llm_) write_with_llm(bot, ix, hits, history, message, request, turn, memo);
     }
     return turn;
 }

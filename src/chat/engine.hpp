@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -49,6 +50,11 @@ struct ChatRequest {
     std::string user_id;
     std::optional<std::string> session_id;  // none: the library creates one
     std::string message;
+    // Streaming: called with the reply's text in pieces as it is written (an LLM provider), or
+    // once with the whole reply (the offline responder, or a fallback when nothing was streamed
+    // yet). Returning false stops an LLM's stream: the turn then keeps the text received so far
+    // (the offline answer when there was none). Called on the calling thread.
+    std::function<bool(std::string_view)> on_text;
 };
 
 struct UsedFaq {
@@ -64,10 +70,14 @@ struct ChatReply {
     std::vector<UsedFaq> faqs;             // FAQs considered, best first (the first answered)
     bool answered = false;                 // the reply answers from an FAQ
     bool escalated = false;
-    std::string escalation_reason;  // "user_requested", "low_confidence", "repeated_unanswered"
-    std::string responder;          // "offline"
-    double confidence = 0;          // of the best FAQ
+    // "user_requested", "low_confidence", "repeated_unanswered", "model_requested"
+    std::string escalation_reason;
+    std::string responder;  // "offline", "gemini", "openai"
+    double confidence = 0;  // of the best FAQ
     std::int64_t latency_ms = 0;
+    bool fallback = false;  // the LLM provider failed (or answered malformed JSON): offline reply
+    std::int64_t prompt_tokens = 0;  // the LLM's token usage for this reply (0 when none)
+    std::int64_t completion_tokens = 0;
 };
 
 class Engine {
@@ -104,9 +114,8 @@ class Engine {
     std::shared_ptr<const FaqIndex> index(const std::string& bot_id);
 
     // ---- Session summaries and analytics (src/analytics) ----
-    // The llm branch provides the real client;
-    // this placeholder goes at merge.
-    llm::Client* llm_client() const noexcept { return nullptr; }
+    // The engine's LLM provider (options.llm), shared by all threads; nullptr when offline.
+    llm::Client* llm_client() const noexcept { return llm_.get(); }
 
     // The summary of one of the user's sessions (SB_ENOTFOUND when the session is not this
     // user's with this bot), made with the engine's LLM client or offline, and stored; a stored
@@ -138,8 +147,17 @@ class Engine {
 
   private:
     struct Turn;
+    struct LlmOutcome;  // src/chat/llm_turn.hpp
     Turn respond(const BotRecord& bot, const SessionRecord& session, bool is_new,
-                 const std::string& message);
+                 const std::string& message, const ChatRequest& request, LlmOutcome& memo);
+    // Has the LLM write the reply of a turn the offline responder did not escalate: from the top
+    // FAQs and the history. Falls back to the offline turn (marked) when the provider fails or
+    // answers malformed JSON. `memo` keeps the outcome, so that a turn redone after a conflict
+    // does not call the provider again. src/chat/llm_turn.cpp.
+    void write_with_llm(const BotRecord& bot, const FaqIndex& index,
+                        const std::vector<SearchHit>& hits,
+                        const std::vector<MessageRecord>& history, const std::string& message,
+                        const ChatRequest& request, Turn& turn, LlmOutcome& memo);
     Store& store();
     // The session, when it is this user's with this bot; else SB_ENOTFOUND.
     SessionRecord owned_session(const std::string& bot_id, const std::string& user_id,
@@ -170,6 +188,7 @@ class Engine {
     std::mutex session_mutex_;
     std::list<SessionRecord> session_lru_;
     std::unordered_map<std::string, std::list<SessionRecord>::iterator> session_index_;
+    std::unique_ptr<llm::Client> llm_;  // nullptr when offline
 };
 
 // Helpers, exposed for tests.

@@ -47,6 +47,9 @@ struct Request {
     std::string json_schema;
     // When set, the reply is streamed: called with each piece of text as it arrives, in order.
     std::function<void(std::string_view)> on_text;
+    // Streaming only: asked after each piece; true stops the stream, and generate() returns what
+    // arrived so far with finish_reason "cancelled".
+    std::function<bool()> stop_requested;
 };
 
 struct Response {
@@ -54,6 +57,7 @@ struct Response {
     std::string finish_reason;  // as the provider says it ("STOP", "stop", "MAX_TOKENS", ...)
     Usage usage;
     std::string model;  // the model that answered, when the provider says
+    int attempts = 1;   // HTTP attempts made (retries included)
 };
 
 // A provider. Thread-safe: one client serves every thread of an engine. generate() throws

@@ -253,6 +253,23 @@ static sb_principal* login_as(sb_engine* engine, const char* bot, const char* em
     return p;
 }
 
+/* A streaming callback: collects the pieces it is given. */
+struct collected {
+    char text[2048];
+    size_t len;
+    int calls;
+};
+static int collect(void* user_data, const char* text, size_t len) {
+    struct collected* c = (struct collected*)user_data;
+    if (c->len + len < sizeof c->text) {
+        memcpy(c->text + c->len, text, len);
+        c->len += len;
+        c->text[c->len] = '\0';
+    }
+    c->calls++;
+    return 0;
+}
+
 static void test_chat(void) {
     char dir[] = "/tmp/sb-capi-XXXXXX";
     char url[256];
@@ -283,6 +300,9 @@ static void test_chat(void) {
     char* account = NULL;
     sb_principal* none = NULL;
     int i = 0;
+    struct collected got = {{0}, 0, 0};
+    int fallback = -1;
+    int64_t tokens_in = -1, tokens_out = -1;
 
     if (!mkdtemp(dir)) {
         CHECK(0);
@@ -368,8 +388,15 @@ static void test_chat(void) {
     req.principal = user1;
     req.message = q1;
     req.message_len = strlen(q1);
+    req.on_text = collect;
+    req.user_data = &got;
     CHECK(sb_chat_send(engine, &req, &reply) == SB_OK);
     CHECK(sb_reply_get(reply, &info) == SB_OK);
+    /* The offline responder hands the whole reply to on_text once. */
+    CHECK(got.calls == 1 && strcmp(got.text, info.text) == 0);
+    CHECK(sb_reply_usage(reply, &fallback, &tokens_in, &tokens_out) == SB_OK);
+    CHECK(fallback == 0 && tokens_in == 0 && tokens_out == 0);
+    req.on_text = NULL;
     CHECK(info.answered == 1 && info.escalated == 0);
     CHECK(strcmp(info.responder, "offline") == 0);
     CHECK(strlen(info.text) > 0 && strlen(info.session_id) == 36);

@@ -1,0 +1,71 @@
+// make_client and what the providers share.
+#include <cstdio>
+
+#include "common/error.hpp"
+#include "llm/provider.hpp"
+
+namespace sb::llm {
+
+RetryPolicy retry_policy(const ProviderOptions& o) {
+    RetryPolicy p;
+    p.connect_timeout_ms = o.connect_timeout_ms;
+    p.timeout_ms = o.timeout_ms;
+    p.max_attempts = o.max_attempts;
+    p.backoff_initial_ms = o.backoff_initial_ms;
+    p.backoff_max_ms = o.backoff_max_ms;
+    return p;
+}
+
+std::string trim_base_url(std::string base) {
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    return base;
+}
+
+std::string json_number(double value) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.4g", value);
+    return buf;
+}
+
+std::string error_message(long status, std::string_view body) {
+    std::string out = "HTTP " + std::to_string(status);
+    simdjson::dom::parser parser;
+    simdjson::dom::element root;
+    std::string_view message;
+    if (!parser.parse(simdjson::padded_string(body)).get(root) &&
+        !root["error"]["message"].get_string().get(message))
+        return out + ": " + std::string(message.substr(0, 500));
+    if (!parser.parse(simdjson::padded_string(body)).get(root) &&
+        !root["error"].get_string().get(message))  // Ollama's own format
+        return out + ": " + std::string(message.substr(0, 500));
+    if (!body.empty()) out += ": " + std::string(body.substr(0, 300));
+    return out;
+}
+
+std::unique_ptr<Client> make_client(const ProviderOptions& options) {
+    const std::string& p = options.provider;
+    if (p.empty() || p == "offline") return nullptr;
+    if (p != "gemini" && p != "openai")
+        throw Error(SB_EINVAL, "unknown LLM provider \"" + p +
+                                   "\" (expected \"offline\", \"gemini\" or \"openai\")");
+    if (options.connect_timeout_ms <= 0 || options.timeout_ms <= 0)
+        throw Error(SB_EINVAL, "LLM timeouts must be positive");
+    if (options.max_attempts < 1 || options.max_attempts > 20)
+        throw Error(SB_EINVAL, "LLM max_attempts must be in [1, 20]");
+    if (options.backoff_initial_ms < 0 || options.backoff_max_ms < 0)
+        throw Error(SB_EINVAL, "LLM backoff must not be negative");
+    if (options.max_output_tokens <= 0 || !(options.temperature >= 0 && options.temperature <= 2))
+        throw Error(SB_EINVAL, "LLM max_output_tokens must be positive and temperature in [0, 2]");
+    if (!options.base_url.empty() && options.base_url.rfind("http://", 0) != 0 &&
+        options.base_url.rfind("https://", 0) != 0)
+        throw Error(SB_EINVAL, "the LLM base URL must start with http:// or https://");
+    for (const std::string* s : {&options.base_url, &options.model, &options.api_key})
+        for (unsigned char c : *s)
+            if (c < 0x21 || c == 0x7F)
+                throw Error(SB_EINVAL,
+                            "the LLM base URL, model and API key must not contain spaces or "
+                            "control characters");
+    return p == "gemini" ? make_gemini(options) : make_openai(options);
+}
+
+}  // namespace sb::llm
