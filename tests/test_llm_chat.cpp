@@ -3,6 +3,7 @@
 // SB_TEST_PG_URL is set (the cases are named "chat: ..." so store_postgres runs them).
 #include <doctest/doctest.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -427,5 +428,76 @@ TEST_CASE("chat: the C ABI streams through on_text and reports usage and fallbac
         sb_principal_free(admin);
         sb_string_free(bot);
         sb_engine_close(engine);
+    }
+}
+
+TEST_CASE("chat: summaries and the analytics narrative through a real LLM client") {
+    // The engine's own client (real libcurl) against the fake server: the summary and the
+    // narrative are asked for with their JSON schemas, and a failing provider falls back to the
+    // offline summary (marked) and a null narrative with its error.
+    TempDir dir;
+    for (const std::string& url : urls(dir)) {
+        for (const char* provider : {"gemini", "openai"}) {
+            CAPTURE(url);
+            CAPTURE(provider);
+            FakeLlm fake;
+            sb::Engine e(engine_options(url, &fake, provider));
+            const std::string bot = new_bot(e);
+            const std::string user = "u-" + sb::new_uuid();
+            fake.push(reply_for(
+                provider, sb::test::model_json("Use the Forgot password link.", {"a?", "b?"})));
+            const auto turn = e.chat(request(bot, user, std::nullopt, "I forgot my password"));
+            REQUIRE(turn.responder == provider);
+
+            const std::string summary_text =
+                R"({"summary":"The user could not sign in and was told how to reset the password.",)"
+                R"("main_issue":"Forgot password","resolved":true,"sentiment":"positive",)"
+                R"("topics":["account","password"]})";
+            fake.push(reply_for(provider, summary_text));
+            const sb::SessionSummary s = e.summarize_session(bot, user, turn.session_id);
+            CHECK(s.source == provider);
+            CHECK(s.fallback.empty());
+            CHECK(s.main_issue == "Forgot password");
+            CHECK(s.resolved);
+            CHECK(s.sentiment == "positive");
+            CHECK(s.topics == std::vector<std::string>{"account", "password"});
+            const auto req = fake.received().back();
+            CHECK(req.body.find("<transcript>") != std::string::npos);
+            CHECK(req.body.find("I forgot my password") != std::string::npos);
+            CHECK(req.body.find("main_issue") != std::string::npos);  // the schema went along
+
+            // A second session; the provider is down for its summary: offline, marked.
+            fake.push(reply_for(
+                provider, sb::test::model_json("Tracking is in your account.", {"a?", "b?"})));
+            const auto other = e.chat(request(bot, user, std::nullopt, "where is my order"));
+            fake.otherwise({503, R"({"error":{"message":"overloaded"}})"});
+            const auto [processed, skipped] = e.summarize_bot(bot);
+            CHECK(processed == 1);
+            CHECK(skipped == 1);
+            const auto all = e.summaries(bot, 0, INT64_MAX);
+            REQUIRE(all.size() == 2);
+            for (const auto& x : all) {
+                if (x.session_id == other.session_id) {
+                    CHECK(x.source == "offline");
+                    CHECK(x.fallback == "provider_error");
+                } else {
+                    CHECK(x.source == provider);
+                }
+            }
+
+            // The narrative: asked for from the figures, returned under "narrative".
+            fake.push(reply_for(
+                provider,
+                R"({"key_themes":["passwords","orders"],"common_issues":["sign-in trouble"],)"
+                R"("suggestions":["add an FAQ on two-factor codes"]})"));
+            const std::string report = e.analytics(bot, 0, INT64_MAX);
+            CHECK(report.find(R"("key_themes":["passwords","orders"])") != std::string::npos);
+            CHECK(report.find("add an FAQ on two-factor codes") != std::string::npos);
+            CHECK(fake.received().back().body.find("key_themes") != std::string::npos);
+            const std::string failed = e.analytics(bot, 0, INT64_MAX);  // 503 again
+            CHECK(failed.find(R"("narrative":null)") != std::string::npos);
+            CHECK(failed.find("narrative_error") != std::string::npos);
+            CHECK(failed.find(R"("sessions":2)") != std::string::npos);
+        }
     }
 }
