@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -891,6 +892,51 @@ std::vector<Op> operations() {
              return sb_session_close(w.e, p, w.session.c_str());
          },
          {OK, FB, OK, FB, FB, UA, UA, UA, UA}},
+        {"sb_session_summarize (the user's session)",
+         [](World& w, const sb_principal* p) {
+             char* json = nullptr;
+             const int rc = sb_session_summarize(w.e, p, w.session.c_str(), &json);
+             sb_string_free(json);
+             return rc;
+         },
+         {OK, FB, OK, FB, FB, UA, UA, UA, UA}},
+        {"sb_session_summarize (no such session)",
+         [](World& w, const sb_principal* p) {
+             char* json = nullptr;
+             const int rc = sb_session_summarize(w.e, p, "no-such-session", &json);
+             sb_string_free(json);
+             return rc;
+         },
+         {NF, NF, NF, NF, NF, UA, UA, UA, UA}},
+        {"sb_bot_summarize_sessions",
+         [](World& w, const sb_principal* p) {
+             return sb_bot_summarize_sessions(w.e, p, w.bot_a.c_str(), nullptr, nullptr);
+         },
+         {OK, FB, FB, FB, FB, UA, UA, UA, UA}},
+        {"sb_bot_summaries",
+         [](World& w, const sb_principal* p) {
+             char* json = nullptr;
+             const int rc = sb_bot_summaries(w.e, p, w.bot_a.c_str(), 0, INT64_MAX, &json);
+             sb_string_free(json);
+             return rc;
+         },
+         {OK, FB, FB, FB, FB, UA, UA, UA, UA}},
+        {"sb_bot_analytics",
+         [](World& w, const sb_principal* p) {
+             char* json = nullptr;
+             const int rc = sb_bot_analytics(w.e, p, w.bot_a.c_str(), 0, INT64_MAX, &json);
+             sb_string_free(json);
+             return rc;
+         },
+         {OK, FB, FB, FB, FB, UA, UA, UA, UA}},
+        {"sb_bot_analytics (no such bot)",
+         [](World& w, const sb_principal* p) {
+             char* json = nullptr;
+             const int rc = sb_bot_analytics(w.e, p, "no-such-bot", 0, INT64_MAX, &json);
+             sb_string_free(json);
+             return rc;
+         },
+         {NF, NF, NF, NF, NF, UA, UA, UA, UA}},
         {"sb_account_delete (a user of bot A)",
          [](World& w, const sb_principal* p) {
              return sb_account_delete(w.e, p, w.user_id.c_str());
