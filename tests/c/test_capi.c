@@ -227,6 +227,11 @@ static void test_engine_options_v2_and_v3(void) {
     v3.llm_timeout_ms = -1;
     CHECK(sb_engine_open(&engine, &v3) == SB_EINVAL && engine == NULL);
     v3.llm_timeout_ms = 0;
+    v3.llm_backoff_initial_ms = 500;
+    v3.llm_backoff_max_ms = 100;
+    CHECK(sb_engine_open(&engine, &v3) == SB_EINVAL && engine == NULL);
+    CHECK(strstr(sb_last_error(), "backoff") != NULL);
+    v3.llm_backoff_max_ms = 1000;
     CHECK(sb_engine_open(&engine, &v3) == SB_OK);
     sb_engine_close(engine);
 }
