@@ -32,6 +32,9 @@ const char* kUsage =
     "      {\"query\": \"...\", \"expected_id\": \"...\" or null}.\n"
     "  supportbot register-admin --email EMAIL [--db URL]\n"
     "      Registers an admin account (password from $SUPPORTBOT_PASSWORD, else a prompt).\n"
+    "  supportbot login --email EMAIL [--bot ID] [--db URL]\n"
+    "      Logs in as an admin, or as a user of bot ID, and prints an access token (a JWT\n"
+    "      signed with $SECRET_KEY, valid $ACCESS_TOKEN_EXPIRE_MINUTES minutes, default 30).\n"
     "  supportbot import --faqs FILE [--name NAME] [--email ADMIN] [--db URL]\n"
     "      Creates a bot from an FAQ file (.json or .csv) and prints its id.\n"
     "  supportbot chat (--bot ID | --faqs FILE) [--user EMAIL] [--session ID] [--db URL]\n"
@@ -380,6 +383,14 @@ void open_engine(Engine& e, const Args& a) {
     sb_engine_options opts = SB_ENGINE_OPTIONS_INIT;
     opts.database_url = e.url.c_str();
     opts.secret_key = e.secret.c_str();
+    if (const char* minutes = std::getenv("ACCESS_TOKEN_EXPIRE_MINUTES")) {
+        char* end = nullptr;
+        errno = 0;
+        const unsigned long m = std::strtoul(minutes, &end, 10);
+        if (!*minutes || *end || errno == ERANGE || m == 0 || m > 525600)
+            fail("ACCESS_TOKEN_EXPIRE_MINUTES must be a number of minutes from 1 to 525600", 2);
+        opts.access_token_minutes = static_cast<unsigned int>(m);
+    }
     if (a.threshold >= 0) opts.answer_threshold = a.threshold;
     e.provider = env_or(a.provider, "SUPPORTBOT_LLM_PROVIDER");
     e.model = env_or(a.model, "SUPPORTBOT_LLM_MODEL");
@@ -445,6 +456,22 @@ void admin_principal(const Engine& e, const Args& a, Principal& out) {
     check(sb_admin_login(e.engine, a.email.c_str(), password.c_str(), &token), "logging in");
     const std::string t = take_string(token);
     check(sb_principal_from_token(e.engine, t.c_str(), &out.p), "verifying the token");
+}
+
+// Logs in (an admin, or with --bot a user of that bot) and prints the access token, which lives
+// $ACCESS_TOKEN_EXPIRE_MINUTES minutes (default 30). Tokens verify only with the same $SECRET_KEY.
+int cmd_login(const Args& a) {
+    if (a.email.empty()) fail("--email EMAIL is required", 2);
+    Engine e;
+    open_engine(e, a);
+    const std::string password = password_from_user("password: ");
+    char* token = nullptr;
+    check(a.bot.empty()
+              ? sb_admin_login(e.engine, a.email.c_str(), password.c_str(), &token)
+              : sb_user_login(e.engine, a.bot.c_str(), a.email.c_str(), password.c_str(), &token),
+          "logging in");
+    std::printf("%s\n", take_string(token).c_str());
+    return 0;
 }
 
 int cmd_register_admin(const Args& a) {
@@ -760,6 +787,7 @@ int main(int argc, char** argv) {
     if (a.command == "search") return cmd_search(a);
     if (a.command == "eval") return cmd_eval(a);
     if (a.command == "register-admin") return cmd_register_admin(a);
+    if (a.command == "login") return cmd_login(a);
     if (a.command == "import") return cmd_import(a);
     if (a.command == "chat") return cmd_chat(a);
     if (a.command == "bots") return cmd_bots(a);
