@@ -1,6 +1,6 @@
 // The chat pipeline with an LLM provider (a fake server on loopback, the real clients): replies,
 // token usage, fallbacks, streaming and the C ABI. SQLite always, PostgreSQL too when
-// SB_TEST_PG_URL is set (the cases are named "chat: ..." so store_postgres runs them).
+// SB_TEST_PG_URL is set (the cases are named "chat: ..." so chat_postgres runs them).
 #include <doctest/doctest.h>
 
 #include <cstdint>
