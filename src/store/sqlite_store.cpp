@@ -189,6 +189,24 @@ constexpr const char* kMessageColumns =
     "id, session_id, role, text, created_ms, faq_ids, confidence, escalated, escalation_reason, "
     "responder, latency_ms, error, fallback, prompt_tokens, completion_tokens";
 
+// columns ("a, b, c") with each name qualified by prefix ("m.a, m.b, m.c").
+std::string qualified(std::string_view columns, std::string_view prefix) {
+    std::string out;
+    for (std::size_t start = 0; start <= columns.size();) {
+        std::size_t end = columns.find(", ", start);
+        if (end == std::string_view::npos) end = columns.size();
+        if (!out.empty()) out += ", ";
+        out += prefix;
+        out += columns.substr(start, end - start);
+        start = end + 2;
+    }
+    return out;
+}
+
+// The tail of a session listing: each session's message count (column 9), from sessions s.
+constexpr const char* kSessionCountFrom =
+    ", (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id) FROM sessions s ";
+
 // updated_ms of a FAQ set replaced by replace_faqs (whose interface carries no time): now, in Unix
 // milliseconds, by SQLite's clock.
 #define SB_SQLITE_NOW_MS "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
@@ -296,15 +314,9 @@ class SqliteStore final : public Store {
     std::vector<SessionRecord> list_sessions(const std::string& bot_id,
                                              const std::string& user_id) override {
         std::lock_guard lock(mu_);
-        std::vector<SessionRecord> out;
         Query q(db(), sessions_list_.get(), "listing sessions");
         q.text(1, bot_id).text(2, user_id);
-        while (q.step()) {
-            SessionRecord s = read_session(q);
-            s.message_count = q.col_size(9);
-            out.push_back(std::move(s));
-        }
-        return out;
+        return read_sessions_with_count(q);
     }
 
     std::vector<MessageRecord> history(const std::string& session_id, std::size_t limit) override {
@@ -316,25 +328,7 @@ class SqliteStore final : public Store {
         std::vector<MessageRecord> out;
         Query q(db(), history_.get(), "reading the history of a session");
         q.text(1, session_id).int64(2, n);
-        while (q.step()) {
-            MessageRecord m;
-            m.id = q.col_int64(0);
-            m.session_id = q.col_text(1);
-            m.role = role_from(q.col_text(2));
-            m.text = q.col_text(3);
-            m.created_ms = q.col_int64(4);
-            m.faq_ids = strings_from_json(q.col_text(5));
-            m.confidence = q.col_real(6);
-            m.escalated = q.col_bool(7);
-            m.escalation_reason = q.col_text(8);
-            m.responder = q.col_text(9);
-            m.latency_ms = q.col_int64(10);
-            m.error = q.col_bool(11);
-            m.fallback = q.col_bool(12);
-            m.prompt_tokens = q.col_int64(13);
-            m.completion_tokens = q.col_int64(14);
-            out.push_back(std::move(m));
-        }
+        while (q.step()) out.push_back(read_message(q));
         return out;
     }
 
@@ -588,16 +582,7 @@ class SqliteStore final : public Store {
                                "WHERE") +
                    kInRange + " GROUP BY 1 ORDER BY 1")
                       .c_str());
-        std::string columns;
-        for (std::string_view c :
-             {"id", "session_id", "role", "text", "created_ms", "faq_ids", "confidence",
-              "escalated", "escalation_reason", "responder", "latency_ms", "error", "fallback",
-              "prompt_tokens", "completion_tokens"}) {
-            if (!columns.empty()) columns += ", ";
-            columns += "m.";
-            columns += c;
-        }
-        bot_messages_ = prepare(db(), ("SELECT " + columns +
+        bot_messages_ = prepare(db(), ("SELECT " + qualified(kMessageColumns, "m.") +
                                        " FROM messages m JOIN sessions s ON s.id = m.session_id "
                                        "WHERE" +
                                        kInRange + " ORDER BY s.created_ms, s.id, m.id")
@@ -727,15 +712,9 @@ class SqliteStore final : public Store {
 
     std::vector<SessionRecord> list_bot_sessions(const std::string& bot_id) override {
         std::lock_guard lock(mu_);
-        std::vector<SessionRecord> out;
         Query q(db(), bot_sessions_list_.get(), "listing the sessions of a bot");
         q.text(1, bot_id);
-        while (q.step()) {
-            SessionRecord s = read_session(q);
-            s.message_count = q.col_size(9);
-            out.push_back(std::move(s));
-        }
-        return out;
+        return read_sessions_with_count(q);
     }
 
   private:
@@ -758,11 +737,10 @@ class SqliteStore final : public Store {
         failures_count_ =
             prepare(db(), "SELECT COUNT(*) FROM login_failures WHERE scope = ? AND at_ms > ?");
         failures_clear_ = prepare(db(), "DELETE FROM login_failures WHERE scope = ?");
-        bot_sessions_list_ = prepare(
-            db(), (std::string(kSessionColumns) +
-                   ", (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id) FROM sessions s "
-                   "WHERE s.bot_id = ? ORDER BY s.last_active_ms DESC, s.id")
-                      .c_str());
+        bot_sessions_list_ =
+            prepare(db(), (std::string(kSessionColumns) + kSessionCountFrom +
+                           "WHERE s.bot_id = ? ORDER BY s.last_active_ms DESC, s.id")
+                              .c_str());
     }
 
     static AccountRecord read_account(const Query& q) {
@@ -865,8 +843,7 @@ class SqliteStore final : public Store {
         session_get_ = prepare(
             db(), (std::string(kSessionColumns) + " FROM sessions s WHERE s.id = ?").c_str());
         sessions_list_ = prepare(
-            db(), (std::string(kSessionColumns) +
-                   ", (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id) FROM sessions s "
+            db(), (std::string(kSessionColumns) + kSessionCountFrom +
                    "WHERE s.bot_id = ? AND s.user_id = ? ORDER BY s.last_active_ms DESC, s.id")
                       .c_str());
         session_insert_ = prepare(db(),
@@ -912,6 +889,17 @@ class SqliteStore final : public Store {
         s.unanswered_streak = q.col_int(7);
         s.revision = q.col_int64(8);
         return s;
+    }
+
+    // The rows of a session listing: the session's columns, then its message count (column 9).
+    static std::vector<SessionRecord> read_sessions_with_count(Query& q) {
+        std::vector<SessionRecord> out;
+        while (q.step()) {
+            SessionRecord s = read_session(q);
+            s.message_count = q.col_size(9);
+            out.push_back(std::move(s));
+        }
+        return out;
     }
 
     std::string path_;
