@@ -1,6 +1,4 @@
 // The C ABI of accounts, access tokens and principals.
-#include <cstdlib>
-#include <cstring>
 #include <memory>
 #include <string>
 
@@ -27,18 +25,6 @@ sb::auth::Accounts& accounts_of(sb_engine* engine) {
     return *engine->accounts;
 }
 
-std::string arg(const char* s, const char* what) {
-    if (!s) throw sb::Error(SB_EINVAL, std::string(what) + " is NULL");
-    return s;
-}
-
-char* copy_out(const std::string& s) {
-    char* out = static_cast<char*>(std::malloc(s.size() + 1));
-    if (!out) throw std::bad_alloc();
-    std::memcpy(out, s.c_str(), s.size() + 1);
-    return out;
-}
-
 }  // namespace
 
 extern "C" {
@@ -48,8 +34,9 @@ int sb_admin_register(sb_engine* engine, const char* email, const char* password
     if (out_account_id) *out_account_id = nullptr;
     return guarded([&] {
         auto& a = accounts_of(engine);
-        const std::string id = a.register_admin(arg(email, "email"), arg(password, "password"));
-        if (out_account_id) *out_account_id = copy_out(id);
+        const std::string id =
+            a.register_admin(text_arg(email, "email"), text_arg(password, "password"));
+        if (out_account_id) *out_account_id = copy_string(id);
     });
 }
 
@@ -58,9 +45,9 @@ int sb_user_register(sb_engine* engine, const char* bot_id, const char* email, c
     if (out_account_id) *out_account_id = nullptr;
     return guarded([&] {
         auto& a = accounts_of(engine);
-        const std::string id =
-            a.register_user(arg(bot_id, "bot_id"), arg(email, "email"), arg(password, "password"));
-        if (out_account_id) *out_account_id = copy_out(id);
+        const std::string id = a.register_user(text_arg(bot_id, "bot_id"), text_arg(email, "email"),
+                                               text_arg(password, "password"));
+        if (out_account_id) *out_account_id = copy_string(id);
     });
 }
 
@@ -69,7 +56,8 @@ int sb_admin_login(sb_engine* engine, const char* email, const char* password, c
     return guarded([&] {
         auto& a = accounts_of(engine);
         require(out_token != nullptr, "out_token is NULL");
-        *out_token = copy_out(a.login_admin(arg(email, "email"), arg(password, "password")));
+        *out_token =
+            copy_string(a.login_admin(text_arg(email, "email"), text_arg(password, "password")));
     });
 }
 
@@ -79,8 +67,8 @@ int sb_user_login(sb_engine* engine, const char* bot_id, const char* email, cons
     return guarded([&] {
         auto& a = accounts_of(engine);
         require(out_token != nullptr, "out_token is NULL");
-        *out_token = copy_out(
-            a.login_user(arg(bot_id, "bot_id"), arg(email, "email"), arg(password, "password")));
+        *out_token = copy_string(a.login_user(text_arg(bot_id, "bot_id"), text_arg(email, "email"),
+                                              text_arg(password, "password")));
     });
 }
 
@@ -89,7 +77,7 @@ int sb_token_issue(sb_engine* engine, const char* account_id, char** out_token) 
     return guarded([&] {
         auto& a = accounts_of(engine);
         require(out_token != nullptr, "out_token is NULL");
-        *out_token = copy_out(a.issue_token(arg(account_id, "account_id")));
+        *out_token = copy_string(a.issue_token(text_arg(account_id, "account_id")));
     });
 }
 
@@ -99,7 +87,7 @@ int sb_account_lookup(sb_engine* engine, const char* bot_id, const char* email,
     return guarded([&] {
         auto& a = accounts_of(engine);
         require(out_account_id != nullptr, "out_account_id is NULL");
-        *out_account_id = copy_out(a.lookup(bot_id ? bot_id : "", arg(email, "email")));
+        *out_account_id = copy_string(a.lookup(bot_id ? bot_id : "", text_arg(email, "email")));
     });
 }
 
@@ -135,7 +123,7 @@ int sb_principal_get(const sb_principal* principal, sb_principal_info* out) {
 int sb_account_delete(sb_engine* engine, const sb_principal* principal, const char* account_id) {
     return guarded([&] {
         const sb::auth::Principal actor = authenticated(engine, principal);
-        engine->accounts->delete_account(actor, arg(account_id, "account_id"));
+        engine->accounts->delete_account(actor, text_arg(account_id, "account_id"));
     });
 }
 

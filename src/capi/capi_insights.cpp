@@ -25,6 +25,20 @@ sb::BotRecord owned_bot(sb_engine* engine, const sb_principal* principal, const 
     return bot;
 }
 
+// The shared body of the bot-wide JSON reports over [from_ms, to_ms): the owner's bot, then the
+// output and the range checked, then *out_json = report(engine, bot id).
+template <typename Report>
+int owned_bot_report(sb_engine* engine, const sb_principal* principal, const char* bot_id,
+                     int64_t from_ms, int64_t to_ms, char** out_json, Report&& report) {
+    if (out_json) *out_json = nullptr;
+    return guarded([&] {
+        const sb::BotRecord bot = owned_bot(engine, principal, bot_id);
+        require(out_json != nullptr, "out_json is NULL");
+        check_range(from_ms, to_ms);
+        *out_json = copy_string(report(*engine->engine, bot.id));
+    });
+}
+
 }  // namespace
 
 extern "C" {
@@ -56,25 +70,18 @@ int sb_bot_summarize_sessions(sb_engine* engine, const sb_principal* principal, 
 
 int sb_bot_summaries(sb_engine* engine, const sb_principal* principal, const char* bot_id,
                      int64_t from_ms, int64_t to_ms, char** out_json) {
-    if (out_json) *out_json = nullptr;
-    return guarded([&] {
-        const sb::BotRecord bot = owned_bot(engine, principal, bot_id);
-        require(out_json != nullptr, "out_json is NULL");
-        check_range(from_ms, to_ms);
-        *out_json = copy_string(
-            sb::insights::summaries_json(engine->engine->summaries(bot.id, from_ms, to_ms)));
-    });
+    return owned_bot_report(
+        engine, principal, bot_id, from_ms, to_ms, out_json,
+        [&](sb::Engine& e, const std::string& id) {
+            return sb::insights::summaries_json(e.summaries(id, from_ms, to_ms));
+        });
 }
 
 int sb_bot_analytics(sb_engine* engine, const sb_principal* principal, const char* bot_id,
                      int64_t from_ms, int64_t to_ms, char** out_json) {
-    if (out_json) *out_json = nullptr;
-    return guarded([&] {
-        const sb::BotRecord bot = owned_bot(engine, principal, bot_id);
-        require(out_json != nullptr, "out_json is NULL");
-        check_range(from_ms, to_ms);
-        *out_json = copy_string(engine->engine->analytics(bot.id, from_ms, to_ms));
-    });
+    return owned_bot_report(
+        engine, principal, bot_id, from_ms, to_ms, out_json,
+        [&](sb::Engine& e, const std::string& id) { return e.analytics(id, from_ms, to_ms); });
 }
 
 }  // extern "C"
