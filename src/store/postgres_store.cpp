@@ -89,6 +89,9 @@ constexpr const char* kBotColumns =
 constexpr const char* kSessionColumns =
     "s.id, s.bot_id, s.user_id, s.created_ms, s.last_active_ms, s.status, s.escalation_reason, "
     "s.unanswered_streak, s.revision";
+// The tail of a session listing: each session's message count (column 9), from sessions s.
+constexpr const char* kSessionCountFrom =
+    ", (SELECT count(*) FROM messages m WHERE m.session_id = s.id) FROM sessions s";
 constexpr const char* kMessageColumns =
     "id, session_id, role, text, created_ms, faq_ids, confidence, escalated, escalation_reason, "
     "responder, latency_ms, error, fallback, prompt_tokens, completion_tokens";
@@ -98,10 +101,6 @@ constexpr const char* kSummaryColumns =
     "ss.session_id, ss.bot_id, ss.summary, ss.main_issue, ss.resolved, ss.sentiment, ss.topics, "
     "ss.source, ss.fallback, ss.last_message_id, ss.created_ms, ss.updated_ms";
 constexpr const char* kInRange = " s.bot_id = $1 AND s.created_ms >= $2 AND s.created_ms < $3";
-constexpr const char* kBotMessageColumns =
-    "m.id, m.session_id, m.role, m.text, m.created_ms, m.faq_ids, m.confidence, m.escalated, "
-    "m.escalation_reason, m.responder, m.latency_ms, m.error, m.fallback, m.prompt_tokens, "
-    "m.completion_tokens";
 
 // The two messages of a turn, inserted for the session row the statement's CTE `s` returns
 // (none when the session did not exist: then nothing is inserted); placeholders from $first.
@@ -158,10 +157,9 @@ const std::vector<std::pair<std::string, std::string>>& statements() {
          "JOIN faq_sets f ON f.bot_id = b.id WHERE b.id = $1"},
         {"get_session",
          std::string("SELECT ") + kSessionColumns + " FROM sessions s WHERE s.id = $1"},
-        {"list_sessions", std::string("SELECT ") + kSessionColumns +
-                              ", (SELECT count(*) FROM messages m WHERE m.session_id = s.id)"
-                              " FROM sessions s WHERE s.bot_id = $1 AND s.user_id = $2"
-                              " ORDER BY s.last_active_ms DESC, s.id"},
+        {"list_sessions",
+         std::string("SELECT ") + kSessionColumns + kSessionCountFrom +
+             " WHERE s.bot_id = $1 AND s.user_id = $2 ORDER BY s.last_active_ms DESC, s.id"},
         {"history", std::string("SELECT ") + kMessageColumns + " FROM (SELECT " + kMessageColumns +
                         " FROM messages WHERE session_id = $1 ORDER BY id DESC LIMIT $2) AS last"
                         " ORDER BY id"},
@@ -230,7 +228,7 @@ const std::vector<std::pair<std::string, std::string>>& statements() {
         {"activity_days",
          std::string("SELECT s.created_ms / 86400000 AS day, count(*) FROM sessions s WHERE") +
              kInRange + " GROUP BY 1 ORDER BY 1"},
-        {"bot_messages", std::string("SELECT ") + kBotMessageColumns +
+        {"bot_messages", "SELECT " + qualified_columns(kMessageColumns, "m.") +
                              " FROM messages m JOIN sessions s ON s.id = m.session_id WHERE" +
                              kInRange + " ORDER BY s.created_ms, s.id, m.id"},
         // Accounts and failed logins (migration 4).
@@ -249,10 +247,8 @@ const std::vector<std::pair<std::string, std::string>>& statements() {
         {"count_login_failures",
          "SELECT count(*) FROM login_failures WHERE scope = $1 AND at_ms > $2"},
         {"clear_login_failures", "DELETE FROM login_failures WHERE scope = $1"},
-        {"list_bot_sessions", std::string("SELECT ") + kSessionColumns +
-                                  ", (SELECT count(*) FROM messages m WHERE m.session_id = s.id)"
-                                  " FROM sessions s WHERE s.bot_id = $1"
-                                  " ORDER BY s.last_active_ms DESC, s.id"},
+        {"list_bot_sessions", std::string("SELECT ") + kSessionColumns + kSessionCountFrom +
+                                  " WHERE s.bot_id = $1 ORDER BY s.last_active_ms DESC, s.id"},
     };
     return all;
 }
@@ -330,6 +326,24 @@ MessageRecord message_from(const pqxx::row& r) {
     return m;
 }
 
+// Every row of r, read by read (one of the *_from above).
+template <class Read>
+auto read_rows(const pqxx::result& r, Read read) {
+    std::vector<decltype(read(r[0]))> out;
+    out.reserve(r.size());
+    for (const auto& row : r) out.push_back(read(row));
+    return out;
+}
+
+// The rows of a session listing: the session's columns, then its message count (column 9).
+std::vector<SessionRecord> sessions_with_count(const pqxx::result& r) {
+    return read_rows(r, [](const pqxx::row& row) {
+        SessionRecord s = session_from(row);
+        s.message_count = static_cast<std::size_t>(row[9].as<std::int64_t>());
+        return s;
+    });
+}
+
 class PostgresStore final : public Store {
   public:
     PostgresStore(std::string url, const StoreOptions& options)
@@ -396,10 +410,7 @@ class PostgresStore final : public Store {
             const pqxx::result r = owner ? w.exec_prepared("list_bots_of_owner", *owner)
                                          : w.exec_prepared("list_bots");
             w.commit();
-            std::vector<BotRecord> out;
-            out.reserve(r.size());
-            for (const auto& row : r) out.push_back(bot_from(row));
-            return out;
+            return read_rows(r, bot_from);
         });
     }
 
@@ -444,14 +455,7 @@ class PostgresStore final : public Store {
             pqxx::nontransaction w(c);  // one statement: no BEGIN/COMMIT round trips
             const pqxx::result r = w.exec_prepared("list_sessions", bot_id, user_id);
             w.commit();
-            std::vector<SessionRecord> out;
-            out.reserve(r.size());
-            for (const auto& row : r) {
-                SessionRecord s = session_from(row);
-                s.message_count = static_cast<std::size_t>(row[9].as<std::int64_t>());
-                out.push_back(std::move(s));
-            }
-            return out;
+            return sessions_with_count(r);
         });
     }
 
@@ -465,10 +469,7 @@ class PostgresStore final : public Store {
                        pqxx::nontransaction w(c);  // one statement: no BEGIN/COMMIT round trips
                        const pqxx::result r = w.exec_prepared("history", session_id, n);
                        w.commit();
-                       std::vector<MessageRecord> out;
-                       out.reserve(r.size());
-                       for (const auto& row : r) out.push_back(message_from(row));
-                       return out;
+                       return read_rows(r, message_from);
                    });
     }
 
@@ -607,10 +608,7 @@ class PostgresStore final : public Store {
             pqxx::nontransaction w(c);
             const pqxx::result r = w.exec_prepared("summaries_list", bot_id, from_ms, to_ms);
             w.commit();
-            std::vector<SessionSummary> out;
-            out.reserve(r.size());
-            for (const auto& row : r) out.push_back(summary_from(row));
-            return out;
+            return read_rows(r, summary_from);
         });
     }
 
@@ -666,10 +664,7 @@ class PostgresStore final : public Store {
             pqxx::nontransaction w(c);
             const pqxx::result r = w.exec_prepared("bot_messages", bot_id, from_ms, to_ms);
             w.commit();
-            std::vector<MessageRecord> out;
-            out.reserve(r.size());
-            for (const auto& row : r) out.push_back(message_from(row));
-            return out;
+            return read_rows(r, message_from);
         });
     }
 
@@ -757,14 +752,7 @@ class PostgresStore final : public Store {
             pqxx::nontransaction w(c);
             const pqxx::result r = w.exec_prepared("list_bot_sessions", bot_id);
             w.commit();
-            std::vector<SessionRecord> out;
-            out.reserve(r.size());
-            for (const auto& row : r) {
-                SessionRecord s = session_from(row);
-                s.message_count = static_cast<std::size_t>(row[9].as<std::int64_t>());
-                out.push_back(std::move(s));
-            }
-            return out;
+            return sessions_with_count(r);
         });
     }
 

@@ -189,20 +189,6 @@ constexpr const char* kMessageColumns =
     "id, session_id, role, text, created_ms, faq_ids, confidence, escalated, escalation_reason, "
     "responder, latency_ms, error, fallback, prompt_tokens, completion_tokens";
 
-// columns ("a, b, c") with each name qualified by prefix ("m.a, m.b, m.c").
-std::string qualified(std::string_view columns, std::string_view prefix) {
-    std::string out;
-    for (std::size_t start = 0; start <= columns.size();) {
-        std::size_t end = columns.find(", ", start);
-        if (end == std::string_view::npos) end = columns.size();
-        if (!out.empty()) out += ", ";
-        out += prefix;
-        out += columns.substr(start, end - start);
-        start = end + 2;
-    }
-    return out;
-}
-
 // The tail of a session listing: each session's message count (column 9), from sessions s.
 constexpr const char* kSessionCountFrom =
     ", (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id) FROM sessions s ";
@@ -582,7 +568,7 @@ class SqliteStore final : public Store {
                                "WHERE") +
                    kInRange + " GROUP BY 1 ORDER BY 1")
                       .c_str());
-        bot_messages_ = prepare(db(), ("SELECT " + qualified(kMessageColumns, "m.") +
+        bot_messages_ = prepare(db(), ("SELECT " + qualified_columns(kMessageColumns, "m.") +
                                        " FROM messages m JOIN sessions s ON s.id = m.session_id "
                                        "WHERE" +
                                        kInRange + " ORDER BY s.created_ms, s.id, m.id")

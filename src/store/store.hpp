@@ -228,6 +228,9 @@ std::string faqs_to_json(const std::vector<FaqEntry>& faqs);
 // Serialises a list of strings to a JSON array, and back (for message faq_ids).
 std::string strings_to_json(const std::vector<std::string>& values);
 std::vector<std::string> strings_from_json(std::string_view json);
+// A column list ("a, b, c") with each name qualified by prefix ("m.a, m.b, m.c"), so that a
+// backend's joined queries select the same columns as its plain ones.
+std::string qualified_columns(std::string_view columns, std::string_view prefix);
 
 std::unique_ptr<Store> open_sqlite_store(const std::string& path, const StoreOptions& options);
 std::unique_ptr<Store> open_postgres_store(const std::string& url, const StoreOptions& options);

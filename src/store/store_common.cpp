@@ -285,4 +285,17 @@ std::unique_ptr<Store> Store::open(const std::string& url, const StoreOptions& o
                                "\": use sqlite:///path/to/file.db or postgresql://...");
 }
 
+std::string qualified_columns(std::string_view columns, std::string_view prefix) {
+    std::string out;
+    for (std::size_t start = 0; start <= columns.size();) {
+        std::size_t end = columns.find(", ", start);
+        if (end == std::string_view::npos) end = columns.size();
+        if (!out.empty()) out += ", ";
+        out += prefix;
+        out += columns.substr(start, end - start);
+        start = end + 2;
+    }
+    return out;
+}
+
 }  // namespace sb
