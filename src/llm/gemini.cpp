@@ -1,11 +1,11 @@
 // Google Gemini: POST {base}/v1beta/models/{model}:generateContent (or
 // :streamGenerateContent?alt=sse), the API key in the x-goog-api-key header.
 #include <algorithm>
+#include <utility>
 
 #include "common/error.hpp"
 #include "common/json.hpp"
 #include "llm/provider.hpp"
-#include "llm/sse.hpp"
 
 namespace sb::llm {
 
@@ -13,6 +13,7 @@ namespace {
 
 constexpr const char* kDefaultBase = "https://generativelanguage.googleapis.com";
 constexpr const char* kDefaultModel = "gemini-2.0-flash";
+constexpr ReplyWords kWords{"Gemini", "Gemini"};
 
 bool finish_ok(std::string_view reason) {
     return reason.empty() || reason == "STOP" || reason == "MAX_TOKENS" ||
@@ -95,59 +96,19 @@ class GeminiClient final : public Client {
         h.body = body(request);
 
         Response out;
-        simdjson::dom::parser parser;
         bool saw_candidates = false;
-        auto note_candidates = [&](simdjson::dom::element doc) {
+        const auto absorb_doc = [&](simdjson::dom::element doc) {
+            std::string piece = absorb(doc, out);
             simdjson::dom::array c;
             if (!doc["candidates"].get_array().get(c) && c.size() > 0) saw_candidates = true;
+            return piece;
         };
         if (!stream) {
-            HttpResponse r = http_.post(h);
-            out.attempts = r.attempts;
-            if (r.status < 200 || r.status >= 300)
-                throw Error(SB_EPROVIDER,
-                            redact("Gemini: " + error_message(r.status, r.body), h.secrets));
-            simdjson::dom::element doc;
-            if (parser.parse(simdjson::padded_string(r.body)).get(doc))
-                throw Error(SB_EPROVIDER, "Gemini's response is not valid JSON");
-            absorb(doc, out);
-            note_candidates(doc);
-            check_finished(out, saw_candidates);
-            return out;
+            post_for_reply(http_, h, kWords, out, absorb_doc);
+        } else if (!post_for_stream(http_, std::move(h), request, kWords, out, nullptr,
+                                    absorb_doc)) {
+            return out;  // cancelled
         }
-
-        StreamState state;
-        SseParser sse([&](std::string_view data) {
-            try {
-                simdjson::dom::element doc;
-                if (parser.parse(simdjson::padded_string(data)).get(doc))
-                    throw Error(SB_EPROVIDER, "a streamed Gemini event is not valid JSON");
-                const std::string piece = absorb(doc, out);
-                note_candidates(doc);
-                if (!piece.empty()) request.on_text(piece);
-                if (request.stop_requested && request.stop_requested()) {
-                    state.cancelled = true;
-                    return false;
-                }
-                return true;
-            } catch (...) {
-                state.error = std::current_exception();
-                return false;
-            }
-        });
-        h.on_data = [&](std::string_view bytes) { return sse.feed(bytes); };
-        HttpResponse r = http_.post(h);
-        out.attempts = r.attempts;
-        if (state.error) std::rethrow_exception(state.error);
-        if (state.cancelled) {
-            out.finish_reason = "cancelled";
-            return out;
-        }
-        if (r.status < 200 || r.status >= 300)
-            throw Error(SB_EPROVIDER,
-                        redact("Gemini: " + error_message(r.status, r.body), h.secrets));
-        sse.finish();
-        if (state.error) std::rethrow_exception(state.error);
         check_finished(out, saw_candidates);
         return out;
     }

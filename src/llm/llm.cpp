@@ -1,8 +1,10 @@
 // make_client and what the providers share.
 #include <cstdio>
+#include <exception>
 
 #include "common/error.hpp"
 #include "llm/provider.hpp"
+#include "llm/sse.hpp"
 
 namespace sb::llm {
 
@@ -40,6 +42,67 @@ std::string error_message(long status, std::string_view body) {
         return out + ": " + std::string(message.substr(0, 500));
     if (!body.empty()) out += ": " + std::string(body.substr(0, 300));
     return out;
+}
+
+namespace {
+
+[[noreturn]] void fail_status(const HttpRequest& h, const ReplyWords& words,
+                              const HttpResponse& r) {
+    throw Error(SB_EPROVIDER,
+                redact(std::string(words.who) + ": " + error_message(r.status, r.body), h.secrets));
+}
+
+}  // namespace
+
+void post_for_reply(HttpClient& http, const HttpRequest& h, const ReplyWords& words, Response& out,
+                    const Absorb& absorb) {
+    HttpResponse r = http.post(h);
+    out.attempts = r.attempts;
+    if (r.status < 200 || r.status >= 300) fail_status(h, words, r);
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    if (parser.parse(simdjson::padded_string(r.body)).get(doc))
+        throw Error(SB_EPROVIDER, std::string(words.who) + "'s response is not valid JSON");
+    absorb(doc);
+}
+
+bool post_for_stream(HttpClient& http, HttpRequest h, const Request& request,
+                     const ReplyWords& words, Response& out,
+                     const std::function<bool(std::string_view data)>& skip, const Absorb& absorb) {
+    simdjson::dom::parser parser;
+    std::exception_ptr error;  // kept from an event's handling, rethrown once the transfer stopped
+    bool cancelled = false;
+    SseParser sse([&](std::string_view data) {
+        try {
+            if (skip && skip(data)) return true;
+            simdjson::dom::element doc;
+            if (parser.parse(simdjson::padded_string(data)).get(doc))
+                throw Error(SB_EPROVIDER,
+                            std::string("a streamed ") + words.event + " event is not valid JSON");
+            const std::string piece = absorb(doc);
+            if (!piece.empty()) request.on_text(piece);
+            if (request.stop_requested && request.stop_requested()) {
+                cancelled = true;
+                return false;
+            }
+            return true;
+        } catch (...) {
+            error = std::current_exception();
+            return false;
+        }
+    });
+    h.on_data = [&](std::string_view bytes) { return sse.feed(bytes); };
+    HttpResponse r = http.post(h);
+    out.attempts = r.attempts;
+    if (error) std::rethrow_exception(error);
+    if (cancelled) {
+        out.finish_reason = "cancelled";
+        return false;
+    }
+    if (r.status < 200 || r.status >= 300) fail_status(h, words, r);
+    sse.finish();
+    if (error) std::rethrow_exception(error);
+    return true;
 }
 
 std::unique_ptr<Client> make_client(const ProviderOptions& options) {

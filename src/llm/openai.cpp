@@ -1,10 +1,11 @@
 // OpenAI-compatible servers (Ollama, llama.cpp's server, vLLM, OpenAI itself):
 // POST {base}/v1/chat/completions, "Authorization: Bearer <key>" when a key is set.
+#include <utility>
+
 #include "common/error.hpp"
 #include "common/json.hpp"
 #include "llm/prompt.hpp"
 #include "llm/provider.hpp"
-#include "llm/sse.hpp"
 
 namespace sb::llm {
 
@@ -12,6 +13,7 @@ namespace {
 
 constexpr const char* kDefaultBase = "http://localhost:11434";  // Ollama
 constexpr const char* kDefaultModel = "llama3.2";
+constexpr ReplyWords kWords{"the LLM server", "LLM"};
 
 // Folds one chat.completion (or streamed chat.completion.chunk) into out; returns the new text.
 std::string absorb(simdjson::dom::element doc, Response& out, bool stream, bool& saw_choice) {
@@ -82,60 +84,25 @@ class OpenAiClient final : public Client {
         h.body = body(request, stream);
 
         Response out;
-        simdjson::dom::parser parser;
         bool saw_choice = false;
         if (!stream) {
-            HttpResponse r = http_.post(h);
-            out.attempts = r.attempts;
-            if (r.status < 200 || r.status >= 300)
-                throw Error(
-                    SB_EPROVIDER,
-                    redact("the LLM server: " + error_message(r.status, r.body), h.secrets));
-            simdjson::dom::element doc;
-            if (parser.parse(simdjson::padded_string(r.body)).get(doc))
-                throw Error(SB_EPROVIDER, "the LLM server's response is not valid JSON");
-            absorb(doc, out, false, saw_choice);
+            post_for_reply(http_, h, kWords, out, [&](simdjson::dom::element doc) {
+                return absorb(doc, out, false, saw_choice);
+            });
             check_finished(out, saw_choice);
             return out;
         }
 
-        StreamState state;
-        SseParser sse([&](std::string_view data) {
-            if (state.done) return true;
-            try {
-                if (data == "[DONE]") {
-                    state.done = true;
-                    return true;
-                }
-                simdjson::dom::element doc;
-                if (parser.parse(simdjson::padded_string(data)).get(doc))
-                    throw Error(SB_EPROVIDER, "a streamed LLM event is not valid JSON");
-                const std::string piece = absorb(doc, out, true, saw_choice);
-                if (!piece.empty()) request.on_text(piece);
-                if (request.stop_requested && request.stop_requested()) {
-                    state.cancelled = true;
-                    return false;
-                }
-                return true;
-            } catch (...) {
-                state.error = std::current_exception();
-                return false;
-            }
-        });
-        h.on_data = [&](std::string_view bytes) { return sse.feed(bytes); };
-        HttpResponse r = http_.post(h);
-        out.attempts = r.attempts;
-        if (state.error) std::rethrow_exception(state.error);
-        if (state.cancelled) {
-            out.finish_reason = "cancelled";
-            return out;
-        }
-        if (r.status < 200 || r.status >= 300)
-            throw Error(SB_EPROVIDER,
-                        redact("the LLM server: " + error_message(r.status, r.body), h.secrets));
-        sse.finish();
-        if (state.error) std::rethrow_exception(state.error);
-        if (!state.done) throw Error(SB_EPROVIDER, "the LLM server's stream ended early");
+        bool done = false;  // the stream's explicit end ("[DONE]"); later events are ignored
+        const auto end_of_stream = [&](std::string_view data) {
+            if (data == "[DONE]") done = true;
+            return done;
+        };
+        if (!post_for_stream(
+                http_, std::move(h), request, kWords, out, end_of_stream,
+                [&](simdjson::dom::element doc) { return absorb(doc, out, true, saw_choice); }))
+            return out;  // cancelled
+        if (!done) throw Error(SB_EPROVIDER, "the LLM server's stream ended early");
         check_finished(out, saw_choice);
         return out;
     }
