@@ -31,13 +31,6 @@ std::set<std::string> stem_set(std::string_view text, const Stemmer& stemmer) {
     return out;
 }
 
-double cosine(const std::set<std::string>& a, const std::set<std::string>& b) {
-    if (a.empty() || b.empty()) return 0;
-    std::size_t common = 0;
-    for (const std::string& x : a) common += b.count(x);
-    return static_cast<double>(common) / std::sqrt(static_cast<double>(a.size() * b.size()));
-}
-
 void append_number(std::string& out, double v) {
     if (!std::isfinite(v)) v = 0;
     char buf[32];
@@ -290,7 +283,7 @@ std::vector<QuestionGroup> group_questions(const std::vector<std::string>& quest
         std::size_t best = groups.size();
         double best_sim = kGapSimilarity;
         for (std::size_t g = 0; g < groups.size(); ++g) {
-            const double sim = cosine(stems[i], stems[groups[g][0]]);
+            const double sim = set_cosine(stems[i], stems[groups[g][0]]);
             if (sim >= best_sim && (best == groups.size() || sim > best_sim)) {
                 best = g;
                 best_sim = sim;
@@ -310,7 +303,7 @@ std::vector<QuestionGroup> group_questions(const std::vector<std::string>& quest
         for (std::size_t a : members) {
             double sum = 0;
             for (std::size_t b : members)
-                if (a != b) sum += cosine(stems[a], stems[b]);
+                if (a != b) sum += set_cosine(stems[a], stems[b]);
             if (sum > best) {
                 best = sum;
                 g.representative = questions[a];

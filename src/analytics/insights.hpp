@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +22,11 @@
 #include "store/store.hpp"
 
 namespace sb::insights {
+
+// ---- Shared ----------------------------------------------------------------------------------
+// The cosine similarity of two sets of stems (shared members / sqrt(|a| * |b|)); 0 when either is
+// empty. Used for a summary's main issue and for grouping unanswered questions.
+double set_cosine(const std::set<std::string>& a, const std::set<std::string>& b);
 
 // ---- Sentiment -----------------------------------------------------------------------------
 // A small lexicon scorer: +1 for each positive word, -1 for each negative one, with the polarity

@@ -68,13 +68,6 @@ std::string one_line(std::string_view s) {
     return out;
 }
 
-double set_cosine(const std::set<std::string>& a, const std::set<std::string>& b) {
-    if (a.empty() || b.empty()) return 0;
-    std::size_t common = 0;
-    for (const std::string& x : a) common += b.count(x);
-    return static_cast<double>(common) / std::sqrt(static_cast<double>(a.size() * b.size()));
-}
-
 bool unanswered_reply(const MessageRecord& m) {
     return m.role == Role::Assistant && m.faq_ids.empty() && !m.error &&
            m.escalation_reason != "user_requested";
@@ -85,6 +78,13 @@ std::string plural(std::size_t n, const char* one, const char* many) {
 }
 
 }  // namespace
+
+double set_cosine(const std::set<std::string>& a, const std::set<std::string>& b) {
+    if (a.empty() || b.empty()) return 0;
+    std::size_t common = 0;
+    for (const std::string& x : a) common += b.count(x);
+    return static_cast<double>(common) / std::sqrt(static_cast<double>(a.size() * b.size()));
+}
 
 int sentiment_score(std::string_view text) {
     const std::vector<std::string> words = split_words(fold_text(text));
