@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <latch>
 #include <memory>
 #include <string>
 #include <thread>
@@ -593,6 +594,59 @@ TEST_CASE("chat: auth failed logins are limited per e-mail and scope, and reveal
         for (int i = 0; i < 2; ++i)
             CHECK(sb_user_login(e.get(), bot.c_str(), user.email.c_str(), "wrong-Pass1", &token) ==
                   SB_EUNAUTHENTICATED);
+        CHECK(sb_user_login(e.get(), bot.c_str(), user.email.c_str(), "pw-user-Secret", &token) ==
+              SB_OK);
+        sb_string_free(token);
+    }
+}
+
+TEST_CASE("chat: auth concurrent wrong passwords do not get past the failed-login limit") {
+    // All threads try a wrong password at the same moment: the limit (3) holds for them together,
+    // not only one after another (each used to count the failures before its hash and record its
+    // own after, so that all of them read the same count and none was refused).
+    TempDir dir;
+    constexpr unsigned kLimit = 3;
+    constexpr int kThreads = 16;
+    for (const std::string& url : database_urls(dir)) {
+        CAPTURE(url);
+        TestClock clock;
+        // A hash costly enough (2^12) that the attempts overlap, still cheap next to the default.
+        EnginePtr e = open_engine(url, clock, kLimit, 60, 12);
+        Account admin = make_account(e.get(), "", "admin");
+        const std::string bot = make_bot(e.get(), admin.principal.get());
+        Account user = make_account(e.get(), bot, "user");
+        std::atomic<int> unauthenticated{0};
+        std::atomic<int> limited{0};
+        std::atomic<int> other{0};
+        std::latch start(kThreads);
+        std::vector<std::thread> threads;
+        for (int t = 0; t < kThreads; ++t) {
+            threads.emplace_back([&] {
+                start.arrive_and_wait();
+                char* token = nullptr;
+                const int rc =
+                    sb_user_login(e.get(), bot.c_str(), user.email.c_str(), "wrong-Pass1", &token);
+                sb_string_free(token);
+                if (rc == SB_EUNAUTHENTICATED)
+                    ++unauthenticated;
+                else if (rc == SB_ELIMIT)
+                    ++limited;
+                else
+                    ++other;
+            });
+        }
+        for (auto& th : threads) th.join();
+        CHECK(other.load() == 0);
+        // Nothing clears the count meanwhile, so exactly `limit` passwords were checked.
+        CHECK(unauthenticated.load() == static_cast<int>(kLimit));
+        CHECK(limited.load() == kThreads - static_cast<int>(kLimit));
+        // Within the window the right password is refused too.
+        char* token = nullptr;
+        CHECK(sb_user_login(e.get(), bot.c_str(), user.email.c_str(), "pw-user-Secret", &token) ==
+              SB_ELIMIT);
+        CHECK(token == nullptr);
+        // After the window it works again.
+        clock.offset_ms->store(61'000);
         CHECK(sb_user_login(e.get(), bot.c_str(), user.email.c_str(), "pw-user-Secret", &token) ==
               SB_OK);
         sb_string_free(token);

@@ -96,24 +96,30 @@ TEST_CASE("store: accounts are unique per role, bot and e-mail; read, updated an
     }
 }
 
-TEST_CASE("store: failed logins are counted per scope within a window, and pruned") {
+TEST_CASE("store: login attempts are counted per scope within a window, limited, and pruned") {
     TempDir dir;
+    constexpr std::size_t kNoLimit = 1000;
     for (const std::string& url : urls(dir)) {
         CAPTURE(url);
         auto store = sb::Store::open(url, {});
         const std::string a = "user\nbot\na-" + sb::new_uuid();
         const std::string b = "user\nbot\nb-" + sb::new_uuid();
-        store->record_login_failure(a, 1000, 0);
-        store->record_login_failure(a, 2000, 0);
-        store->record_login_failure(b, 2500, 0);
+        CHECK(store->admit_login_attempt(a, 1000, 0, kNoLimit));
+        CHECK(store->admit_login_attempt(a, 2000, 0, kNoLimit));
+        CHECK(store->admit_login_attempt(b, 2500, 0, kNoLimit));
         CHECK(store->count_login_failures(a, 0) == 2);
         CHECK(store->count_login_failures(a, 1000) == 1);  // after since_ms only
         CHECK(store->count_login_failures(b, 0) == 1);
-        // Recording drops every scope's failures at or before forget_before_ms.
-        store->record_login_failure(a, 5000, 2000);
+        // At the limit an attempt is refused and not recorded; other scopes are not affected.
+        CHECK_FALSE(store->admit_login_attempt(a, 2600, 0, 2));
+        CHECK(store->count_login_failures(a, 0) == 2);
+        CHECK(store->admit_login_attempt(b, 2700, 0, 2));
+        CHECK_FALSE(store->admit_login_attempt(b, 2800, 0, 2));
+        // Recording drops every scope's attempts at or before forget_before_ms.
+        CHECK(store->admit_login_attempt(a, 5000, 2000, kNoLimit));
         CHECK(store->count_login_failures(a, 0) == 1);
-        CHECK(store->count_login_failures(b, 0) == 1);
-        store->record_login_failure(a, 6000, 2500);
+        CHECK(store->count_login_failures(b, 0) == 2);
+        CHECK(store->admit_login_attempt(a, 6000, 2700, 2));  // only 5000 is left of a
         CHECK(store->count_login_failures(b, 0) == 0);
         store->clear_login_failures(a);
         CHECK(store->count_login_failures(a, 0) == 0);

@@ -118,18 +118,18 @@ std::string Accounts::login(AccountRole role, const std::string& bot_id, std::st
     const std::string scope = std::string(to_string(role)) + "\n" + bot_id + "\n" + normalized;
     const std::int64_t now = now_ms();
     const std::int64_t window_start = now - window_ms;
-    const std::size_t failures = store().count_login_failures(scope, window_start);
-    if (failures >= max_failures) throw Error(SB_ELIMIT, kTooManyFailures);
+    // The attempt is recorded (as a failure until the password is known) in the same atomic
+    // step that counts the scope's attempts, before the costly hash: counting first and recording
+    // after the hash let parallel attempts all read the same count and all get past the limit.
+    if (!store().admit_login_attempt(scope, now, window_start, max_failures))
+        throw Error(SB_ELIMIT, kTooManyFailures);
 
     const auto account = store().find_account(to_string(role), bot_id, normalized);
     // Hash once either way, so that an unknown account takes as long as a wrong password.
     const bool ok = account ? verify_password(password, account->password_hash)
                             : (verify_password(password, dummy_hash()), false);
-    if (!ok) {
-        store().record_login_failure(scope, now, window_start);
-        throw Error(SB_EUNAUTHENTICATED, kLoginFailed);
-    }
-    if (failures > 0) store().clear_login_failures(scope);
+    if (!ok) throw Error(SB_EUNAUTHENTICATED, kLoginFailed);
+    store().clear_login_failures(scope);
     // Raise the cost of hashes made with other parameters, now that the password is known.
     if (needs_rehash(account->password_hash, params_))
         store().set_password_hash(account->id, hash_password(password, params_));

@@ -242,6 +242,8 @@ const std::vector<std::pair<std::string, std::string>>& statements() {
          "WHERE role = $1 AND bot_id = $2 AND email = $3"},
         {"set_password_hash", "UPDATE accounts SET password_hash = $2 WHERE id = $1"},
         {"delete_account", "DELETE FROM accounts WHERE id = $1"},
+        // The two-key form, so that it never meets the migration lock's one-key space.
+        {"lock_login_scope", "SELECT pg_advisory_xact_lock(1397506383, hashtext($1))"},
         {"prune_login_failures", "DELETE FROM login_failures WHERE at_ms <= $1"},
         {"insert_login_failure", "INSERT INTO login_failures (scope, at_ms) VALUES ($1, $2)"},
         {"count_login_failures",
@@ -720,13 +722,21 @@ class PostgresStore final : public Store {
         });
     }
 
-    void record_login_failure(const std::string& scope, std::int64_t at_ms,
-                              std::int64_t forget_before_ms) override {
-        run("recording a failed login", [&](pqxx::connection& c) {
+    bool admit_login_attempt(const std::string& scope, std::int64_t at_ms,
+                             std::int64_t forget_before_ms, std::size_t limit) override {
+        return run("recording a login attempt", [&](pqxx::connection& c) {
             pqxx::work w(c);
+            // Attempts of one scope take turns (a transaction-level advisory lock on the scope's
+            // hash; another scope with the same hash only waits), so that the count and the
+            // insert are one step for every connection and process. Under READ COMMITTED each
+            // statement after the lock sees the attempts committed before it was granted.
+            w.exec_prepared("lock_login_scope", scope);
             w.exec_prepared("prune_login_failures", forget_before_ms);
-            w.exec_prepared("insert_login_failure", scope, at_ms);
+            const pqxx::result r = w.exec_prepared("count_login_failures", scope, forget_before_ms);
+            const bool admitted = static_cast<std::size_t>(r[0][0].as<std::int64_t>()) < limit;
+            if (admitted) w.exec_prepared("insert_login_failure", scope, at_ms);
             w.commit();
+            return admitted;
         });
     }
 

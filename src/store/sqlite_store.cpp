@@ -678,21 +678,31 @@ class SqliteStore final : public Store {
         return sqlite3_changes(db()) > 0;
     }
 
-    void record_login_failure(const std::string& scope, std::int64_t at_ms,
-                              std::int64_t forget_before_ms) override {
+    bool admit_login_attempt(const std::string& scope, std::int64_t at_ms,
+                             std::int64_t forget_before_ms, std::size_t limit) override {
         std::lock_guard lock(mu_);
-        Transaction tx(db(), "recording a failed login");
+        // BEGIN IMMEDIATE takes the write lock first, so that the count and the insert are one
+        // step for every connection and process.
+        Transaction tx(db(), "recording a login attempt");
         {
-            Query q(db(), failures_prune_.get(), "recording a failed login");
+            Query q(db(), failures_prune_.get(), "recording a login attempt");
             q.int64(1, forget_before_ms);
             q.run();
         }
+        std::size_t count = 0;
         {
-            Query q(db(), failure_insert_.get(), "recording a failed login");
+            Query q(db(), failures_count_.get(), "recording a login attempt");
+            q.text(1, scope).int64(2, forget_before_ms);
+            count = q.step() ? q.col_size(0) : 0;
+        }
+        const bool admitted = count < limit;
+        if (admitted) {
+            Query q(db(), failure_insert_.get(), "recording a login attempt");
             q.text(1, scope).int64(2, at_ms);
             q.run();
         }
         tx.commit();
+        return admitted;
     }
 
     std::size_t count_login_failures(const std::string& scope, std::int64_t since_ms) override {
@@ -989,9 +999,9 @@ class SqlitePool final : public Store {
         Lease(*this)->set_password_hash(id, hash);
     }
     bool delete_account(const std::string& id) override { return Lease(*this)->delete_account(id); }
-    void record_login_failure(const std::string& scope, std::int64_t at_ms,
-                              std::int64_t forget_before_ms) override {
-        Lease(*this)->record_login_failure(scope, at_ms, forget_before_ms);
+    bool admit_login_attempt(const std::string& scope, std::int64_t at_ms,
+                             std::int64_t forget_before_ms, std::size_t limit) override {
+        return Lease(*this)->admit_login_attempt(scope, at_ms, forget_before_ms, limit);
     }
     std::size_t count_login_failures(const std::string& scope, std::int64_t since_ms) override {
         return Lease(*this)->count_login_failures(scope, since_ms);

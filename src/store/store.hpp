@@ -203,11 +203,15 @@ class Store {
     virtual void set_password_hash(const std::string& id, const std::string& hash) = 0;
     // Removes the account; false when there was none.
     virtual bool delete_account(const std::string& id) = 0;
-    // Failed logins of one login scope (role, bot and e-mail): records one at at_ms (dropping
-    // those of every scope at or before `forget_before_ms`, so that attempts on made-up e-mails do
-    // not pile up), counts those after since_ms, clears them all.
-    virtual void record_login_failure(const std::string& scope, std::int64_t at_ms,
-                                      std::int64_t forget_before_ms) = 0;
+    // Login attempts of one login scope (role, bot and e-mail). admit_login_attempt drops those of
+    // every scope at or before `forget_before_ms` (so that attempts on made-up e-mails do not pile
+    // up); then, when the scope has fewer than `limit` left, records one at at_ms and returns true,
+    // else records nothing and returns false. Counting and recording are one atomic step across
+    // threads and processes, so concurrent attempts cannot all pass the limit (a login records
+    // its attempt before checking the password; a successful one clears the scope).
+    // count_login_failures counts those after since_ms; clear_login_failures clears them all.
+    virtual bool admit_login_attempt(const std::string& scope, std::int64_t at_ms,
+                                     std::int64_t forget_before_ms, std::size_t limit) = 0;
     virtual std::size_t count_login_failures(const std::string& scope, std::int64_t since_ms) = 0;
     virtual void clear_login_failures(const std::string& scope) = 0;
     // Every session of a bot (all its users), most recently active first, with message counts.
