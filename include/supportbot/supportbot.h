@@ -295,8 +295,10 @@ typedef struct sb_principal_info {
 SB_API int sb_principal_get(const sb_principal* principal, sb_principal_info* out);
 
 /* Deletes an account: an admin deletes itself or a user of one of its bots, a user deletes
- * itself. Tokens of a deleted account stop working (within a second on other engines). An
- * admin's bots stay in the database, reachable by nobody. */
+ * itself. Tokens of a deleted account stop working (within a second on other engines). Only the
+ * account goes: a deleted admin's bots stay in the database with their FAQ sets, sessions and
+ * user accounts, and those users can still log in and chat with them; no admin can manage them
+ * any more. */
 SB_API int sb_account_delete(sb_engine* engine, const sb_principal* principal,
                              const char* account_id);
 
