@@ -244,7 +244,12 @@ const std::vector<std::pair<std::string, std::string>>& statements() {
         {"delete_account", "DELETE FROM accounts WHERE id = $1"},
         // The two-key form, so that it never meets the migration lock's one-key space.
         {"lock_login_scope", "SELECT pg_advisory_xact_lock(1397506383, hashtext($1))"},
-        {"prune_login_failures", "DELETE FROM login_failures WHERE at_ms <= $1"},
+        // Expired attempts of every scope; rows another login is pruning are skipped, not waited
+        // for, so that two logins of different scopes (each holding its scope's advisory lock)
+        // never deadlock on each other's rows.
+        {"prune_login_failures",
+         "DELETE FROM login_failures WHERE ctid IN (SELECT ctid FROM login_failures "
+         "WHERE at_ms <= $1 FOR UPDATE SKIP LOCKED)"},
         {"insert_login_failure", "INSERT INTO login_failures (scope, at_ms) VALUES ($1, $2)"},
         {"count_login_failures",
          "SELECT count(*) FROM login_failures WHERE scope = $1 AND at_ms > $2"},
