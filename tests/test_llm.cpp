@@ -575,3 +575,24 @@ TEST_CASE("llm: one client serves many threads at once") {
     CHECK(status_of([&] { client->generate(bad); }) != SB_OK);
     CHECK(fake.count() == 40);
 }
+
+TEST_CASE("llm: the prompt's roles alternate: consecutive messages of one role are merged") {
+    using Role = sb::llm::Message::Role;
+    sb::llm::PromptInput in;
+    in.history = {{Role::User, "first question"},
+                  {Role::User, "second question"},
+                  {Role::Assistant, "first answer"},
+                  {Role::Assistant, "second answer"},
+                  {Role::User, "unanswered question"}};
+    in.message = "the current question";
+    const sb::llm::Request r = sb::llm::build_request(in);
+    REQUIRE(r.messages.size() == 3);
+    CHECK(r.messages[0].role == Role::User);
+    CHECK(r.messages[1].role == Role::Assistant);
+    CHECK(r.messages[2].role == Role::User);
+    CHECK(r.messages[0].text.find("first question") < r.messages[0].text.find("second question"));
+    CHECK(r.messages[1].text == "first answer\n\nsecond answer");
+    CHECK(r.messages[2].text.find("unanswered question") <
+          r.messages[2].text.find("the current question"));
+    CHECK(r.messages[2].text.find("<faq_entries>") != std::string::npos);
+}
