@@ -596,3 +596,21 @@ TEST_CASE("llm: the prompt's roles alternate: consecutive messages of one role a
           r.messages[2].text.find("the current question"));
     CHECK(r.messages[2].text.find("<faq_entries>") != std::string::npos);
 }
+
+TEST_CASE("llm: a Gemini stream that closes before its finishReason is a failure") {
+    FakeLlm fake;
+    FakeReply partial{200,
+                      "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":"
+                      "\"{\\\"reply\\\":\\\"Half a rep\"}],\"role\":\"model\"}}]}\r\n\r\n"};
+    partial.sse = true;
+    fake.push(partial);
+    auto client = sb::llm::make_client(options_for(fake, "gemini"));
+    auto req = simple_request();
+    std::string streamed;
+    req.on_text = [&](std::string_view p) { streamed += p; };
+    auto f = failure_of([&] { client->generate(req); });
+    CHECK(f.status == SB_EPROVIDER);
+    CHECK_MESSAGE(f.message.find("ended early") != std::string::npos, f.message);
+    CHECK(streamed == "{\"reply\":\"Half a rep");
+    CHECK(fake.count() == 1);
+}
