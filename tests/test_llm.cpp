@@ -614,3 +614,43 @@ TEST_CASE("llm: a Gemini stream that closes before its finishReason is a failure
     CHECK(streamed == "{\"reply\":\"Half a rep");
     CHECK(fake.count() == 1);
 }
+
+TEST_CASE("llm: the SSE parser bounds its line and event buffers") {
+    sb::llm::SseParser lines([](std::string_view) { return true; });
+    const std::string chunk(64 * 1024, 'x');
+    auto f = failure_of([&] {
+        for (int i = 0; i < 17; ++i) lines.feed(chunk);  // one line of 1 MiB + 64 KiB
+    });
+    CHECK(f.status == SB_EPROVIDER);
+    CHECK(f.message.find("1 MiB") != std::string::npos);
+
+    sb::llm::SseParser events([](std::string_view) { return true; });
+    const std::string line = "data: " + std::string(1000, 'y') + "\n";
+    auto g = failure_of([&] {
+        for (int i = 0; i < 1100; ++i) events.feed(line);  // one event of 1.1 MB, never ended
+    });
+    CHECK(g.status == SB_EPROVIDER);
+    CHECK(g.message.find("1 MiB") != std::string::npos);
+
+    // Just under the bound is fine.
+    std::size_t got = 0;
+    sb::llm::SseParser fine([&](std::string_view d) {
+        got = d.size();
+        return true;
+    });
+    CHECK(fine.feed("data: " + std::string(sb::llm::kMaxSseBytes - 16, 'z') + "\n\n"));
+    CHECK(got == sb::llm::kMaxSseBytes - 16);
+
+    // Through a provider: the stream fails with SB_EPROVIDER, not with a bad event.
+    FakeLlm fake;
+    FakeReply huge{200, "data: " + std::string(2 << 20, 'a') + "\n\n"};
+    huge.sse = true;
+    huge.piece = 64 * 1024;
+    fake.push(huge);
+    auto client = sb::llm::make_client(options_for(fake, "openai"));
+    auto req = simple_request();
+    req.on_text = [](std::string_view) {};
+    auto h = failure_of([&] { client->generate(req); });
+    CHECK(h.status == SB_EPROVIDER);
+    CHECK_MESSAGE(h.message.find("1 MiB") != std::string::npos, h.message);
+}

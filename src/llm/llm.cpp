@@ -91,7 +91,14 @@ bool post_for_stream(HttpClient& http, HttpRequest h, const Request& request,
             return false;
         }
     });
-    h.on_data = [&](std::string_view bytes) { return sse.feed(bytes); };
+    h.on_data = [&](std::string_view bytes) {
+        try {
+            return sse.feed(bytes);
+        } catch (...) {
+            error = std::current_exception();  // an oversized line or event: stop, then rethrow
+            return false;
+        }
+    };
     HttpResponse r = http.post(h);
     out.attempts = r.attempts;
     if (error) std::rethrow_exception(error);
