@@ -654,3 +654,100 @@ TEST_CASE("llm: the SSE parser bounds its line and event buffers") {
     CHECK(h.status == SB_EPROVIDER);
     CHECK_MESSAGE(h.message.find("1 MiB") != std::string::npos, h.message);
 }
+
+TEST_CASE("llm: a Retry-After longer than allowed fails at once; a deadline bounds the retries") {
+    FakeLlm fake;
+    FakeReply limited{429, R"({"error":{"message":"quota"}})"};
+    limited.retry_after = "30";
+    fake.otherwise(limited);
+    auto o = options_for(fake, "gemini");
+    o.backoff_max_ms = 100;
+    auto client = sb::llm::make_client(o);
+    auto started = std::chrono::steady_clock::now();
+    auto f = failure_of([&] { client->generate(simple_request()); });
+    CHECK(f.status == SB_EPROVIDER);
+    CHECK_MESSAGE(f.message.find("Retry-After 30 s") != std::string::npos, f.message);
+    CHECK(ms_since(started) < 500);
+    CHECK(fake.count() == 1);
+
+    // A Retry-After within backoff_max but past the deadline fails at once too.
+    FakeLlm soon;
+    limited.retry_after = "1";
+    soon.otherwise(limited);
+    auto o2 = options_for(soon, "gemini");
+    o2.backoff_max_ms = 5000;
+    o2.deadline_ms = 500;
+    auto c2 = sb::llm::make_client(o2);
+    started = std::chrono::steady_clock::now();
+    auto f2 = failure_of([&] { c2->generate(simple_request()); });
+    CHECK(f2.status == SB_EPROVIDER);
+    CHECK_MESSAGE(f2.message.find("deadline") != std::string::npos, f2.message);
+    CHECK(ms_since(started) < 400);
+    CHECK(soon.count() == 1);
+
+    // Slow failures: no retry starts once the deadline is spent.
+    FakeLlm slow;
+    FakeReply busy{503, R"({"error":{"message":"busy"}})"};
+    busy.delay_ms = 300;
+    slow.otherwise(busy);
+    auto o3 = options_for(slow, "gemini");
+    o3.max_attempts = 6;
+    o3.deadline_ms = 500;
+    auto c3 = sb::llm::make_client(o3);
+    started = std::chrono::steady_clock::now();
+    auto f3 = failure_of([&] { c3->generate(simple_request()); });
+    CHECK(f3.status == SB_EPROVIDER);
+    CHECK_MESSAGE(f3.message.find("2 attempts (deadline of 500 ms)") != std::string::npos,
+                  f3.message);
+    CHECK(slow.count() == 2);
+    CHECK(ms_since(started) < 1000);
+
+    // The default deadline is twice the per-attempt timeout.
+    sb::llm::RetryPolicy p;
+    p.timeout_ms = 1234;
+    CHECK(sb::llm::HttpClient(p).policy().deadline_ms == 2468);
+}
+
+TEST_CASE("llm: a stream that arrives slowly but steadily outlasts timeout_ms") {
+    FakeLlm fake;
+    const std::string answer = sb::test::model_json("slow but steady", {"a"});
+    FakeReply slow{200, sb::test::gemini_sse(answer, 4)};
+    slow.sse = true;
+    slow.piece = slow.body.size() / 12 + 1;  // 12 writes, 150 ms apart: about 1.65 s
+    slow.piece_delay_ms = 150;
+    fake.push(slow);
+    auto o = options_for(fake, "gemini");
+    o.timeout_ms = 1000;
+    auto client = sb::llm::make_client(o);
+    auto req = simple_request();
+    std::string streamed;
+    req.on_text = [&](std::string_view p) { streamed += p; };
+    const auto started = std::chrono::steady_clock::now();
+    const auto r = client->generate(req);
+    CHECK(ms_since(started) > 1000);
+    CHECK(r.text == answer);
+    CHECK(streamed == answer);
+    CHECK(r.attempts == 1);
+}
+
+TEST_CASE("llm: a call waiting to retry does not hold a pooled connection") {
+    FakeLlm fake;
+    FakeReply limited{503, R"({"error":{"message":"busy"}})"};
+    limited.retry_after = "1";
+    fake.push(limited);
+    const std::string good = sb::test::gemini_body(sb::test::model_json("ok", {}));
+    fake.push({200, good});
+    fake.push({200, good});
+    auto o = options_for(fake, "gemini");
+    o.backoff_max_ms = 2000;
+    auto client = sb::llm::make_client(o);
+    std::thread waiting([&] { CHECK(client->generate(simple_request()).attempts == 2); });
+    while (fake.count() < 1) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the first call now sleeps
+    CHECK(client->generate(simple_request()).attempts == 1);
+    waiting.join();
+    const auto got = fake.received();
+    REQUIRE(got.size() == 3);
+    // The second call took the handle (and its connection) the first had released.
+    CHECK(got[1].remote_port == got[0].remote_port);
+}
