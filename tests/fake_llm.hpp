@@ -1,7 +1,7 @@
 // A fake LLM server for the tests: cpp-httplib on 127.0.0.1 (an ephemeral port), speaking
 // Gemini's and OpenAI-compatible servers' wire formats from a script of responses. It records
 // every request it receives, and can be told to be slow, fail with a status (and Retry-After),
-// cut the connection mid-body, or stream a body as server-sent events in small pieces.
+// cut the connection mid-body, or stream a body as server-sent events in small (and slow) pieces.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -25,6 +25,7 @@ struct FakeReply {
     std::string body;         // the whole body, or the SSE stream when `sse`
     bool sse = false;         // sent chunked as text/event-stream in `piece`-byte writes
     std::size_t piece = 7;    // bytes a write, when streaming
+    int piece_delay_ms = 0;   // before each write after the first, when streaming
     int delay_ms = 0;         // before answering
     bool cut = false;         // announce a longer body, send part of it, close
     std::string retry_after;  // a Retry-After header, when set
@@ -78,12 +79,16 @@ class FakeLlm {
             } else if (reply.sse) {
                 const std::string body = reply.body;
                 const std::size_t piece = reply.piece ? reply.piece : 1;
+                const int pause = reply.piece_delay_ms;
                 res.set_chunked_content_provider(
-                    "text/event-stream", [body, piece](size_t offset, httplib::DataSink& sink) {
+                    "text/event-stream",
+                    [body, piece, pause](size_t offset, httplib::DataSink& sink) {
                         if (offset >= body.size()) {
                             sink.done();
                             return true;
                         }
+                        if (offset > 0 && pause > 0)
+                            std::this_thread::sleep_for(std::chrono::milliseconds(pause));
                         const std::size_t n = std::min(piece, body.size() - offset);
                         sink.write(body.data() + offset, n);
                         return true;

@@ -575,3 +575,179 @@ TEST_CASE("llm: one client serves many threads at once") {
     CHECK(status_of([&] { client->generate(bad); }) != SB_OK);
     CHECK(fake.count() == 40);
 }
+
+TEST_CASE("llm: the prompt's roles alternate: consecutive messages of one role are merged") {
+    using Role = sb::llm::Message::Role;
+    sb::llm::PromptInput in;
+    in.history = {{Role::User, "first question"},
+                  {Role::User, "second question"},
+                  {Role::Assistant, "first answer"},
+                  {Role::Assistant, "second answer"},
+                  {Role::User, "unanswered question"}};
+    in.message = "the current question";
+    const sb::llm::Request r = sb::llm::build_request(in);
+    REQUIRE(r.messages.size() == 3);
+    CHECK(r.messages[0].role == Role::User);
+    CHECK(r.messages[1].role == Role::Assistant);
+    CHECK(r.messages[2].role == Role::User);
+    CHECK(r.messages[0].text.find("first question") < r.messages[0].text.find("second question"));
+    CHECK(r.messages[1].text == "first answer\n\nsecond answer");
+    CHECK(r.messages[2].text.find("unanswered question") <
+          r.messages[2].text.find("the current question"));
+    CHECK(r.messages[2].text.find("<faq_entries>") != std::string::npos);
+}
+
+TEST_CASE("llm: a Gemini stream that closes before its finishReason is a failure") {
+    FakeLlm fake;
+    FakeReply partial{200,
+                      "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":"
+                      "\"{\\\"reply\\\":\\\"Half a rep\"}],\"role\":\"model\"}}]}\r\n\r\n"};
+    partial.sse = true;
+    fake.push(partial);
+    auto client = sb::llm::make_client(options_for(fake, "gemini"));
+    auto req = simple_request();
+    std::string streamed;
+    req.on_text = [&](std::string_view p) { streamed += p; };
+    auto f = failure_of([&] { client->generate(req); });
+    CHECK(f.status == SB_EPROVIDER);
+    CHECK_MESSAGE(f.message.find("ended early") != std::string::npos, f.message);
+    CHECK(streamed == "{\"reply\":\"Half a rep");
+    CHECK(fake.count() == 1);
+}
+
+TEST_CASE("llm: the SSE parser bounds its line and event buffers") {
+    sb::llm::SseParser lines([](std::string_view) { return true; });
+    const std::string chunk(64 * 1024, 'x');
+    auto f = failure_of([&] {
+        for (int i = 0; i < 17; ++i) lines.feed(chunk);  // one line of 1 MiB + 64 KiB
+    });
+    CHECK(f.status == SB_EPROVIDER);
+    CHECK(f.message.find("1 MiB") != std::string::npos);
+
+    sb::llm::SseParser events([](std::string_view) { return true; });
+    const std::string line = "data: " + std::string(1000, 'y') + "\n";
+    auto g = failure_of([&] {
+        for (int i = 0; i < 1100; ++i) events.feed(line);  // one event of 1.1 MB, never ended
+    });
+    CHECK(g.status == SB_EPROVIDER);
+    CHECK(g.message.find("1 MiB") != std::string::npos);
+
+    // Just under the bound is fine.
+    std::size_t got = 0;
+    sb::llm::SseParser fine([&](std::string_view d) {
+        got = d.size();
+        return true;
+    });
+    CHECK(fine.feed("data: " + std::string(sb::llm::kMaxSseBytes - 16, 'z') + "\n\n"));
+    CHECK(got == sb::llm::kMaxSseBytes - 16);
+
+    // Through a provider: the stream fails with SB_EPROVIDER, not with a bad event.
+    FakeLlm fake;
+    FakeReply huge{200, "data: " + std::string(2 << 20, 'a') + "\n\n"};
+    huge.sse = true;
+    huge.piece = 64 * 1024;
+    fake.push(huge);
+    auto client = sb::llm::make_client(options_for(fake, "openai"));
+    auto req = simple_request();
+    req.on_text = [](std::string_view) {};
+    auto h = failure_of([&] { client->generate(req); });
+    CHECK(h.status == SB_EPROVIDER);
+    CHECK_MESSAGE(h.message.find("1 MiB") != std::string::npos, h.message);
+}
+
+TEST_CASE("llm: a Retry-After longer than allowed fails at once; a deadline bounds the retries") {
+    FakeLlm fake;
+    FakeReply limited{429, R"({"error":{"message":"quota"}})"};
+    limited.retry_after = "30";
+    fake.otherwise(limited);
+    auto o = options_for(fake, "gemini");
+    o.backoff_max_ms = 100;
+    auto client = sb::llm::make_client(o);
+    auto started = std::chrono::steady_clock::now();
+    auto f = failure_of([&] { client->generate(simple_request()); });
+    CHECK(f.status == SB_EPROVIDER);
+    CHECK_MESSAGE(f.message.find("Retry-After 30 s") != std::string::npos, f.message);
+    CHECK(ms_since(started) < 500);
+    CHECK(fake.count() == 1);
+
+    // A Retry-After within backoff_max but past the deadline fails at once too.
+    FakeLlm soon;
+    limited.retry_after = "1";
+    soon.otherwise(limited);
+    auto o2 = options_for(soon, "gemini");
+    o2.backoff_max_ms = 5000;
+    o2.deadline_ms = 500;
+    auto c2 = sb::llm::make_client(o2);
+    started = std::chrono::steady_clock::now();
+    auto f2 = failure_of([&] { c2->generate(simple_request()); });
+    CHECK(f2.status == SB_EPROVIDER);
+    CHECK_MESSAGE(f2.message.find("deadline") != std::string::npos, f2.message);
+    CHECK(ms_since(started) < 400);
+    CHECK(soon.count() == 1);
+
+    // Slow failures: no retry starts once the deadline is spent.
+    FakeLlm slow;
+    FakeReply busy{503, R"({"error":{"message":"busy"}})"};
+    busy.delay_ms = 300;
+    slow.otherwise(busy);
+    auto o3 = options_for(slow, "gemini");
+    o3.max_attempts = 6;
+    o3.deadline_ms = 500;
+    auto c3 = sb::llm::make_client(o3);
+    started = std::chrono::steady_clock::now();
+    auto f3 = failure_of([&] { c3->generate(simple_request()); });
+    CHECK(f3.status == SB_EPROVIDER);
+    CHECK_MESSAGE(f3.message.find("2 attempts (deadline of 500 ms)") != std::string::npos,
+                  f3.message);
+    CHECK(slow.count() == 2);
+    CHECK(ms_since(started) < 1000);
+
+    // The default deadline is twice the per-attempt timeout.
+    sb::llm::RetryPolicy p;
+    p.timeout_ms = 1234;
+    CHECK(sb::llm::HttpClient(p).policy().deadline_ms == 2468);
+}
+
+TEST_CASE("llm: a stream that arrives slowly but steadily outlasts timeout_ms") {
+    FakeLlm fake;
+    const std::string answer = sb::test::model_json("slow but steady", {"a"});
+    FakeReply slow{200, sb::test::gemini_sse(answer, 4)};
+    slow.sse = true;
+    slow.piece = slow.body.size() / 12 + 1;  // 12 writes, 150 ms apart: about 1.65 s
+    slow.piece_delay_ms = 150;
+    fake.push(slow);
+    auto o = options_for(fake, "gemini");
+    o.timeout_ms = 1000;
+    auto client = sb::llm::make_client(o);
+    auto req = simple_request();
+    std::string streamed;
+    req.on_text = [&](std::string_view p) { streamed += p; };
+    const auto started = std::chrono::steady_clock::now();
+    const auto r = client->generate(req);
+    CHECK(ms_since(started) > 1000);
+    CHECK(r.text == answer);
+    CHECK(streamed == answer);
+    CHECK(r.attempts == 1);
+}
+
+TEST_CASE("llm: a call waiting to retry does not hold a pooled connection") {
+    FakeLlm fake;
+    FakeReply limited{503, R"({"error":{"message":"busy"}})"};
+    limited.retry_after = "1";
+    fake.push(limited);
+    const std::string good = sb::test::gemini_body(sb::test::model_json("ok", {}));
+    fake.push({200, good});
+    fake.push({200, good});
+    auto o = options_for(fake, "gemini");
+    o.backoff_max_ms = 2000;
+    auto client = sb::llm::make_client(o);
+    std::thread waiting([&] { CHECK(client->generate(simple_request()).attempts == 2); });
+    while (fake.count() < 1) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the first call now sleeps
+    CHECK(client->generate(simple_request()).attempts == 1);
+    waiting.join();
+    const auto got = fake.received();
+    REQUIRE(got.size() == 3);
+    // The second call took the handle (and its connection) the first had released.
+    CHECK(got[1].remote_port == got[0].remote_port);
+}

@@ -2,6 +2,7 @@
 // token usage, fallbacks, streaming and the C ABI. SQLite always, PostgreSQL too when
 // SB_TEST_PG_URL is set (the cases are named "chat: ..." so chat_postgres runs them).
 #include <doctest/doctest.h>
+#include <sqlite3.h>
 
 #include <cstdint>
 #include <cstdlib>
@@ -500,4 +501,55 @@ TEST_CASE("chat: summaries and the analytics narrative through a real LLM client
             CHECK(failed.find(R"("sessions":2)") != std::string::npos);
         }
     }
+}
+
+TEST_CASE("chat: a failed turn's message is left out of the LLM's history; roles alternate") {
+    // SQLite only: the failure is made by corrupting the stored FAQ set behind the library.
+    TempDir dir;
+    const std::string url = "sqlite://" + dir.path().string() + "/alternate.db";
+    FakeLlm fake;
+    const std::string user = "u-" + sb::new_uuid();
+    std::string bot;
+    {
+        sb::Engine e(engine_options(url, &fake, "gemini"));
+        bot = new_bot(e);
+        fake.push(reply_for("gemini", sb::test::model_json("Use the Forgot password link.", {})));
+        CHECK(e.chat(request(bot, user, std::string("s1"), kQuestion)).responder == "gemini");
+    }
+    const auto exec = [&](const char* sql) {
+        sqlite3* db = nullptr;
+        REQUIRE(sqlite3_open((dir.path() / "alternate.db").c_str(), &db) == SQLITE_OK);
+        CHECK(sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK);
+        sqlite3_close(db);
+    };
+    exec(
+        "CREATE TABLE saved_faq_sets AS SELECT * FROM faq_sets;"
+        "UPDATE faq_sets SET entries_json = 'not json'");
+    {
+        sb::Engine e(engine_options(url, &fake, "gemini"));  // no cached index
+        CHECK(sb::test::status_of([&] {
+                  e.chat(request(bot, user, std::string("s1"), "is my data safe?"));
+              }) == SB_EDB);
+        const auto h = e.history(bot, user, "s1");
+        REQUIRE(h.size() == 4);
+        CHECK(h[3].error);
+    }
+    exec(
+        "UPDATE faq_sets SET entries_json = (SELECT s.entries_json FROM saved_faq_sets s "
+        "WHERE s.bot_id = faq_sets.bot_id)");
+    sb::Engine e(engine_options(url, &fake, "gemini"));
+    fake.push(reply_for("gemini", sb::test::model_json("We send it again.", {})));
+    CHECK(e.chat(request(bot, user, std::string("s1"), "and if no email comes?")).responder ==
+          "gemini");
+    const auto got = fake.received();
+    REQUIRE(got.size() == 2);
+    const std::string& body = got[1].body;
+    CHECK(body.find("is my data safe") == std::string::npos);
+    std::vector<std::string> roles;
+    for (auto at = body.find("\"role\":\""); at != std::string::npos;
+         at = body.find("\"role\":\"", at + 1)) {
+        const auto start = at + 8;
+        roles.push_back(body.substr(start, body.find('"', start) - start));
+    }
+    CHECK(roles == std::vector<std::string>{"user", "model", "user"});
 }

@@ -106,14 +106,18 @@ typedef struct sb_engine_options {
      * /v1/chat/completions server: Ollama, llama.cpp's server, vLLM). When an LLM fails after its
      * retries, the turn falls back to the offline responder and the message is marked so. */
     const char* llm_provider;
-    const char* llm_base_url;      /* NULL or "" = the provider's default */
-    const char* llm_model;         /* NULL or "" = the provider's default */
-    const char* llm_api_key;       /* NULL or "" = none (Gemini needs one) */
-    long llm_connect_timeout_ms;   /* 0 = 5000 */
-    long llm_timeout_ms;           /* per attempt, whole request; 0 = 60000 */
+    const char* llm_base_url;    /* NULL or "" = the provider's default */
+    const char* llm_model;       /* NULL or "" = the provider's default */
+    const char* llm_api_key;     /* NULL or "" = none (Gemini needs one) */
+    long llm_connect_timeout_ms; /* 0 = 5000 */
+    /* Per attempt, the whole request; a streamed reply may run up to 10 x this as long as it is
+     * never silent for this long (rounded up to seconds). 0 = 60000 */
+    long llm_timeout_ms;
     unsigned int llm_max_attempts; /* attempts per call, retries included; 0 = 3 */
     /* Retries wait a random time up to min(max, initial * 2^retry) (exponential backoff with full
-     * jitter), or what a 429/503's Retry-After asks, capped by max. 0 = 250 and 8000. */
+     * jitter), or what a 429/503's Retry-After asks; a Retry-After over max fails the call at once
+     * (the turn falls back). No retry starts past 2 x llm_timeout_ms from the call's start.
+     * 0 = 250 and 8000. */
     long llm_backoff_initial_ms;
     long llm_backoff_max_ms;
     /* The HS256 key that signs access tokens: at least 32 bytes. NULL or "" = no accounts: the

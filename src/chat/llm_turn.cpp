@@ -27,7 +27,14 @@ void Engine::write_with_llm(const BotRecord& bot, const FaqIndex& index,
             in.faqs.push_back({f.id, f.question, f.answer});
         }
         for (const MessageRecord& m : history) {
-            if (m.error) continue;  // an error reply is not part of the conversation
+            if (m.error) {
+                // An error reply is not part of the conversation, nor is the message it failed
+                // to answer (kept, it would make two customer turns in a row).
+                if (m.role != Role::User && !in.history.empty() &&
+                    in.history.back().role == llm::Message::Role::User)
+                    in.history.pop_back();
+                continue;
+            }
             in.history.push_back(
                 {m.role == Role::User ? llm::Message::Role::User : llm::Message::Role::Assistant,
                  m.text});

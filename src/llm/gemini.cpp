@@ -109,6 +109,9 @@ class GeminiClient final : public Client {
                                     absorb_doc)) {
             return out;  // cancelled
         }
+        // A stream that closes cleanly before any finishReason was cut short, not finished.
+        if (stream && out.finish_reason.empty())
+            throw Error(SB_EPROVIDER, "Gemini's stream ended early (no finishReason)");
         check_finished(out, saw_candidates);
         return out;
     }

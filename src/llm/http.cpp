@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
+#include <limits>
 #include <thread>
 
 #include "common/error.hpp"
@@ -156,6 +157,9 @@ HttpClient::HttpClient(RetryPolicy policy) : policy_(policy), random_(std::rando
     if (policy_.backoff_initial_ms < 0) policy_.backoff_initial_ms = 0;
     if (policy_.backoff_max_ms < policy_.backoff_initial_ms)
         policy_.backoff_max_ms = policy_.backoff_initial_ms;
+    constexpr long kLongMax = std::numeric_limits<long>::max();
+    if (policy_.deadline_ms <= 0)
+        policy_.deadline_ms = std::min(policy_.timeout_ms, kLongMax / 2) * 2;
 }
 
 HttpClient::~HttpClient() {
@@ -200,97 +204,122 @@ long HttpClient::jitter(long upper) {
 HttpResponse HttpClient::post(const HttpRequest& request) {
     HttpResponse out;
     std::string last_failure;
+    const auto started = std::chrono::steady_clock::now();
+    const auto fail = [&](const std::string& why) {
+        return Error(
+            SB_EPROVIDER,
+            redact("the provider failed after " + std::to_string(out.attempts) + " attempt" +
+                       (out.attempts == 1 ? "" : "s") + why + ": " + last_failure,
+                   request.secrets));
+    };
     for (int attempt = 1; attempt <= policy_.max_attempts; ++attempt) {
         out.attempts = attempt;
-        void* handle = acquire();
-        auto* curl = static_cast<CURL*>(handle);
-        struct Releaser {
-            HttpClient* self;
-            void* h;
-            ~Releaser() { self->release(h); }
-        } releaser{this, handle};
-
-        Transfer t;
-        t.request = &request;
-        t.curl = curl;
-        char error_buffer[CURL_ERROR_SIZE] = {0};
-        curl_slist* headers = nullptr;
-        struct SlistFree {
-            curl_slist** list;
-            ~SlistFree() { curl_slist_free_all(*list); }
-        } free_headers{&headers};
-        auto add_header = [&](const std::string& h) {
-            curl_slist* next = curl_slist_append(headers, h.c_str());
-            if (!next) throw std::bad_alloc();
-            headers = next;
-        };
-        add_header("Content-Type: application/json");
-        add_header("Expect:");  // no 100-continue round trip
-        for (const std::string& h : request.headers) add_header(h);
-
-        curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
-        curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-        curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-        curl_easy_setopt(curl, CURLOPT_POST, 1L);
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
-                         static_cast<curl_off_t>(request.body.size()));
-        curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, policy_.connect_timeout_ms);
-        curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, policy_.timeout_ms);
-        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &on_body);
-        curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t);
-        curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &on_header);
-        curl_easy_setopt(curl, CURLOPT_HEADERDATA, &t);
-        curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
-        curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "");
-        curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
-
-        const CURLcode rc = curl_easy_perform(curl);
-        long status = 0;
-        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-        if (t.stopped && !request.on_data)
-            throw Error(SB_EPROVIDER, "the provider's response could not be read");
-        if (t.stopped) {
-            out.status = status;
-            out.stopped = true;
-            return out;
-        }
-        if (t.too_large)
-            throw Error(SB_EPROVIDER, "the provider's response is over " +
-                                          std::to_string(kMaxBodyBytes >> 20) + " MiB");
         std::optional<long> server_delay;
-        if (rc != CURLE_OK) {
-            last_failure = std::string(curl_easy_strerror(rc)) +
-                           (error_buffer[0] ? std::string(": ") + error_buffer : std::string());
-            // Text already went to the host: a retry would repeat it.
-            if (t.delivered)
-                throw Error(SB_EPROVIDER, redact("the provider's stream broke: " + last_failure,
-                                                 request.secrets));
-            if (!retryable_curl(rc))
-                throw Error(
-                    SB_EPROVIDER,
-                    redact("the provider could not be reached: " + last_failure, request.secrets));
-        } else if (retryable_status(status)) {
-            last_failure = "HTTP " + std::to_string(status);
-            if (!t.body.empty()) last_failure += ": " + t.body.substr(0, 300);
-            server_delay = parse_retry_after(t.retry_after, std::time(nullptr));
-        } else {
-            out.status = status;
-            out.body = std::move(t.body);
-            return out;
+        {  // the handle goes back to the pool before any wait for a retry
+            void* handle = acquire();
+            auto* curl = static_cast<CURL*>(handle);
+            struct Releaser {
+                HttpClient* self;
+                void* h;
+                ~Releaser() { self->release(h); }
+            } releaser{this, handle};
+
+            Transfer t;
+            t.request = &request;
+            t.curl = curl;
+            char error_buffer[CURL_ERROR_SIZE] = {0};
+            curl_slist* headers = nullptr;
+            struct SlistFree {
+                curl_slist** list;
+                ~SlistFree() { curl_slist_free_all(*list); }
+            } free_headers{&headers};
+            auto add_header = [&](const std::string& h) {
+                curl_slist* next = curl_slist_append(headers, h.c_str());
+                if (!next) throw std::bad_alloc();
+                headers = next;
+            };
+            add_header("Content-Type: application/json");
+            add_header("Expect:");  // no 100-continue round trip
+            for (const std::string& h : request.headers) add_header(h);
+
+            curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
+            curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+            curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+            curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+            curl_easy_setopt(curl, CURLOPT_POST, 1L);
+            curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());
+            curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+                             static_cast<curl_off_t>(request.body.size()));
+            curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, policy_.connect_timeout_ms);
+            if (request.on_data) {
+                // A stream may last long (a slow local model): bound its silences, and its whole
+                // transfer only loosely.
+                curl_easy_setopt(
+                    curl, CURLOPT_TIMEOUT_MS,
+                    std::min(policy_.timeout_ms, std::numeric_limits<long>::max() / 10) * 10);
+                curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+                curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, (policy_.timeout_ms + 999) / 1000);
+            } else {
+                curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, policy_.timeout_ms);
+            }
+            curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &on_body);
+            curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t);
+            curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &on_header);
+            curl_easy_setopt(curl, CURLOPT_HEADERDATA, &t);
+            curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
+            curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "");
+            curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
+
+            const CURLcode rc = curl_easy_perform(curl);
+            long status = 0;
+            curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+            if (t.stopped && !request.on_data)
+                throw Error(SB_EPROVIDER, "the provider's response could not be read");
+            if (t.stopped) {
+                out.status = status;
+                out.stopped = true;
+                return out;
+            }
+            if (t.too_large)
+                throw Error(SB_EPROVIDER, "the provider's response is over " +
+                                              std::to_string(kMaxBodyBytes >> 20) + " MiB");
+            if (rc != CURLE_OK) {
+                last_failure = std::string(curl_easy_strerror(rc)) +
+                               (error_buffer[0] ? std::string(": ") + error_buffer : std::string());
+                // Text already went to the host: a retry would repeat it.
+                if (t.delivered)
+                    throw Error(SB_EPROVIDER, redact("the provider's stream broke: " + last_failure,
+                                                     request.secrets));
+                if (!retryable_curl(rc))
+                    throw Error(SB_EPROVIDER,
+                                redact("the provider could not be reached: " + last_failure,
+                                       request.secrets));
+            } else if (retryable_status(status)) {
+                last_failure = "HTTP " + std::to_string(status);
+                if (!t.body.empty()) last_failure += ": " + t.body.substr(0, 300);
+                server_delay = parse_retry_after(t.retry_after, std::time(nullptr));
+            } else {
+                out.status = status;
+                out.body = std::move(t.body);
+                return out;
+            }
         }
         if (attempt == policy_.max_attempts) break;
+        // A server that asks for a longer wait than we allow is obeyed by not retrying: the
+        // caller falls back now instead of hammering it early or waiting too long.
+        if (server_delay && *server_delay > policy_.backoff_max_ms)
+            throw fail(" (Retry-After " + std::to_string(*server_delay / 1000) + " s)");
         long delay =
             jitter(backoff_cap_ms(attempt, policy_.backoff_initial_ms, policy_.backoff_max_ms));
-        if (server_delay) delay = std::max(delay, std::min(*server_delay, policy_.backoff_max_ms));
+        if (server_delay) delay = std::max(delay, *server_delay);
+        const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::steady_clock::now() - started)
+                                 .count();
+        if (elapsed + delay >= policy_.deadline_ms)
+            throw fail(" (deadline of " + std::to_string(policy_.deadline_ms) + " ms)");
         std::this_thread::sleep_for(std::chrono::milliseconds(delay));
     }
-    throw Error(
-        SB_EPROVIDER,
-        redact("the provider failed after " + std::to_string(policy_.max_attempts) + " attempt" +
-                   (policy_.max_attempts == 1 ? "" : "s") + ": " + last_failure,
-               request.secrets));
+    throw fail("");
 }
 
 }  // namespace sb::llm

@@ -1,7 +1,8 @@
 // A small HTTP client over libcurl for the LLM providers: POST with JSON, a pool of easy handles
 // (connections are reused across calls and threads), connect and total timeouts, and bounded
 // retries with exponential backoff and full jitter on timeouts, connection errors, 429 and 5xx,
-// honouring Retry-After. A streaming mode hands the body to a callback as it arrives.
+// honouring Retry-After (a longer wait than allowed fails at once) within an overall deadline. A
+// streaming mode hands the body to a callback as it arrives.
 #pragma once
 
 #include <cstdint>
@@ -17,10 +18,15 @@ namespace sb::llm {
 
 struct RetryPolicy {
     long connect_timeout_ms = 5000;
-    long timeout_ms = 60000;  // whole request, per attempt
-    int max_attempts = 3;     // 1 = no retries
+    // Per attempt: the whole request; for a streamed request, the longest silence (curl's low
+    // speed limit, rounded up to seconds) within a transfer of at most 10 x timeout_ms.
+    long timeout_ms = 60000;
+    int max_attempts = 3;  // 1 = no retries
     long backoff_initial_ms = 250;
-    long backoff_max_ms = 8000;  // also the cap on a server's Retry-After
+    long backoff_max_ms = 8000;  // a server's Retry-After longer than this fails the call at once
+    // The overall budget of a call: a retry whose wait would end after it is not made (the call
+    // fails at once). 0 = 2 x timeout_ms.
+    long deadline_ms = 0;
 };
 
 struct HttpRequest {

@@ -15,6 +15,7 @@ RetryPolicy retry_policy(const ProviderOptions& o) {
     p.max_attempts = o.max_attempts;
     p.backoff_initial_ms = o.backoff_initial_ms;
     p.backoff_max_ms = o.backoff_max_ms;
+    p.deadline_ms = o.deadline_ms;
     return p;
 }
 
@@ -91,7 +92,14 @@ bool post_for_stream(HttpClient& http, HttpRequest h, const Request& request,
             return false;
         }
     });
-    h.on_data = [&](std::string_view bytes) { return sse.feed(bytes); };
+    h.on_data = [&](std::string_view bytes) {
+        try {
+            return sse.feed(bytes);
+        } catch (...) {
+            error = std::current_exception();  // an oversized line or event: stop, then rethrow
+            return false;
+        }
+    };
     HttpResponse r = http.post(h);
     out.attempts = r.attempts;
     if (error) std::rethrow_exception(error);
@@ -117,6 +125,7 @@ std::unique_ptr<Client> make_client(const ProviderOptions& options) {
         throw Error(SB_EINVAL, "LLM max_attempts must be in [1, 20]");
     if (options.backoff_initial_ms < 0 || options.backoff_max_ms < 0)
         throw Error(SB_EINVAL, "LLM backoff must not be negative");
+    if (options.deadline_ms < 0) throw Error(SB_EINVAL, "the LLM deadline must not be negative");
     if (options.max_output_tokens <= 0 || !(options.temperature >= 0 && options.temperature <= 2))
         throw Error(SB_EINVAL, "LLM max_output_tokens must be positive and temperature in [0, 2]");
     if (!options.base_url.empty() && options.base_url.rfind("http://", 0) != 0 &&

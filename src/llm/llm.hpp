@@ -20,10 +20,12 @@ struct ProviderOptions {
     std::string model;     // "" = the provider's default
     std::string api_key;   // Gemini: x-goog-api-key; openai: "Authorization: Bearer" when set
     long connect_timeout_ms = 5000;
-    long timeout_ms = 60000;  // whole request, per attempt
+    long timeout_ms = 60000;  // whole request, per attempt; for a stream, the longest silence
+                              // (a streamed transfer may last up to 10 x timeout_ms)
     int max_attempts = 3;     // 1 = no retries
     long backoff_initial_ms = 250;
-    long backoff_max_ms = 8000;
+    long backoff_max_ms = 8000;  // a Retry-After longer than this fails the call at once
+    long deadline_ms = 0;  // no retry starts after this long from the call; 0 = 2 x timeout_ms
     double temperature = 0.2;
     int max_output_tokens = 1024;
 };

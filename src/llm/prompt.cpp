@@ -206,12 +206,20 @@ Request build_request(const PromptInput& input) {
     }
     while (first < input.history.size() && input.history[first].role != Message::Role::User)
         ++first;
+    // Roles alternate (some Gemini models reject two turns of one role in a row): consecutive
+    // messages of one role are merged into one.
+    const auto add = [&r](Message::Role role, std::string text) {
+        if (!r.messages.empty() && r.messages.back().role == role)
+            r.messages.back().text += "\n\n" + text;
+        else
+            r.messages.push_back({role, std::move(text)});
+    };
     for (std::size_t i = first; i < input.history.size(); ++i) {
         const Message& m = input.history[i];
         if (m.role == Message::Role::User)
-            r.messages.push_back({Message::Role::User, customer_message(m.text)});
+            add(Message::Role::User, customer_message(m.text));
         else
-            r.messages.push_back({Message::Role::Assistant, m.text});
+            add(Message::Role::Assistant, m.text);
     }
 
     std::string last = "<faq_entries>\n";
@@ -224,7 +232,7 @@ Request build_request(const PromptInput& input) {
     if (input.faqs.empty()) last += "(no entries match this message)\n";
     last += "</faq_entries>\n\n";
     last += customer_message(input.message);
-    r.messages.push_back({Message::Role::User, std::move(last)});
+    add(Message::Role::User, std::move(last));
     return r;
 }
 

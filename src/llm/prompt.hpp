@@ -43,7 +43,8 @@ std::size_t estimate_tokens(std::string_view text) noexcept;
 
 // The system instruction, the FAQ context and the message (delimited and escaped, so that text
 // inside them cannot close the delimiters), the newest history within its token budget, and the
-// reply schema.
+// reply schema. Roles alternate: consecutive messages of one role (the history's last customer
+// message and the current one included) are merged into one, separated by a blank line.
 Request build_request(const PromptInput& input);
 
 // The JSON schema of the model's answer, in the OpenAPI subset Gemini's responseSchema takes

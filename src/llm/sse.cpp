@@ -1,5 +1,7 @@
 #include "llm/sse.hpp"
 
+#include "common/error.hpp"
+
 namespace sb::llm {
 
 bool SseParser::feed(std::string_view bytes) {
@@ -14,6 +16,8 @@ bool SseParser::feed(std::string_view bytes) {
             pending_.clear();
             if (!line(l)) return false;
         } else {
+            if (pending_.size() >= kMaxSseBytes)
+                throw Error(SB_EPROVIDER, "a streamed line is over 1 MiB");
             pending_ += c;
         }
     }
@@ -37,6 +41,8 @@ bool SseParser::line(std::string_view l) {
     std::string_view value = colon == std::string_view::npos ? "" : l.substr(colon + 1);
     if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
     if (field == "data") {
+        if (data_.size() + value.size() + 1 > kMaxSseBytes)
+            throw Error(SB_EPROVIDER, "a streamed event's data is over 1 MiB");
         if (has_data_) data_ += '\n';
         data_ += value;
         has_data_ = true;

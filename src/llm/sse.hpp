@@ -3,11 +3,16 @@
 // data lines of one event are joined with '\n'; a blank line dispatches the event.
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <string>
 #include <string_view>
 
 namespace sb::llm {
+
+// The most bytes one line, or the data of one event, may hold: a stream that exceeds it fails
+// with SB_EPROVIDER (a misbehaving server must not grow the buffers without bound).
+constexpr std::size_t kMaxSseBytes = std::size_t{1} << 20;
 
 class SseParser {
   public:
@@ -17,6 +22,7 @@ class SseParser {
 
     explicit SseParser(Handler handler) : handler_(std::move(handler)) {}
 
+    // Throws sb::Error(SB_EPROVIDER) when a line or an event's data exceeds kMaxSseBytes.
     bool feed(std::string_view bytes);
     // The end of the stream: dispatches a last event that lacked its blank line.
     bool finish();
