@@ -212,6 +212,7 @@ class FakeClient final : public sb::llm::Client {
         }
         if (mode_ == Mode::Fails) throw sb::Error(SB_EPROVIDER, "the provider is down");
         sb::llm::Response r;
+        r.usage = {100, 20};
         if (mode_ == Mode::BadJson) {
             r.text = "{\"summary\": \"unterminated";
         } else if (request.json_schema.find("key_themes") != std::string::npos) {
@@ -295,6 +296,7 @@ TEST_CASE("chat: analytics of scripted conversations, exact figures, time ranges
         REQUIRE(all.size("/sessions_per_day") == 1);
         CHECK(all.str("/sessions_per_day/0/date") == today_utc());
         CHECK(all.i64("/sessions_per_day/0/sessions") == 6);
+        CHECK(all.str("/llm_usage/scope") == "chat_replies");
         CHECK(all.i64("/llm_usage/prompt_tokens") == 0);
         CHECK(all.i64("/llm_usage/total_tokens") == 0);
         CHECK(all.is_null("/narrative"));
@@ -524,6 +526,11 @@ TEST_CASE("chat: LLM summaries and narrative, with fallback on bad JSON and prov
               std::vector<std::string>{"Add an FAQ about student discounts"});
         CHECK_FALSE(n.has("/narrative_error"));
         CHECK(n.i64("/sessions") == 6);  // the figures are there too
+        // llm_usage is the chat replies' (offline here): the fake's usage on the summary and
+        // narrative calls is not counted, and the key says so.
+        CHECK(n.str("/llm_usage/scope") == "chat_replies");
+        CHECK(n.i64("/llm_usage/replies") == 0);
+        CHECK(n.i64("/llm_usage/total_tokens") == 0);
         REQUIRE(good.requests.size() == 1);
         const std::string& figures = good.requests[0].messages.at(0).text;
         CHECK(figures.find("\"knowledge_gaps\"") != std::string::npos);

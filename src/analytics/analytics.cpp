@@ -205,10 +205,12 @@ std::string figures_json(const AnalyticsInput& in, const Figures& f, const FaqLo
         o += "{\"date\":\"" + date_of(a.sessions_per_day[i].first) +
              "\",\"sessions\":" + std::to_string(a.sessions_per_day[i].second) + "}";
     }
-    o += "],\"llm_usage\":{\"replies\":" + std::to_string(a.llm_replies) +
-         ",\"prompt_tokens\":" + std::to_string(a.prompt_tokens) +
-         ",\"completion_tokens\":" + std::to_string(a.completion_tokens) +
-         ",\"total_tokens\":" + std::to_string(a.prompt_tokens + a.completion_tokens) + "}";
+    // Chat replies only: the tokens of summary and narrative calls are not recorded anywhere.
+    o +=
+        "],\"llm_usage\":{\"scope\":\"chat_replies\",\"replies\":" + std::to_string(a.llm_replies) +
+        ",\"prompt_tokens\":" + std::to_string(a.prompt_tokens) +
+        ",\"completion_tokens\":" + std::to_string(a.completion_tokens) +
+        ",\"total_tokens\":" + std::to_string(a.prompt_tokens + a.completion_tokens) + "}";
     return o;  // open: the caller closes the object
 }
 
