@@ -487,13 +487,16 @@ SB_API void sb_messages_free(sb_messages* messages);
 
 /* The summary of a session (made with the engine's LLM provider when one is configured, else
  * offline, and stored), as a JSON object: for the session's user, or its bot's owner admin. A
- * stored summary that covers the session's last message is returned as it is. SB_ENOTFOUND when
- * the session does not exist, SB_EFORBIDDEN when it is someone else's. */
+ * stored summary that covers the session's last message is returned as it is, unless it fell back
+ * to the offline summary and an LLM provider is configured (then it is made again). SB_ENOTFOUND
+ * when the session does not exist, SB_EFORBIDDEN when it is someone else's. */
 SB_API int sb_session_summarize(sb_engine* engine, const sb_principal* principal,
                                 const char* session_id, char** out_json);
 /* The bot's owner admin summarises every session of the bot that has no summary or has new
- * messages since its last one (idempotent: a second run processes none). *processed and *skipped
- * (up to date) may be NULL. */
+ * messages since its last one, or (with an LLM provider) whose summary fell back to the offline
+ * one; a second run processes none unless summaries fell back again. After the first provider
+ * failure of a run, the rest of the run is summarised offline (marked provider_error, still due)
+ * without calling the provider again. *processed and *skipped (up to date) may be NULL. */
 SB_API int sb_bot_summarize_sessions(sb_engine* engine, const sb_principal* principal,
                                      const char* bot_id, size_t* processed, size_t* skipped);
 /* For the bot's owner admin: the stored summaries of the bot's sessions in the range, oldest

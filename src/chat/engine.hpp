@@ -119,11 +119,15 @@ class Engine {
 
     // The summary of one of the user's sessions (SB_ENOTFOUND when the session is not this
     // user's with this bot), made with the engine's LLM client or offline, and stored; a stored
-    // summary that covers the session's last message is returned as it is.
+    // summary that covers the session's last message is returned as it is, unless it fell back to
+    // the offline summary (provider down, bad JSON) and there is an LLM client to try again with.
     SessionSummary summarize_session(const std::string& bot_id, const std::string& user_id,
                                      const std::string& session_id);
-    // Summarises every session of the bot that has none, or has messages after it (idempotent:
-    // a second run processes none). Returns {processed, skipped (up to date)}.
+    // Summarises every session of the bot that has none, or has messages after it, or (with an
+    // LLM client) whose summary fell back to the offline one; a second run processes none unless
+    // summaries fall back again. After the first provider_error of a run, the run's other
+    // sessions are summarised offline without asking the provider (marked provider_error, so
+    // they stay due). Returns {processed, skipped (up to date)}.
     std::pair<std::size_t, std::size_t> summarize_bot(const std::string& bot_id);
     // The stored summaries of the bot's sessions created in [from_ms, to_ms).
     std::vector<SessionSummary> summaries(const std::string& bot_id, std::int64_t from_ms,

@@ -27,14 +27,9 @@ void check_range(std::int64_t from_ms, std::int64_t to_ms) {
 
 }  // namespace
 
-// Summarises the given messages of a session, stores the summary and returns it as stored.
-static SessionSummary summarize_and_store(Store& store, const BotRecord& bot,
-                                          const std::string& session_id,
-                                          const std::vector<MessageRecord>& messages,
-                                          const FaqIndex& index, const Stemmer& stemmer,
-                                          llm::Client* client) {
-    const insights::FaqLookup faqs = insights::faq_lookup(index.entries());
-    SessionSummary s = insights::summarize(client, messages, faqs, stemmer);
+// Stores a summary just made of a session and returns it as stored.
+static SessionSummary store_summary(Store& store, const BotRecord& bot,
+                                    const std::string& session_id, SessionSummary s) {
     s.session_id = session_id;
     s.bot_id = bot.id;
     s.created_ms = s.updated_ms = now_ms();
@@ -59,12 +54,16 @@ SessionSummary Engine::summarize_session(const std::string& bot_id, const std::s
     owned_session(bot_id, user_id, session_id);
     const std::vector<MessageRecord> messages = store().history(session_id, 0);
     if (messages.empty()) throw Error(SB_ENOTFOUND, "the session has no messages to summarise");
+    // A summary that fell back is redone when there is a client to try again with.
     if (auto stored = store().get_summary(session_id);
-        stored && stored->last_message_id >= messages.back().id)
+        stored && !summary_due(messages.back().id, stored->last_message_id, stored->fallback,
+                               client != nullptr))
         return *stored;
     const Stemmer stemmer(options_.language);
-    return summarize_and_store(store(), bot, session_id, messages, *index_for(bot), stemmer,
-                               client);
+    const auto index = index_for(bot);
+    return store_summary(
+        store(), bot, session_id,
+        insights::summarize(client, messages, insights::faq_lookup(index->entries()), stemmer));
 }
 
 std::pair<std::size_t, std::size_t> Engine::summarize_bot(const std::string& bot_id) {
@@ -75,15 +74,26 @@ std::pair<std::size_t, std::size_t> Engine::summarize_bot(const std::string& bot
                                                           llm::Client* client) {
     check_id(bot_id, "bot id");
     const BotRecord bot = get_bot(bot_id);
-    const SummaryBacklog backlog = store().summary_backlog(bot_id);
+    const SummaryBacklog backlog = store().summary_backlog(bot_id, client != nullptr);
     if (backlog.due.empty()) return {0, backlog.up_to_date};
     const auto index = index_for(bot);
+    const insights::FaqLookup faqs = insights::faq_lookup(index->entries());
     const Stemmer stemmer(options_.language);
     std::size_t processed = 0;
+    // Once the provider has failed (after the client's own retries), the rest of the run does not
+    // ask it again: each call could cost max_attempts x timeout, for every due session.
+    bool provider_down = false;
     for (const SummaryBacklog::Due& due : backlog.due) {
         const std::vector<MessageRecord> messages = store().history(due.session_id, 0);
         if (messages.empty()) continue;
-        summarize_and_store(store(), bot, due.session_id, messages, *index, stemmer, client);
+        SessionSummary s =
+            insights::summarize(provider_down ? nullptr : client, messages, faqs, stemmer);
+        if (provider_down) {
+            s.fallback = "provider_error";  // not asked: stays due for the next run
+        } else if (s.fallback == "provider_error") {
+            provider_down = true;
+        }
+        store_summary(store(), bot, due.session_id, std::move(s));
         ++processed;
     }
     return {processed, backlog.up_to_date};

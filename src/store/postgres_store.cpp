@@ -204,9 +204,10 @@ const std::vector<std::pair<std::string, std::string>>& statements() {
                                "ss.session_id WHERE" +
                                kInRange + " ORDER BY s.created_ms, s.id"},
         {"summary_backlog",
-         "SELECT id, last, covered FROM (SELECT s.id, s.created_ms, (SELECT max(m.id) FROM "
-         "messages m WHERE m.session_id = s.id) AS last, COALESCE(ss.last_message_id, 0) AS "
-         "covered FROM sessions s LEFT JOIN session_summaries ss ON ss.session_id = s.id WHERE "
+         "SELECT id, last, covered, fallback FROM (SELECT s.id, s.created_ms, (SELECT max(m.id) "
+         "FROM messages m WHERE m.session_id = s.id) AS last, COALESCE(ss.last_message_id, 0) AS "
+         "covered, COALESCE(ss.fallback, '') AS fallback FROM sessions s LEFT JOIN "
+         "session_summaries ss ON ss.session_id = s.id WHERE "
          "s.bot_id = $1) AS b WHERE last IS NOT NULL ORDER BY created_ms, id"},
         {"activity_sessions", std::string("SELECT count(*) FROM sessions s WHERE") + kInRange},
         {"activity_messages",
@@ -619,7 +620,7 @@ class PostgresStore final : public Store {
         });
     }
 
-    SummaryBacklog summary_backlog(const std::string& bot_id) override {
+    SummaryBacklog summary_backlog(const std::string& bot_id, bool redo_fallbacks) override {
         return run("listing the sessions of bot \"" + bot_id + "\" to summarise",
                    [&](pqxx::connection& c) {
                        pqxx::nontransaction w(c);
@@ -628,10 +629,11 @@ class PostgresStore final : public Store {
                        SummaryBacklog out;
                        for (const auto& row : r) {
                            const auto last = row[1].as<std::int64_t>();
-                           if (row[2].as<std::int64_t>() >= last) {
-                               ++out.up_to_date;
-                           } else {
+                           if (summary_due(last, row[2].as<std::int64_t>(),
+                                           row[3].as<std::string>(), redo_fallbacks)) {
                                out.due.push_back({row[0].as<std::string>(), last});
+                           } else {
+                               ++out.up_to_date;
                            }
                        }
                        return out;

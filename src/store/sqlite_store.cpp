@@ -453,16 +453,16 @@ class SqliteStore final : public Store {
         return out;
     }
 
-    SummaryBacklog summary_backlog(const std::string& bot_id) override {
+    SummaryBacklog summary_backlog(const std::string& bot_id, bool redo_fallbacks) override {
         std::lock_guard lock(mu_);
         SummaryBacklog out;
         Query q(db(), summary_backlog_.get(), "listing sessions to summarise");
         q.text(1, bot_id);
         while (q.step()) {
-            if (q.col_int64(2) >= q.col_int64(1)) {
-                ++out.up_to_date;
-            } else {
+            if (summary_due(q.col_int64(1), q.col_int64(2), q.col_text(3), redo_fallbacks)) {
                 out.due.push_back({q.col_text(0), q.col_int64(1)});
+            } else {
+                ++out.up_to_date;
             }
         }
         return out;
@@ -553,7 +553,8 @@ class SqliteStore final : public Store {
         summary_backlog_ = prepare(
             db(),
             "SELECT s.id, (SELECT MAX(m.id) FROM messages m WHERE m.session_id = s.id) AS last, "
-            "COALESCE(ss.last_message_id, 0) FROM sessions s LEFT JOIN session_summaries ss "
+            "COALESCE(ss.last_message_id, 0), COALESCE(ss.fallback, '') FROM sessions s "
+            "LEFT JOIN session_summaries ss "
             "ON ss.session_id = s.id WHERE s.bot_id = ? AND last IS NOT NULL "
             "ORDER BY s.created_ms, s.id");
         activity_sessions_ = prepare(
@@ -974,8 +975,8 @@ class SqlitePool final : public Store {
                                                std::int64_t to_ms) override {
         return Lease(*this)->list_summaries(bot_id, from_ms, to_ms);
     }
-    SummaryBacklog summary_backlog(const std::string& bot_id) override {
-        return Lease(*this)->summary_backlog(bot_id);
+    SummaryBacklog summary_backlog(const std::string& bot_id, bool redo_fallbacks) override {
+        return Lease(*this)->summary_backlog(bot_id, redo_fallbacks);
     }
     BotActivity bot_activity(const std::string& bot_id, std::int64_t from_ms,
                              std::int64_t to_ms) override {

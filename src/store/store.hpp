@@ -116,9 +116,18 @@ struct SummaryBacklog {
         std::string session_id;
         std::int64_t last_message_id = 0;
     };
-    std::vector<Due> due;        // sessions with messages and no summary covering the last one
-    std::size_t up_to_date = 0;  // sessions whose summary covers their last message
+    std::vector<Due> due;        // sessions with messages whose summary is due (summary_due)
+    std::size_t up_to_date = 0;  // sessions whose summary is not due
 };
+
+// Whether a session whose last message is last_message_id needs a (new) summary, given its stored
+// summary's last covered message (0 when none) and fallback. A summary covering the last message
+// is up to date, unless it fell back to the offline one (the provider was down or its JSON was
+// bad) and redo_fallbacks is set (the caller has an LLM client to try again with).
+inline bool summary_due(std::int64_t last_message_id, std::int64_t covered,
+                        const std::string& fallback, bool redo_fallbacks) {
+    return covered < last_message_id || (redo_fallbacks && !fallback.empty());
+}
 
 // What SQL aggregates for a bot's analytics, over the sessions created in [from_ms, to_ms).
 struct BotActivity {
@@ -183,8 +192,9 @@ class Store {
     virtual std::vector<SessionSummary> list_summaries(const std::string& bot_id,
                                                        std::int64_t from_ms,
                                                        std::int64_t to_ms) = 0;
-    // The bot's sessions needing a summary (oldest first), and how many need none.
-    virtual SummaryBacklog summary_backlog(const std::string& bot_id) = 0;
+    // The bot's sessions needing a summary (oldest first, by summary_due with redo_fallbacks),
+    // and how many need none.
+    virtual SummaryBacklog summary_backlog(const std::string& bot_id, bool redo_fallbacks) = 0;
     // The aggregates of the sessions created in [from_ms, to_ms).
     virtual BotActivity bot_activity(const std::string& bot_id, std::int64_t from_ms,
                                      std::int64_t to_ms) = 0;
