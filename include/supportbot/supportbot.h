@@ -116,10 +116,12 @@ typedef struct sb_engine_options {
     unsigned int llm_max_attempts; /* attempts per call, retries included; 0 = 3 */
     /* Retries wait a random time up to min(max, initial * 2^retry) (exponential backoff with full
      * jitter), or what a 429/503's Retry-After asks; a Retry-After over max fails the call at once
-     * (the turn falls back). No retry starts past 2 x llm_timeout_ms from the call's start.
-     * 0 = 250 and 8000. */
+     * (the turn falls back). 0 = 250 and 8000. */
     long llm_backoff_initial_ms;
     long llm_backoff_max_ms;
+    /* No retry starts later than this from the call's start (a wait that would end past it
+     * fails the call at once); 0 = 2 x llm_timeout_ms. */
+    long llm_deadline_ms;
     /* The HS256 key that signs access tokens: at least 32 bytes. NULL or "" = no accounts: the
      * calls that need one (accounts, and bots and chat, which act for an account) fail with
      * SB_EINVAL. */
@@ -131,7 +133,7 @@ typedef struct sb_engine_options {
 #define SB_ENGINE_OPTIONS_INIT                                                                    \
     {                                                                                             \
         SB_ENGINE_OPTIONS_VERSION, NULL, NULL, 0, 0, -1.0, -1.0, 0, NULL, NULL, NULL, NULL, 0, 0, \
-            0, 0, 0, NULL, 0, 0, 0                                                                \
+            0, 0, 0, 0, NULL, 0, 0, 0                                                             \
     }
 SB_API int sb_engine_options_init(sb_engine_options* opts, unsigned int version);
 

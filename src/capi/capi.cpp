@@ -257,6 +257,9 @@ void read_options_v3(const sb_engine_options& opts, sb::EngineOptions& o) {
     if (opts.llm_backoff_max_ms) o.llm.backoff_max_ms = opts.llm_backoff_max_ms;
     if (o.llm.backoff_initial_ms > o.llm.backoff_max_ms)
         throw sb::Error(SB_EINVAL, "llm_backoff_initial_ms is over llm_backoff_max_ms");
+    if (opts.llm_deadline_ms < 0)
+        throw sb::Error(SB_EINVAL, "llm_deadline_ms must not be negative");
+    if (opts.llm_deadline_ms) o.llm.deadline_ms = opts.llm_deadline_ms;
     o.secret_key = text(opts.secret_key);
     if (!o.secret_key.empty() && o.secret_key.size() < 32)
         throw sb::Error(SB_EINVAL, "secret_key is shorter than 32 bytes");

@@ -232,6 +232,10 @@ static void test_engine_options_v2_and_v3(void) {
     CHECK(sb_engine_open(&engine, &v3) == SB_EINVAL && engine == NULL);
     CHECK(strstr(sb_last_error(), "backoff") != NULL);
     v3.llm_backoff_max_ms = 1000;
+    v3.llm_deadline_ms = -5;
+    CHECK(sb_engine_open(&engine, &v3) == SB_EINVAL && engine == NULL);
+    CHECK(strstr(sb_last_error(), "deadline") != NULL);
+    v3.llm_deadline_ms = 30000;
     CHECK(sb_engine_open(&engine, &v3) == SB_OK);
     sb_engine_close(engine);
 }
