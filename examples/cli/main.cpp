@@ -458,6 +458,14 @@ void admin_principal(const Engine& e, const Args& a, Principal& out) {
     check(sb_principal_from_token(e.engine, t.c_str(), &out.p), "verifying the token");
 }
 
+// The user --user of bot --bot (a local account), else the admin the command acts as.
+void user_or_admin_principal(const Engine& e, const Args& a, Principal& out) {
+    if (!a.user.empty())
+        local_principal(e, a.bot, a.user, out);
+    else
+        admin_principal(e, a, out);
+}
+
 // Logs in (an admin, or with --bot a user of that bot) and prints the access token, which lives
 // $ACCESS_TOKEN_EXPIRE_MINUTES minutes (default 30). Tokens verify only with the same $SECRET_KEY.
 int cmd_login(const Args& a) {
@@ -649,10 +657,7 @@ int cmd_sessions(const Args& a) {
     open_engine(e, a);
     // A user's own sessions (--user), else every session of the bot, as its owner admin.
     Principal who;
-    if (!a.user.empty())
-        local_principal(e, a.bot, a.user, who);
-    else
-        admin_principal(e, a, who);
+    user_or_admin_principal(e, a, who);
     sb_sessions* list = nullptr;
     check(sb_session_list(e.engine, who.p, a.bot.c_str(), &list), "listing sessions");
     size_t n = 0;
@@ -674,10 +679,7 @@ int cmd_history(const Args& a) {
     Engine e;
     open_engine(e, a);
     Principal who;
-    if (!a.user.empty())
-        local_principal(e, a.bot, a.user, who);
-    else
-        admin_principal(e, a, who);
+    user_or_admin_principal(e, a, who);
     sb_messages* list = nullptr;
     check(sb_session_history(e.engine, who.p, a.session.c_str(), &list), "reading the history");
     size_t n = 0;
@@ -732,10 +734,7 @@ int cmd_summarize(const Args& a) {
     Engine e;
     open_engine(e, a);
     Principal who;
-    if (!a.user.empty())
-        local_principal(e, a.bot, a.user, who);
-    else
-        admin_principal(e, a, who);
+    user_or_admin_principal(e, a, who);
     if (!a.session.empty()) {
         char* json = nullptr;
         check(sb_session_summarize(e.engine, who.p, a.session.c_str(), &json),
@@ -750,7 +749,12 @@ int cmd_summarize(const Args& a) {
     return 0;
 }
 
-int cmd_summaries(const Args& a) {
+// A bot-wide report for its owner admin, printed as the library's JSON: sb_bot_summaries or
+// sb_bot_analytics, which take the same arguments.
+int cmd_bot_report(const Args& a,
+                   int (*report)(sb_engine*, const sb_principal*, const char*, int64_t, int64_t,
+                                 char**),
+                   const char* what) {
     if (a.bot.empty()) fail("--bot ID is required", 2);
     int64_t from = 0, to = 0;
     time_range(a, from, to);
@@ -759,23 +763,7 @@ int cmd_summaries(const Args& a) {
     Principal admin;
     admin_principal(e, a, admin);
     char* json = nullptr;
-    check(sb_bot_summaries(e.engine, admin.p, a.bot.c_str(), from, to, &json),
-          "listing the summaries");
-    print_json(json);
-    return 0;
-}
-
-int cmd_analytics(const Args& a) {
-    if (a.bot.empty()) fail("--bot ID is required", 2);
-    int64_t from = 0, to = 0;
-    time_range(a, from, to);
-    Engine e;
-    open_engine(e, a);
-    Principal admin;
-    admin_principal(e, a, admin);
-    char* json = nullptr;
-    check(sb_bot_analytics(e.engine, admin.p, a.bot.c_str(), from, to, &json),
-          "computing the analytics");
+    check(report(e.engine, admin.p, a.bot.c_str(), from, to, &json), what);
     print_json(json);
     return 0;
 }
@@ -794,8 +782,10 @@ int main(int argc, char** argv) {
     if (a.command == "sessions") return cmd_sessions(a);
     if (a.command == "history") return cmd_history(a);
     if (a.command == "summarize") return cmd_summarize(a);
-    if (a.command == "summaries") return cmd_summaries(a);
-    if (a.command == "analytics") return cmd_analytics(a);
+    if (a.command == "summaries")
+        return cmd_bot_report(a, sb_bot_summaries, "listing the summaries");
+    if (a.command == "analytics")
+        return cmd_bot_report(a, sb_bot_analytics, "computing the analytics");
     if (a.command == "version") {
         std::printf("supportbot %s (ABI %d)\n", sb_version(), sb_abi_version());
         return 0;
