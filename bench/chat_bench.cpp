@@ -26,6 +26,7 @@
 //   --no-ceiling      SQLite: the library only
 //   --tsv             also print one line per measurement on stdout:
 //                     RESULT <db> <kind> <threads> <turns/s> <turns> <seconds> <answered share>
+//                     <p50 latency us> <p99 latency us>
 //   --keep            keep the SQLite files
 
 #include <sqlite3.h>
@@ -118,24 +119,36 @@ struct Measurement {
     long turns = 0;
     double seconds = 0;
     double answered = -1;  // share of timed turns answered from an FAQ (library only)
+    double p50_us = 0;     // latency of one timed turn, over all threads and passes
+    double p99_us = 0;
     double tps() const { return seconds > 0 ? static_cast<double>(turns) / seconds : 0; }
 };
 
 // Runs `threads` workers: each does warm-up turns, all meet at a barrier, then each does `turns`
 // timed turns; the time is the wall time from the barrier to the last worker's end.
-// work(thread, turn_number, timed) does one turn.
+// work(thread, turn_number, timed) does one turn. Each timed turn's latency (microseconds) is
+// appended to latencies_us.
 double run_threads(int threads, int warmup, int turns,
-                   const std::function<void(int, long, bool)>& work) {
+                   const std::function<void(int, long, bool)>& work,
+                   std::vector<double>& latencies_us) {
     std::barrier start(threads + 1);
     std::barrier done(threads + 1);
     std::vector<std::thread> pool;
     pool.reserve(static_cast<std::size_t>(threads));
+    std::vector<std::vector<double>> lat(static_cast<std::size_t>(threads));
     for (int t = 0; t < threads; ++t) {
         pool.emplace_back([&, t] {
+            std::vector<double>& mine = lat[static_cast<std::size_t>(t)];
+            mine.reserve(static_cast<std::size_t>(turns));
             long n = 0;
             for (int i = 0; i < warmup; ++i) work(t, n++, false);
             start.arrive_and_wait();
-            for (int i = 0; i < turns; ++i) work(t, n++, true);
+            for (int i = 0; i < turns; ++i) {
+                const auto before = Clock::now();
+                work(t, n++, true);
+                mine.push_back(
+                    std::chrono::duration<double, std::micro>(Clock::now() - before).count());
+            }
             done.arrive_and_wait();
         });
     }
@@ -144,6 +157,7 @@ double run_threads(int threads, int warmup, int turns,
     done.arrive_and_wait();
     const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     for (auto& th : pool) th.join();
+    for (const auto& v : lat) latencies_us.insert(latencies_us.end(), v.begin(), v.end());
     return seconds;
 }
 
@@ -225,7 +239,7 @@ class LibraryRun {
     LibraryRun(const LibraryRun&) = delete;
     LibraryRun& operator=(const LibraryRun&) = delete;
 
-    double pass(int warmup) {
+    double pass(int warmup, std::vector<double>& latencies_us) {
         const std::string label = run_label(threads_, passes_++);
         auto work = [&](int t, long n, bool timed) {
             const std::string session = "bench-" + label + "-u" + std::to_string(t) + "-s" +
@@ -254,7 +268,7 @@ class LibraryRun {
             }
             sb_reply_free(reply);
         };
-        const double seconds = run_threads(threads_, warmup, opt_.turns, work);
+        const double seconds = run_threads(threads_, warmup, opt_.turns, work, latencies_us);
         if (failed_ > 0) die(std::to_string(failed_.load()) + " turns failed");
         return seconds;
     }
@@ -451,7 +465,7 @@ class CeilingRun {
             conns_.push_back(std::make_unique<CeilingConnection>(path));
     }
 
-    double pass(int warmup) {
+    double pass(int warmup, std::vector<double>& latencies_us) {
         const std::string label = run_label(threads_, passes_++);
         auto work = [&](int t, long n, bool) {
             const std::string user = "bench-user-" + std::to_string(t);
@@ -461,7 +475,7 @@ class CeilingRun {
             conns_[static_cast<std::size_t>(t)]->turn(bot_, user, session,
                                                       n % opt_.session_turns == 0, r);
         };
-        return run_threads(threads_, warmup, opt_.turns, work);
+        return run_threads(threads_, warmup, opt_.turns, work, latencies_us);
     }
 
   private:
@@ -475,7 +489,7 @@ class CeilingRun {
 
 Measurement make_measurement(const std::string& db, const std::string& kind, int threads,
                              const Options& opt, const std::vector<double>& seconds,
-                             double answered) {
+                             std::vector<double> latencies_us, double answered) {
     Measurement m;
     m.db = db;
     m.kind = kind;
@@ -483,6 +497,14 @@ Measurement make_measurement(const std::string& db, const std::string& kind, int
     m.turns = static_cast<long>(threads) * opt.turns;
     m.seconds = median(seconds);
     m.answered = answered;
+    std::sort(latencies_us.begin(), latencies_us.end());
+    auto at = [&](double q) {
+        return latencies_us.empty() ? 0.0
+                                    : latencies_us[static_cast<std::size_t>(
+                                          q * static_cast<double>(latencies_us.size() - 1))];
+    };
+    m.p50_us = at(0.50);
+    m.p99_us = at(0.99);
     return m;
 }
 
@@ -602,31 +624,33 @@ int main(int argc, char** argv) {
             files.push_back(p);
             ceiling = std::make_unique<CeilingRun>(p, threads, opt);
         }
-        std::vector<double> lib_seconds;
-        std::vector<double> ceiling_seconds;
+        std::vector<double> lib_seconds, lib_latencies;
+        std::vector<double> ceiling_seconds, ceiling_latencies;
         for (int pass = 0; pass < opt.repeat; ++pass) {
             const int warmup = pass == 0 ? opt.warmup : 0;
             std::fprintf(stderr, "sb_chat_bench: %d thread(s), pass %d of %d...\n", threads,
                          pass + 1, opt.repeat);
-            if (lib) lib_seconds.push_back(lib->pass(warmup));
-            if (ceiling) ceiling_seconds.push_back(ceiling->pass(warmup));
+            if (lib) lib_seconds.push_back(lib->pass(warmup, lib_latencies));
+            if (ceiling) ceiling_seconds.push_back(ceiling->pass(warmup, ceiling_latencies));
         }
         if (lib)
             results.push_back(make_measurement(db, "supportbot", threads, opt, lib_seconds,
-                                               lib->answered_share()));
+                                               std::move(lib_latencies), lib->answered_share()));
         if (ceiling)
-            results.push_back(make_measurement(db, "ceiling", threads, opt, ceiling_seconds, -1));
+            results.push_back(make_measurement(db, "ceiling", threads, opt, ceiling_seconds,
+                                               std::move(ceiling_latencies), -1));
     }
     if (!opt.keep)
         for (const std::string& p : files) remove_sqlite(p);
 
-    std::printf("%-10s %-10s %7s %8s %9s %11s %9s\n", "database", "kind", "threads", "turns",
-                "seconds", "turns/s", "answered");
+    std::printf("%-10s %-10s %7s %8s %9s %11s %9s %8s %8s\n", "database", "kind", "threads",
+                "turns", "seconds", "turns/s", "answered", "p50_us", "p99_us");
     for (const Measurement& m : results) {
         char answered[32] = "-";
         if (m.answered >= 0) std::snprintf(answered, sizeof answered, "%.3f", m.answered);
-        std::printf("%-10s %-10s %7d %8ld %9.3f %11.1f %9s\n", m.db.c_str(), m.kind.c_str(),
-                    m.threads, m.turns, m.seconds, m.tps(), answered);
+        std::printf("%-10s %-10s %7d %8ld %9.3f %11.1f %9s %8.1f %8.1f\n", m.db.c_str(),
+                    m.kind.c_str(), m.threads, m.turns, m.seconds, m.tps(), answered, m.p50_us,
+                    m.p99_us);
     }
     for (const Measurement& m : results) {
         if (m.kind != "supportbot") continue;
@@ -637,7 +661,8 @@ int main(int argc, char** argv) {
     }
     if (opt.tsv)
         for (const Measurement& m : results)
-            std::printf("RESULT\t%s\t%s\t%d\t%.1f\t%ld\t%.3f\t%.3f\n", m.db.c_str(), m.kind.c_str(),
-                        m.threads, m.tps(), m.turns, m.seconds, m.answered);
+            std::printf("RESULT\t%s\t%s\t%d\t%.1f\t%ld\t%.3f\t%.3f\t%.1f\t%.1f\n", m.db.c_str(),
+                        m.kind.c_str(), m.threads, m.tps(), m.turns, m.seconds, m.answered,
+                        m.p50_us, m.p99_us);
     return 0;
 }

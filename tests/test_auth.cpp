@@ -463,6 +463,44 @@ std::string start_session(sb_engine* e, const sb_principal* who, const std::stri
 
 }  // namespace
 
+// authenticate() keeps the tokens it verified: a kept token must still expire, a token that
+// differs from it by one byte must still be checked, and a deleted account must still be refused.
+TEST_CASE("chat: auth verified tokens are kept, but still expire and are checked byte for byte") {
+    TempDir dir;
+    const std::string url = "sqlite://" + dir.path().string() + "/kept.db";
+    TestClock clock;
+    EnginePtr e = open_engine(url, clock);
+    Account admin = make_account(e.get(), "", "kept");
+    auto status_of = [&](const std::string& token) {
+        try {
+            (void)e->accounts->authenticate(token);
+            return SB_OK;
+        } catch (const sb::Error& err) {
+            return err.status();
+        }
+    };
+    CHECK(status_of(admin.token) == SB_OK);
+    CHECK(status_of(admin.token) == SB_OK);  // the kept verification
+    // One byte of the signature changed, of the payload changed, or the token cut short.
+    std::string forged = admin.token;
+    forged.back() = forged.back() == 'A' ? 'B' : 'A';
+    CHECK(status_of(forged) == SB_EUNAUTHENTICATED);
+    std::string payload = admin.token;
+    const std::size_t dot = payload.find('.');
+    payload[dot + 2] = payload[dot + 2] == 'A' ? 'B' : 'A';
+    CHECK(status_of(payload) == SB_EUNAUTHENTICATED);
+    CHECK(status_of(admin.token.substr(0, admin.token.size() - 1)) == SB_EUNAUTHENTICATED);
+    CHECK(status_of(admin.token) == SB_OK);
+    // Past its expiry (30 minutes) the kept token is refused; with the clock back, accepted.
+    clock.offset_ms->store(31 * 60 * 1000);
+    CHECK(status_of(admin.token) == SB_EUNAUTHENTICATED);
+    clock.offset_ms->store(0);
+    CHECK(status_of(admin.token) == SB_OK);
+    // Its account deleted, the kept token is refused (after the one-second existence cache).
+    REQUIRE(sb_account_delete(e.get(), admin.principal.get(), admin.id.c_str()) == SB_OK);
+    CHECK(status_of(admin.token) == SB_EUNAUTHENTICATED);
+}
+
 TEST_CASE("chat: auth registration, login and principals") {
     TempDir dir;
     for (const std::string& url : database_urls(dir)) {

@@ -1,6 +1,7 @@
 #include "auth/accounts.hpp"
 
 #include <chrono>
+#include <optional>
 
 #include "auth/account.hpp"
 #include "auth/authz.hpp"
@@ -175,8 +176,26 @@ std::string Accounts::lookup(const std::string& bot_id, std::string_view email) 
 }
 
 Principal Accounts::authenticate(std::string_view token) {
+    constexpr std::size_t kMaxVerified = 4096;
     const std::int64_t now = now_ms();
-    const TokenClaims c = verify_token(token, secret(), now / 1000);
+    const std::int64_t now_s = now / 1000;
+    std::optional<TokenClaims> known;
+    {
+        std::lock_guard lock(live_mutex_);
+        const auto it = verified_.find(token);
+        // The same time checks as verify_token: an expired (or, the clock having gone back,
+        // not yet valid) token is verified again below and refused there.
+        if (it != verified_.end() && it->second.exp > now_s &&
+            it->second.iat <= now_s + kIatSkewSeconds)
+            known = it->second;
+    }
+    if (!known) {
+        known = verify_token(token, secret(), now_s);
+        std::lock_guard lock(live_mutex_);
+        if (verified_.size() >= kMaxVerified) verified_.clear();
+        verified_.insert_or_assign(std::string(token), *known);
+    }
+    const TokenClaims& c = *known;
     Principal p;
     p.account_id = c.sub;
     p.role = c.role;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -89,8 +90,20 @@ class Accounts {
     ScryptParams params_;
     std::once_flag dummy_once_;
     std::string dummy_hash_;
+    struct TokenHash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept {
+            return std::hash<std::string_view>{}(s);
+        }
+    };
+
     std::mutex live_mutex_;
     std::unordered_map<std::string, Live> live_;  // accounts seen to exist, and when
+    // Tokens whose signature and claims were verified, by their exact bytes: a host presents the
+    // same token on every call, and verifying it again (base64, JSON, HMAC) is most of what
+    // authenticating costs. Their times are checked again on every use; bounded (cleared when
+    // full). Only tokens signed with this engine's key get in.
+    std::unordered_map<std::string, TokenClaims, TokenHash, std::equal_to<>> verified_;
 };
 
 }  // namespace sb::auth

@@ -79,7 +79,10 @@ std::int64_t now_ms() {
 }
 
 bool asks_for_human(std::string_view message) {
-    const std::vector<std::string> w = split_words(fold_text(message));
+    return asks_for_human(split_words(fold_text(message)));
+}
+
+bool asks_for_human(const std::vector<std::string>& w) {
     for (const std::string& word : w)
         if (word == "human" || word == "humans" || word == "agent" || word == "agents" ||
             word == "representative" || word == "operator")
@@ -93,13 +96,17 @@ bool asks_for_human(std::string_view message) {
 }
 
 bool looks_like_follow_up(std::string_view message) {
-    const std::vector<std::string> w = split_words(fold_text(message));
+    return looks_like_follow_up(split_words(fold_text(message)));
+}
+
+bool looks_like_follow_up(const std::vector<std::string>& w) {
     if (w.empty()) return false;
-    static const std::set<std::string> anaphora = {"that",  "it",   "this", "those", "these",
-                                                   "they",  "them", "its",  "one",   "ones",
-                                                   "there", "same", "else"};
+    static constexpr std::array<std::string_view, 13> kAnaphora = {
+        "else", "it",    "its",   "one",  "ones", "same", "that",
+        "them", "there", "these", "they", "this", "those"};  // sorted
     for (const std::string& word : w)
-        if (anaphora.count(word)) return true;
+        if (std::binary_search(kAnaphora.begin(), kAnaphora.end(), std::string_view(word)))
+            return true;
     const std::string& first = w.front();
     return first == "and" || first == "also" || first == "then" ||
            has_phrase(w, {"what", "about"}) || has_phrase(w, {"how", "about"});
@@ -383,7 +390,8 @@ Engine::Turn Engine::respond(const BotRecord& bot, const SessionRecord& session,
 
     // The recent turns are read only for a follow-up, the one case that uses them, or for the
     // LLM's prompt; every other turn saves the read.
-    const bool follow_up = !is_new && looks_like_follow_up(message);
+    const std::vector<std::string> words = split_words(fold_text(message));
+    const bool follow_up = !is_new && looks_like_follow_up(words);
     std::vector<MessageRecord> history;
     if (follow_up || (llm_ && !is_new))
         history = store().history(session.id, 2 * options_.history_turns);
@@ -402,7 +410,7 @@ Engine::Turn Engine::respond(const BotRecord& bot, const SessionRecord& session,
         turn.status = SessionStatus::Escalated;
         turn.escalation_reason = reason;
     };
-    if (asks_for_human(message)) {
+    if (asks_for_human(words)) {
         escalate("user_requested", std::string("Of course. ") + kEscalationText);
         turn.unanswered_streak = 0;
         return turn;

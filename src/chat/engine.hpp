@@ -200,8 +200,10 @@ std::string new_uuid();  // random (version 4) UUID
 std::int64_t now_ms();
 // True when the message asks for a person ("talk to an agent", "human please", ...).
 bool asks_for_human(std::string_view message);
+bool asks_for_human(const std::vector<std::string>& folded_words);  // split_words(fold_text(m))
 // True when the message reads as a follow-up to the previous turn ("and how long does that
 // take?", "what about international?").
 bool looks_like_follow_up(std::string_view message);
+bool looks_like_follow_up(const std::vector<std::string>& folded_words);
 
 }  // namespace sb

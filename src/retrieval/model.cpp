@@ -352,16 +352,17 @@ struct RawFeature {
 };
 
 // Features of a phrasing: stems, stem bigrams, and character 3- to 5-grams of the folded words
-// joined by spaces (so n-grams also span word boundaries, which catches short phrases).
-std::vector<RawFeature> raw_features(const std::vector<Token>& tokens) {
-    std::vector<RawFeature> out;
-    std::string text = " ";
+// joined by spaces (so n-grams also span word boundaries, which catches short phrases). Each is
+// given to emit(hash, group); text is working memory.
+template <typename Emit>
+void each_raw_feature(const std::vector<Token>& tokens, std::string& text, const Emit& emit) {
+    text.assign(1, ' ');
     for (std::size_t i = 0; i < tokens.size(); ++i) {
         const Token& t = tokens[i];
-        out.push_back({hash_bytes(t.stem, 1), 0});
+        emit(hash_bytes(t.stem, 1), 0);
         if (i + 1 < tokens.size()) {
             std::uint64_t h = hash_bytes(t.stem, 2) * 31 + hash_bytes(tokens[i + 1].stem, 3);
-            out.push_back({h, 1});
+            emit(h, 1);
         }
         text += t.word;
         text += ' ';
@@ -369,50 +370,83 @@ std::vector<RawFeature> raw_features(const std::vector<Token>& tokens) {
     const std::string_view view(text);
     for (std::size_t n = 3; n <= 5; ++n)
         for (std::size_t s = 0; s + n <= view.size(); ++s)
-            out.push_back({hash_bytes(view.substr(s, n), 10 + n), 2});
+            emit(hash_bytes(view.substr(s, n), 10 + n), 2);
+}
+
+std::vector<RawFeature> raw_features(const std::vector<Token>& tokens) {
+    std::vector<RawFeature> out;
+    std::string text;
+    each_raw_feature(tokens, text, [&](std::uint64_t h, int group) { out.push_back({h, group}); });
     return out;
 }
 
 constexpr std::array<float, 3> kGroupWeight = {kWordGroup, kBigramGroup, kCharGroup};
 
 // Sublinear TF-IDF per feature, each group L2-normalised and weighted, then the whole vector
-// L2-normalised. Unknown features are dropped.
-template <typename Lookup>
-SparseVector vectorise(const std::vector<RawFeature>& raw, const Lookup& lookup,
+// L2-normalised. `sorted` holds the known features of a phrasing, one item per occurrence, in
+// feature id order; id(item), idf(item) and group(item) describe an item. emit(item, value) is
+// called once per distinct feature, in id order. Training and queries share this, so a query's
+// vector is computed exactly as the training phrasings' were.
+template <typename Item, typename Id, typename Idf, typename Group, typename Emit>
+void weigh(const std::vector<Item>& sorted, const Id& id, const Idf& idf, const Group& group,
+           std::vector<float>& values, const Emit& emit) {
+    // Term frequencies: runs of equal ids.
+    values.clear();
+    std::array<float, 3> norm{};
+    for (std::size_t i = 0; i < sorted.size();) {
+        std::size_t j = i + 1;
+        while (j < sorted.size() && id(sorted[j]) == id(sorted[i])) ++j;
+        const auto count = static_cast<float>(j - i);
+        const float w = (1.0f + std::log(count)) * idf(sorted[i]);
+        values.push_back(w);
+        norm[group(sorted[i])] += w * w;
+        i = j;
+    }
+    std::size_t v = 0;
+    for (std::size_t i = 0; i < sorted.size(); ++v) {
+        const std::size_t g = group(sorted[i]);
+        values[v] *= kGroupWeight[g] / std::sqrt(std::max(norm[g], 1e-12f));
+        std::size_t j = i + 1;
+        while (j < sorted.size() && id(sorted[j]) == id(sorted[i])) ++j;
+        i = j;
+    }
+    float total = 0;
+    for (float x : values) total += x * x;
+    total = std::sqrt(std::max(total, 1e-12f));
+    v = 0;
+    for (std::size_t i = 0; i < sorted.size(); ++v) {
+        emit(sorted[i], values[v] / total);
+        std::size_t j = i + 1;
+        while (j < sorted.size() && id(sorted[j]) == id(sorted[i])) ++j;
+        i = j;
+    }
+}
+
+// The training phrasing's vector: its raw features looked up in the vocabulary.
+SparseVector vectorise(const std::vector<RawFeature>& raw,
+                       const std::unordered_map<std::uint64_t, std::uint32_t>& feature_ids,
                        const std::vector<float>& idf, const std::vector<std::uint8_t>& groups) {
-    // Term frequencies: the known ids, sorted and counted.
     std::vector<std::uint32_t> ids;
     ids.reserve(raw.size());
     for (const RawFeature& f : raw) {
-        std::uint32_t id = 0;
-        if (lookup(f.hash, id)) ids.push_back(id);
+        auto it = feature_ids.find(f.hash);
+        if (it != feature_ids.end()) ids.push_back(it->second);
     }
     std::sort(ids.begin(), ids.end());
-    std::vector<std::pair<std::uint32_t, float>> tf;
-    for (std::uint32_t id : ids) {
-        if (!tf.empty() && tf.back().first == id)
-            tf.back().second += 1.0f;
-        else
-            tf.push_back({id, 1.0f});
-    }
     SparseVector v;
-    std::array<float, 3> norm{};
-    for (const auto& [id, count] : tf) {
-        float w = (1.0f + std::log(count)) * idf[id];
-        v.ids.push_back(id);
-        v.values.push_back(w);
-        norm[groups[id]] += w * w;
-    }
-    for (std::size_t i = 0; i < v.ids.size(); ++i) {
-        int g = groups[v.ids[i]];
-        v.values[i] *= kGroupWeight[static_cast<std::size_t>(g)] /
-                       std::sqrt(std::max(norm[static_cast<std::size_t>(g)], 1e-12f));
-    }
-    float total = 0;
-    for (float x : v.values) total += x * x;
-    total = std::sqrt(std::max(total, 1e-12f));
-    for (float& x : v.values) x /= total;
+    std::vector<float> values;
+    weigh(
+        ids, [](std::uint32_t f) { return f; }, [&](std::uint32_t f) { return idf[f]; },
+        [&](std::uint32_t f) { return static_cast<std::size_t>(groups[f]); }, values,
+        [&](std::uint32_t f, float x) {
+            v.ids.push_back(f);
+            v.values.push_back(x);
+        });
     return v;
+}
+
+std::size_t slot_of(std::uint64_t key, std::size_t mask) noexcept {
+    return static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ull) >> 32) & mask;
 }
 
 }  // namespace
@@ -472,32 +506,24 @@ Classifier Classifier::train(const Corpus& corpus, const std::vector<std::uint32
         groups = std::move(kept_groups);
     }
     const std::size_t nf = feature_ids.size();
-    model.idf_.resize(nf);
+    std::vector<float> idf(nf);
     const auto docs_n = static_cast<float>(phrasings.size());
     for (std::size_t f = 0; f < nf; ++f)
-        model.idf_[f] = std::log((1.0f + docs_n) / (1.0f + static_cast<float>(df[f]))) + 1.0f;
-    model.groups_ = groups;
+        idf[f] = std::log((1.0f + docs_n) / (1.0f + static_cast<float>(df[f]))) + 1.0f;
 
     std::vector<SparseVector> xs;
     std::vector<std::uint32_t> ys;
     std::vector<float> sample_weight;
     for (std::size_t i = 0; i < phrasings.size(); ++i) {
         const Phrasing& p = corpus.phrasings[phrasings[i]];
-        xs.push_back(vectorise(
-            raws[i],
-            [&](std::uint64_t h, std::uint32_t& id) {
-                auto it = feature_ids.find(h);
-                if (it == feature_ids.end()) return false;
-                id = it->second;
-                return true;
-            },
-            model.idf_, groups));
+        xs.push_back(vectorise(raws[i], feature_ids, idf, groups));
         ys.push_back(p.doc);
         sample_weight.push_back(p.field == Field::Answer ? kAnswerSampleWeight : 1.0f);
     }
     raws.clear();
 
     // Nearest-neighbour postings over the question and alternate phrasings.
+    std::vector<std::uint32_t> nn_offsets;
     {
         // Features in more than 2% of the phrasings (function words, common n-grams) carry little
         // of a phrasing's identity and most of the postings: leaving them out of the neighbour
@@ -512,9 +538,8 @@ Classifier Classifier::train(const Corpus& corpus, const std::vector<std::uint32
                 if (in_nn(f)) ++count[f + 1];
         }
         for (std::size_t f = 0; f < nf; ++f) count[f + 1] += count[f];
-        model.nn_offsets_ = count;
-        model.nn_phrasing_.resize(count[nf]);
-        model.nn_value_.resize(count[nf]);
+        nn_offsets = count;
+        model.nn_postings_.resize(count[nf]);
         std::vector<std::uint32_t> fill(count.begin(), count.end() - 1);
         for (std::size_t i = 0; i < xs.size(); ++i) {
             if (sample_weight[i] < 1.0f) continue;
@@ -523,8 +548,7 @@ Classifier Classifier::train(const Corpus& corpus, const std::vector<std::uint32
             for (std::size_t j = 0; j < xs[i].ids.size(); ++j) {
                 if (!in_nn(xs[i].ids[j])) continue;
                 std::uint32_t at = fill[xs[i].ids[j]]++;
-                model.nn_phrasing_[at] = row;
-                model.nn_value_[at] = xs[i].values[j];
+                model.nn_postings_[at] = {row, xs[i].values[j]};
             }
         }
     }
@@ -582,60 +606,84 @@ Classifier Classifier::train(const Corpus& corpus, const std::vector<std::uint32
 
     // Store the weights as 8-bit integers with a scale per feature: a quarter of the memory, and
     // no measurable change in ranking.
-    model.w_scale_.resize(nf);
+    std::vector<float> w_scale(nf);
     model.w_quant_.resize(nf * c);
     for (std::size_t f = 0; f < nf; ++f) {
         const float* row = &weights[f * c];
         float mx = 0;
         for (std::size_t k = 0; k < c; ++k) mx = std::max(mx, std::abs(row[k]));
         const float unit = mx > 0 ? mx / 127.0f : 1.0f;
-        model.w_scale_[f] = unit;
+        w_scale[f] = unit;
         for (std::size_t k = 0; k < c; ++k)
             model.w_quant_[f * c + k] = static_cast<std::int8_t>(std::lround(row[k] / unit));
     }
 
     // Feature hashes in an open-addressing table (at most half full, linear probing) for
-    // lookups at query time.
+    // lookups at query time, each slot with what a query needs of its feature.
     std::size_t capacity = 16;
     while (capacity < 2 * nf) capacity *= 2;
-    model.feature_ids_.assign(capacity, {0, 0});
-    model.feature_mask_ = capacity - 1;
+    model.slots_.assign(capacity, Slot{});
+    model.slot_mask_ = capacity - 1;
     for (const auto& [h, id] : feature_ids) {
         const std::uint64_t key = h == 0 ? 1 : h;  // 0 marks an empty slot
-        std::size_t at =
-            static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ull) >> 32) & model.feature_mask_;
-        while (model.feature_ids_[at].first != 0) at = (at + 1) & model.feature_mask_;
-        model.feature_ids_[at] = {key, id};
+        std::size_t at = slot_of(key, model.slot_mask_);
+        while (model.slots_[at].key != 0) at = (at + 1) & model.slot_mask_;
+        Slot& slot = model.slots_[at];
+        slot.key = key;
+        slot.id = id;
+        slot.idf = idf[id];
+        slot.w_scale = w_scale[id];
+        slot.nn_begin = nn_offsets[id];
+        slot.nn_end = nn_offsets[id + 1];
+        slot.group = groups[id];
     }
     return model;
 }
 
-SparseVector Classifier::features(const std::vector<Token>& tokens) const {
-    return vectorise(
-        raw_features(tokens),
-        [&](std::uint64_t h, std::uint32_t& id) {
-            const std::uint64_t key = h == 0 ? 1 : h;
-            std::size_t at =
-                static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ull) >> 32) & feature_mask_;
-            while (feature_ids_[at].first != 0) {
-                if (feature_ids_[at].first == key) {
-                    id = feature_ids_[at].second;
-                    return true;
-                }
-                at = (at + 1) & feature_mask_;
+void Classifier::features(const std::vector<Token>& tokens, Scratch& scratch) const {
+    // Hash every raw feature and prefetch its slot, then resolve them: the table is larger than
+    // the caches, and a query has a hundred or more features, so the lookups overlap instead of
+    // waiting for memory one after the other.
+    scratch.hashes.clear();
+    scratch.hash_groups.clear();
+    each_raw_feature(tokens, scratch.text, [&](std::uint64_t h, int) {
+        const std::uint64_t key = h == 0 ? 1 : h;
+        scratch.hashes.push_back(key);
+        __builtin_prefetch(&slots_[slot_of(key, slot_mask_)]);
+    });
+    scratch.found.clear();
+    for (const std::uint64_t key : scratch.hashes) {
+        for (std::size_t at = slot_of(key, slot_mask_); slots_[at].key != 0;
+             at = (at + 1) & slot_mask_) {
+            if (slots_[at].key == key) {
+                scratch.found.push_back(&slots_[at]);
+                break;
             }
-            return false;
-        },
-        idf_, groups_);
+        }
+    }
+    std::sort(scratch.found.begin(), scratch.found.end(),
+              [](const Slot* a, const Slot* b) { return a->id < b->id; });
+    scratch.active.clear();
+    weigh(
+        scratch.found, [](const Slot* f) { return f->id; }, [](const Slot* f) { return f->idf; },
+        [](const Slot* f) { return static_cast<std::size_t>(f->group); }, scratch.values,
+        [&](const Slot* f, float x) {
+            scratch.active.push_back({f, x});
+        });
+    // The weight rows and postings the two scorers read next.
+    for (const Scratch::Active& a : scratch.active) {
+        __builtin_prefetch(&w_quant_[static_cast<std::size_t>(a.slot->id) * classes_]);
+        if (a.slot->nn_begin != a.slot->nn_end) __builtin_prefetch(&nn_postings_[a.slot->nn_begin]);
+    }
 }
 
-void Classifier::log_probs(const SparseVector& x, std::vector<float>& out) const {
+void Classifier::log_probs(Scratch& scratch) const {
+    std::vector<float>& out = scratch.log_probs;
     out.assign(bias_.begin(), bias_.end());
     const std::size_t c = classes_;
-    for (std::size_t j = 0; j < x.ids.size(); ++j) {
-        const std::size_t f = x.ids[j];
-        const float xv = x.values[j] * w_scale_[f];
-        const std::int8_t* w = &w_quant_[f * c];
+    for (const Scratch::Active& a : scratch.active) {
+        const float xv = a.value * a.slot->w_scale;
+        const std::int8_t* w = &w_quant_[static_cast<std::size_t>(a.slot->id) * c];
         for (std::size_t k = 0; k < c; ++k) out[k] += xv * static_cast<float>(w[k]);
     }
     float mx = *std::max_element(out.begin(), out.end());
@@ -645,24 +693,29 @@ void Classifier::log_probs(const SparseVector& x, std::vector<float>& out) const
     for (float& v : out) v -= log_sum;
 }
 
-void Classifier::nearest(const SparseVector& x, std::vector<float>& out) const {
-    std::vector<float> sim(nn_label_.size(), 0.0f);
-    for (std::size_t j = 0; j < x.ids.size(); ++j) {
-        const std::uint32_t f = x.ids[j];
-        const float v = x.values[j];
-        for (std::uint32_t i = nn_offsets_[f]; i < nn_offsets_[f + 1]; ++i)
-            sim[nn_phrasing_[i]] += v * nn_value_[i];
+void Classifier::nearest(Scratch& scratch) const {
+    std::vector<float>& sim = scratch.similarity;
+    sim.assign(nn_label_.size(), 0.0f);
+    for (const Scratch::Active& a : scratch.active) {
+        const float v = a.value;
+        for (std::uint32_t i = a.slot->nn_begin; i < a.slot->nn_end; ++i)
+            sim[nn_postings_[i].phrasing] += v * nn_postings_[i].value;
     }
+    std::vector<float>& out = scratch.neighbour;
     out.assign(classes_, 0.0f);
     for (std::size_t i = 0; i < sim.size(); ++i)
         out[nn_label_[i]] = std::max(out[nn_label_[i]], sim[i]);
 }
 
+void Classifier::score(const std::vector<Token>& tokens, Scratch& scratch) const {
+    features(tokens, scratch);
+    log_probs(scratch);
+    nearest(scratch);
+}
+
 std::size_t Classifier::memory_bytes() const noexcept {
-    return nn_offsets_.capacity() * 4 + nn_phrasing_.capacity() * 4 + nn_value_.capacity() * 4 +
-           nn_label_.capacity() * 4 + w_scale_.capacity() * 4 + w_quant_.capacity() +
-           bias_.capacity() * 4 + idf_.capacity() * 4 + groups_.capacity() +
-           feature_ids_.capacity() * sizeof(feature_ids_[0]);
+    return slots_.capacity() * sizeof(Slot) + w_quant_.capacity() + bias_.capacity() * 4 +
+           nn_postings_.capacity() * sizeof(Posting) + nn_label_.capacity() * 4;
 }
 
 // ---- Ranking -------------------------------------------------------------------------------
@@ -695,11 +748,9 @@ std::vector<Scored> rank(Query& query, const LexicalIndex& lexical, const Classi
 
     std::vector<Scored> all;
     if (classifier) {
-        std::vector<float> lp;
-        SparseVector x = classifier->features(query.tokens);
-        classifier->log_probs(x, lp);
-        std::vector<float> nn;
-        classifier->nearest(x, nn);
+        classifier->score(query.tokens, scratch);
+        const std::vector<float>& lp = scratch.log_probs;
+        const std::vector<float>& nn = scratch.neighbour;
         all.resize(n);
         for (std::uint32_t d = 0; d < n; ++d) {
             all[d].doc = d;

@@ -94,36 +94,51 @@ struct SparseVector {
     std::vector<float> values;
 };
 
+struct Scratch;
+
 // Multinomial logistic regression over TF-IDF word, bigram and character n-gram features.
 class Classifier {
   public:
     static bool worth_training(const Corpus& corpus) noexcept;
     static Classifier train(const Corpus& corpus, const std::vector<std::uint32_t>& phrasings);
 
-    SparseVector features(const std::vector<Token>& tokens) const;
-    // Log-probabilities for every document.
-    void log_probs(const SparseVector& x, std::vector<float>& out) const;
-    // For every document, the highest cosine similarity between x and one of its training
-    // phrasings (nearest neighbour).
-    void nearest(const SparseVector& x, std::vector<float>& out) const;
+    // The query's features (into scratch.active), its log-probability for every document
+    // (scratch.log_probs) and, for every document, the highest cosine similarity between the
+    // query and one of its training phrasings (scratch.neighbour).
+    void score(const std::vector<Token>& tokens, Scratch& scratch) const;
     std::size_t memory_bytes() const noexcept;
     std::size_t classes() const noexcept { return classes_; }
 
+    // A feature known to the model: its hash and everything a query needs about it, in one
+    // slot of an open-addressing table (a zero key is an empty slot; hash 0 is stored as 1), so
+    // that resolving a query feature touches one cache line.
+    struct Slot {
+        std::uint64_t key = 0;
+        std::uint32_t id = 0;
+        float idf = 0;
+        float w_scale = 0;  // weights of the feature: w_quant_[id * classes_ + c] * w_scale
+        std::uint32_t nn_begin = 0;  // its postings in nn_postings_
+        std::uint32_t nn_end = 0;
+        std::uint8_t group = 0;  // 0 word, 1 bigram, 2 character n-gram
+    };
+    // One nearest-neighbour posting: a training phrasing and the feature's value in it.
+    struct Posting {
+        std::uint32_t phrasing = 0;
+        float value = 0;
+    };
+
   private:
+    void features(const std::vector<Token>& tokens, Scratch& scratch) const;
+    void log_probs(Scratch& scratch) const;
+    void nearest(Scratch& scratch) const;
+
     std::size_t classes_ = 0;
-    // Feature hash -> id, open addressing; a zero key is an empty slot (hash 0 is stored as 1).
-    std::vector<std::pair<std::uint64_t, std::uint32_t>> feature_ids_;
-    std::size_t feature_mask_ = 0;
-    std::vector<float> idf_;
-    std::vector<std::uint8_t> groups_;  // feature group of each feature id
-    // Weights, feature-major, as w_quant_[f * classes_ + c] * w_scale_[f].
-    std::vector<float> w_scale_;
-    std::vector<std::int8_t> w_quant_;
+    std::vector<Slot> slots_;
+    std::size_t slot_mask_ = 0;
+    std::vector<std::int8_t> w_quant_;  // feature-major
     std::vector<float> bias_;
-    // Training phrasings by feature (CSR) for nearest-neighbour similarity.
-    std::vector<std::uint32_t> nn_offsets_;
-    std::vector<std::uint32_t> nn_phrasing_;
-    std::vector<float> nn_value_;
+    // Training phrasings by feature (CSR through the slots) for nearest-neighbour similarity.
+    std::vector<Posting> nn_postings_;
     std::vector<std::uint32_t> nn_label_;  // document of each training phrasing
 };
 
@@ -164,6 +179,20 @@ struct Scored {
 struct Scratch {
     std::vector<float> scores;  // per document, all zero between queries
     std::vector<std::uint32_t> touched;
+    // The classifier's buffers (contents meaningful only within one query).
+    struct Active {  // a feature of the query: its slot and its weight in the query's vector
+        const Classifier::Slot* slot = nullptr;
+        float value = 0;
+    };
+    std::string text;
+    std::vector<std::uint64_t> hashes;
+    std::vector<std::uint8_t> hash_groups;
+    std::vector<const Classifier::Slot*> found;
+    std::vector<Active> active;
+    std::vector<float> values;
+    std::vector<float> log_probs;
+    std::vector<float> neighbour;
+    std::vector<float> similarity;
 };
 
 // Ranks documents for an analysed query; at most k results, best first.
