@@ -53,39 +53,73 @@ pg_part() {
     db="${db%%\?*}"
     local host="${hostport%:*}" port="${hostport##*:}"
     local conn=(-h "$host" -p "$port" -U postgres)
-    local c round out tps n bot
-    for c in 1 2; do
-        for round in $(seq 1 "$SB_CHAT_REPEAT"); do
-            echo "chat_run.sh: PostgreSQL, $c thread(s)/client(s), round $round of $SB_CHAT_REPEAT" >&2
-            out="$SB_CHAT_TMP/pg-$c-$round.out"
-            "$SB_CHAT_BIN" --db "$SB_TEST_PG_URL" --threads "$c" --turns "$SB_CHAT_PG_TURNS" \
-                --faqs "$SB_CHAT_ROOT/faqs.json" --tsv >"$out"
-            cat "$out" >&2
-            grep '^RESULT' "$out" >>"$SB_CHAT_RESULTS"
-
-            # The schema and a bot (the sessions' foreign key) are the library's, from above.
-            bot="$("$SB_TEST_PG_BIN/psql" "${conn[@]}" -d "$db" -Atc \
-                "SELECT id FROM bots ORDER BY created_ms DESC LIMIT 1")"
-            out="$SB_CHAT_TMP/pgbench-$c-$round.out"
-            "$SB_TEST_PG_BIN/pgbench" "${conn[@]}" -n -M prepared \
-                -f "$SB_CHAT_ROOT/bench/pgbench_turn.sql" -D bot="$bot" -D run="$c$round$$" \
-                -D session_turns=20 -D turn=0 -c "$c" -j "$c" -T "$SB_CHAT_PGBENCH_SECONDS" \
-                "$db" >"$out" 2>&1
-            cat "$out" >&2
-            tps="$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$out")"
-            n="$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$out")"
-            if [[ -z "$tps" ]]; then
-                echo "chat_run.sh: pgbench gave no tps" >&2
-                return 1
+    local c round out tps n bot label client_cpus="" placement pi
+    local cores all_cpus server_cpus
+    cores="$(nproc)"
+    all_cpus="0-$((cores - 1))"
+    for placement in shared split; do
+        label="postgresql"
+        pi=1
+        if [[ "$placement" == split ]]; then
+            if ((cores < 2)); then
+                echo "chat_run.sh: one core: no separate-cores runs" >&2
+                break
             fi
-            printf 'RESULT\tpostgresql\tceiling\t%s\t%s\t%s\t%s\t-1\n' "$c" "$tps" "$n" \
-                "$SB_CHAT_PGBENCH_SECONDS" >>"$SB_CHAT_RESULTS"
+            # The server (the postmaster, the processes it started, and so every backend it
+            # forks from now on) on the first half of the cores; the clients on the others.
+            server_cpus="0-$((cores / 2 - 1))"
+            client_cpus="$((cores / 2))-$((cores - 1))"
+            pin_server "$server_cpus"
+            label="postgresql, separate cores"
+            pi=2
+        fi
+        for c in 1 2; do
+            for round in $(seq 1 "$SB_CHAT_REPEAT"); do
+                echo "chat_run.sh: $label, $c thread(s)/client(s), round $round of $SB_CHAT_REPEAT" >&2
+                out="$SB_CHAT_TMP/pg-$placement-$c-$round.out"
+                ${client_cpus:+taskset -c "$client_cpus"} "$SB_CHAT_BIN" --db "$SB_TEST_PG_URL" \
+                    --threads "$c" --turns "$SB_CHAT_PG_TURNS" --faqs "$SB_CHAT_ROOT/faqs.json" \
+                    --tsv >"$out"
+                cat "$out" >&2
+                grep '^RESULT' "$out" | awk -F'\t' -v OFS='\t' -v l="$label" '{ $2 = l; print }' \
+                    >>"$SB_CHAT_RESULTS"
+
+                # The schema and a bot (the sessions' foreign key) are the library's, from above.
+                bot="$("$SB_TEST_PG_BIN/psql" "${conn[@]}" -d "$db" -Atc \
+                    "SELECT id FROM bots ORDER BY created_ms DESC LIMIT 1")"
+                out="$SB_CHAT_TMP/pgbench-$placement-$c-$round.out"
+                ${client_cpus:+taskset -c "$client_cpus"} "$SB_TEST_PG_BIN/pgbench" "${conn[@]}" \
+                    -n -M prepared -f "$SB_CHAT_ROOT/bench/pgbench_turn.sql" -D bot="$bot" \
+                    -D run="$c$round$$$pi" -D session_turns=20 -D turn=0 -c "$c" \
+                    -j "$c" -T "$SB_CHAT_PGBENCH_SECONDS" "$db" >"$out" 2>&1
+                cat "$out" >&2
+                tps="$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$out")"
+                n="$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$out")"
+                if [[ -z "$tps" ]]; then
+                    echo "chat_run.sh: pgbench gave no tps" >&2
+                    return 1
+                fi
+                printf 'RESULT\t%s\tceiling\t%s\t%s\t%s\t%s\t-1\n' "$label" "$c" "$tps" "$n" \
+                    "$SB_CHAT_PGBENCH_SECONDS" >>"$SB_CHAT_RESULTS"
+            done
         done
+    done
+    [[ -n "$client_cpus" ]] && pin_server "$all_cpus"
+    return 0
+}
+
+# Sets the CPU affinity of the running server: the postmaster and its children.
+pin_server() {
+    local pm child
+    pm="$(head -n 1 "$SB_TEST_PG_DATA/postmaster.pid")"
+    taskset -a -c -p "$1" "$pm" >/dev/null
+    for child in $(pgrep -P "$pm"); do
+        taskset -a -c -p "$1" "$child" >/dev/null
     done
 }
 
 if [[ "${SB_CHAT_SKIP_PG:-0}" != 1 ]]; then
-    export -f pg_part
+    export -f pg_part pin_server
     export SB_CHAT_BIN="$build/bench/sb_chat_bench" SB_CHAT_ROOT="$root" SB_CHAT_TMP="$tmp" \
            SB_CHAT_RESULTS="$results" SB_CHAT_PG_TURNS="$pg_turns" SB_CHAT_REPEAT="$repeat" \
            SB_CHAT_PGBENCH_SECONDS="$pg_seconds"
