@@ -367,10 +367,21 @@ void each_raw_feature(const std::vector<Token>& tokens, std::string& text, const
         text += t.word;
         text += ' ';
     }
-    const std::string_view view(text);
-    for (std::size_t n = 3; n <= 5; ++n)
-        for (std::size_t s = 0; s + n <= view.size(); ++s)
-            emit(hash_bytes(view.substr(s, n), 10 + n), 2);
+    // The 3-, 4- and 5-grams starting at one place share their first bytes: one FNV-1a pass
+    // over the five bytes, the length mixed in at the end.
+    constexpr std::uint64_t kBasis = 1469598103934665603ull ^ (13 * 0x9E3779B97F4A7C15ull);
+    for (std::size_t s = 0; s + 3 <= text.size(); ++s) {
+        std::uint64_t h = kBasis;
+        const std::size_t end = std::min(text.size(), s + 5);
+        for (std::size_t i = s; i < end; ++i) {
+            h ^= static_cast<unsigned char>(text[i]);
+            h *= 1099511628211ull;
+            if (i >= s + 2) {
+                const std::uint64_t x = (h ^ (i - s + 1)) * 0xD6E8FEB86659FD93ull;
+                emit(x ^ (x >> 32), 2);
+            }
+        }
+    }
 }
 
 std::vector<RawFeature> raw_features(const std::vector<Token>& tokens) {
@@ -645,7 +656,6 @@ void Classifier::features(const std::vector<Token>& tokens, Scratch& scratch) co
     // the caches, and a query has a hundred or more features, so the lookups overlap instead of
     // waiting for memory one after the other.
     scratch.hashes.clear();
-    scratch.hash_groups.clear();
     each_raw_feature(tokens, scratch.text, [&](std::uint64_t h, int) {
         const std::uint64_t key = h == 0 ? 1 : h;
         scratch.hashes.push_back(key);
@@ -656,19 +666,21 @@ void Classifier::features(const std::vector<Token>& tokens, Scratch& scratch) co
         for (std::size_t at = slot_of(key, slot_mask_); slots_[at].key != 0;
              at = (at + 1) & slot_mask_) {
             if (slots_[at].key == key) {
-                scratch.found.push_back(&slots_[at]);
+                scratch.found.push_back({slots_[at].id, &slots_[at]});
                 break;
             }
         }
     }
+    using Found = std::pair<std::uint32_t, const Slot*>;
     std::sort(scratch.found.begin(), scratch.found.end(),
-              [](const Slot* a, const Slot* b) { return a->id < b->id; });
+              [](const Found& a, const Found& b) { return a.first < b.first; });
     scratch.active.clear();
     weigh(
-        scratch.found, [](const Slot* f) { return f->id; }, [](const Slot* f) { return f->idf; },
-        [](const Slot* f) { return static_cast<std::size_t>(f->group); }, scratch.values,
-        [&](const Slot* f, float x) {
-            scratch.active.push_back({f, x});
+        scratch.found, [](const Found& f) { return f.first; },
+        [](const Found& f) { return f.second->idf; },
+        [](const Found& f) { return static_cast<std::size_t>(f.second->group); }, scratch.values,
+        [&](const Found& f, float x) {
+            scratch.active.push_back({f.second, x});
         });
     // The weight rows and postings the two scorers read next.
     for (const Scratch::Active& a : scratch.active) {

@@ -186,8 +186,7 @@ struct Scratch {
     };
     std::string text;
     std::vector<std::uint64_t> hashes;
-    std::vector<std::uint8_t> hash_groups;
-    std::vector<const Classifier::Slot*> found;
+    std::vector<std::pair<std::uint32_t, const Classifier::Slot*>> found;  // id, slot
     std::vector<Active> active;
     std::vector<float> values;
     std::vector<float> log_probs;
