@@ -71,9 +71,9 @@ std::shared_ptr<const FaqIndex> FaqIndex::build(std::vector<FaqEntry> entries,
     Corpus corpus = analyse_corpus(impl->entries, impl->stemmer);
     impl->lexical = LexicalIndex::build(corpus, corpus.all());
     const bool with_classifier = Classifier::worth_training(corpus);
-    impl->calibrator = calibrate(corpus, with_classifier);
-    if (with_classifier)
-        impl->classifier = std::make_unique<Classifier>(Classifier::train(corpus, corpus.all()));
+    Model model = build_model(corpus, with_classifier);
+    impl->classifier = std::move(model.classifier);
+    impl->calibrator = model.calibrator;
     return std::shared_ptr<const FaqIndex>(new FaqIndex(std::move(impl)));
 }
 

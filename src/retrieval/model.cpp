@@ -1,10 +1,16 @@
 #include "retrieval/model.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <exception>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <numeric>
 #include <random>
+#include <system_error>
+#include <thread>
 #include <unordered_set>
 
 #include "common/error.hpp"
@@ -31,6 +37,9 @@ constexpr float kL2 = 1e-6f;
 // Largest set the classifier is trained for: docs x training samples (cost of an epoch).
 constexpr double kMaxTrainCost = 6.0e7;
 constexpr std::size_t kMaxClasses = 5000;
+// Threads an index build uses at most (the calibration folds and the final model train side by
+// side; there are at most kMaxFolds + 1 of them).
+constexpr std::size_t kMaxBuildThreads = 5;
 // Ranking: weight of the normalised lexical score added to the classifier's log-probability.
 constexpr float kNeighbourBlend = 2.0f;
 constexpr float kLexicalBlend = 1.0f;
@@ -880,7 +889,38 @@ constexpr double kDecisionThreshold = 0.08;
 
 }  // namespace
 
-Calibrator calibrate(const Corpus& corpus, bool with_classifier) {
+namespace {
+
+// Runs task(0) ... task(n - 1), on up to `threads` threads (the caller's included), and rethrows
+// the first exception a task threw once all have finished.
+void run_tasks(std::size_t n, std::size_t threads, const std::function<void(std::size_t)>& task) {
+    std::atomic<std::size_t> next{0};
+    std::mutex error_mutex;
+    std::exception_ptr error;
+    auto worker = [&] {
+        for (std::size_t i = next++; i < n; i = next++) {
+            try {
+                task(i);
+            } catch (...) {
+                std::lock_guard lock(error_mutex);
+                if (!error) error = std::current_exception();
+            }
+        }
+    };
+    std::vector<std::thread> pool;
+    try {
+        for (std::size_t t = 1; t < std::min(threads, n); ++t) pool.emplace_back(worker);
+    } catch (const std::system_error&) {
+        // No more threads to be had: the ones there are (and this one) do the work.
+    }
+    worker();
+    for (std::thread& t : pool) t.join();
+    if (error) std::rethrow_exception(error);
+}
+
+}  // namespace
+
+Model build_model(const Corpus& corpus, bool with_classifier) {
     std::mt19937 rng(20261125);
     std::vector<std::uint32_t> doc_order(corpus.docs);
     std::iota(doc_order.begin(), doc_order.end(), 0u);
@@ -902,33 +942,49 @@ Calibrator calibrate(const Corpus& corpus, bool with_classifier) {
     fallback.weights = prior;
     fallback.threshold = with_classifier ? 0.5 : kDecisionThreshold;
 
-    std::vector<CalibrationSample> samples;
-    Scratch scratch;
+    // The folds are drawn first, in order (one random sequence, so the model is the same
+    // whatever the number of threads); the training runs after.
+    struct Fold {
+        std::vector<std::uint32_t> train, held_in, held_out;
+    };
+    std::vector<Fold> plan;
     std::bernoulli_distribution hold(0.2);
     for (std::size_t fold = 0; fold < folds; ++fold) {
         // A quarter of the FAQs is held out entirely: their phrasings play uncovered questions.
         // A fifth of the other FAQs' alternates is held out as covered questions.
-        std::vector<std::uint32_t> train, held_in, held_out;
+        Fold f;
         for (std::uint32_t i = 0; i < corpus.phrasings.size(); ++i) {
             const Phrasing& p = corpus.phrasings[i];
             if (fold_of[p.doc] == fold) {
-                if (p.field != Field::Answer) held_out.push_back(i);
+                if (p.field != Field::Answer) f.held_out.push_back(i);
             } else if (p.field == Field::Alternate && hold(rng)) {
-                held_in.push_back(i);
+                f.held_in.push_back(i);
             } else {
-                train.push_back(i);
+                f.train.push_back(i);
             }
         }
-        if (held_in.empty() || held_out.empty()) continue;
+        if (f.held_in.empty() || f.held_out.empty()) continue;
         // Large sets: a sample of the held-out phrasings is enough.
-        for (auto* held : {&held_in, &held_out}) {
+        for (auto* held : {&f.held_in, &f.held_out}) {
             if (held->size() <= kMaxCalibrationQueries) continue;
             std::shuffle(held->begin(), held->end(), rng);
             held->resize(kMaxCalibrationQueries);
         }
-        LexicalIndex lexical = LexicalIndex::build(corpus, train);
+        plan.push_back(std::move(f));
+    }
+
+    // Each fold trains a model on its part and ranks the held-out phrasings with it; the final
+    // classifier trains on everything. They are independent: run side by side (this is most of
+    // the time it takes to build an index), their results gathered in fold order.
+    Model out;
+    std::vector<std::vector<CalibrationSample>> fold_samples(plan.size());
+    auto run_fold = [&](std::size_t fi) {
+        const Fold& f = plan[fi];
+        LexicalIndex lexical = LexicalIndex::build(corpus, f.train);
         std::unique_ptr<Classifier> model;
-        if (with_classifier) model = std::make_unique<Classifier>(Classifier::train(corpus, train));
+        if (with_classifier)
+            model = std::make_unique<Classifier>(Classifier::train(corpus, f.train));
+        Scratch scratch;
         auto add = [&](std::uint32_t pi, bool covered) {
             const Phrasing& p = corpus.phrasings[pi];
             Query q{p.tokens};
@@ -936,11 +992,23 @@ Calibrator calibrate(const Corpus& corpus, bool with_classifier) {
             std::vector<Scored> r = rank(q, lexical, model.get(), fallback, 2, scratch);
             if (r.empty()) return;
             int label = covered && r[0].doc == p.doc ? 1 : 0;
-            samples.push_back({r[0].evidence, label, covered});
+            fold_samples[fi].push_back({r[0].evidence, label, covered});
         };
-        for (std::uint32_t pi : held_in) add(pi, true);
-        for (std::uint32_t pi : held_out) add(pi, false);
-    }
+        for (std::uint32_t pi : f.held_in) add(pi, true);
+        for (std::uint32_t pi : f.held_out) add(pi, false);
+    };
+    const std::size_t tasks = plan.size() + (with_classifier ? 1 : 0);
+    const std::size_t threads =
+        std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, kMaxBuildThreads);
+    run_tasks(tasks, threads, [&](std::size_t i) {
+        if (i < plan.size())
+            run_fold(i);
+        else
+            out.classifier = std::make_unique<Classifier>(Classifier::train(corpus, corpus.all()));
+    });
+
+    std::vector<CalibrationSample> samples;
+    for (auto& fs : fold_samples) samples.insert(samples.end(), fs.begin(), fs.end());
     // Covered and uncovered questions get fixed shares of the weight, whatever their counts.
     std::size_t covered = 0;
     for (const auto& s : samples) covered += s.covered ? 1 : 0;
@@ -951,10 +1019,13 @@ Calibrator calibrate(const Corpus& corpus, bool with_classifier) {
                 ? (1.0 - kUncoveredShare) / static_cast<double>(std::max<std::size_t>(covered, 1))
                 : kUncoveredShare / static_cast<double>(std::max<std::size_t>(uncovered, 1));
     }
-    if (samples.empty()) return fallback;
-    Calibrator c = fit_calibrator(samples, prior);
-    c.threshold = kDecisionThreshold;
-    return c;
+    if (samples.empty()) {
+        out.calibrator = fallback;
+    } else {
+        out.calibrator = fit_calibrator(samples, prior);
+        out.calibrator.threshold = kDecisionThreshold;
+    }
+    return out;
 }
 
 }  // namespace sb

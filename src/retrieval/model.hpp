@@ -4,6 +4,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -163,10 +164,15 @@ struct Calibrator {
     double confidence(const Evidence& e) const noexcept;
 };
 
-// Trains models with a quarter of the FAQs held out entirely and fits the calibrator on the
-// held-out phrasings; with_classifier says whether the index ranks with a classifier or with the
-// lexical index alone. Deterministic.
-Calibrator calibrate(const Corpus& corpus, bool with_classifier);
+// What an index ranks with besides its lexical index: the classifier (trained on every phrasing;
+// null when with_classifier is false: the set ranks with the lexical index alone) and the
+// calibrator, fitted on the held-out phrasings of models trained with a quarter of the FAQs held
+// out entirely. Deterministic; the models train side by side on up to 5 threads.
+struct Model {
+    std::unique_ptr<Classifier> classifier;
+    Calibrator calibrator;
+};
+Model build_model(const Corpus& corpus, bool with_classifier);
 
 struct Scored {
     std::uint32_t doc = 0;
