@@ -3,6 +3,9 @@
 # through the library with 1 and 2 threads on SQLite and on PostgreSQL, and each database's
 # ceiling for the same writes (SQLite: a plain loop in sb_chat_bench; PostgreSQL: pgbench with
 # bench/pgbench_turn.sql on the same server and database), then prints one summary table.
+# PostgreSQL is measured twice: with the server and the clients free to share every core, and
+# with the server on the first half of the cores and the clients (the library, and pgbench
+# alike) on the other half, as when the database has a host of its own.
 # See bench/README.md, "Chat turns per second".
 #
 #   bench/chat_run.sh            summary table on stdout, progress on stderr
