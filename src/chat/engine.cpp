@@ -345,7 +345,9 @@ ChatReply Engine::chat(const ChatRequest& request) {
             record.session.escalation_reason = turn.escalation_reason;
             record.session.unanswered_streak = turn.unanswered_streak;
         }
-        record.messages = {user_message, reply_message};
+        record.messages.reserve(2);
+        record.messages.push_back(std::move(user_message));
+        record.messages.push_back(std::move(reply_message));
         try {
             store().record_turn(record);
         } catch (const Error& e) {
