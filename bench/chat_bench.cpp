@@ -26,10 +26,11 @@
 //   --no-ceiling      SQLite: the library only
 //   --tsv             also print one line per measurement on stdout:
 //                     RESULT <db> <kind> <threads> <turns/s> <turns> <seconds> <answered share>
-//                     <p50 latency us> <p99 latency us>
+//                     <p50 latency us> <p99 latency us> <process CPU us per turn>
 //   --keep            keep the SQLite files
 
 #include <sqlite3.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -121,16 +122,27 @@ struct Measurement {
     double answered = -1;  // share of timed turns answered from an FAQ (library only)
     double p50_us = 0;     // latency of one timed turn, over all threads and passes
     double p99_us = 0;
+    double cpu_us = 0;  // this process's CPU time (user + system) per timed turn
     double tps() const { return seconds > 0 ? static_cast<double>(turns) / seconds : 0; }
 };
+
+// User + system CPU time of this process so far, in seconds.
+double process_cpu_seconds() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    auto sec = [](const timeval& t) {
+        return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+    };
+    return sec(u.ru_utime) + sec(u.ru_stime);
+}
 
 // Runs `threads` workers: each does warm-up turns, all meet at a barrier, then each does `turns`
 // timed turns; the time is the wall time from the barrier to the last worker's end.
 // work(thread, turn_number, timed) does one turn. Each timed turn's latency (microseconds) is
-// appended to latencies_us.
+// appended to latencies_us; cpu_seconds gets the process's CPU time over the timed part.
 double run_threads(int threads, int warmup, int turns,
                    const std::function<void(int, long, bool)>& work,
-                   std::vector<double>& latencies_us) {
+                   std::vector<double>& latencies_us, double& cpu_seconds) {
     std::barrier start(threads + 1);
     std::barrier done(threads + 1);
     std::vector<std::thread> pool;
@@ -154,8 +166,10 @@ double run_threads(int threads, int warmup, int turns,
     }
     start.arrive_and_wait();
     const auto t0 = Clock::now();
+    const double cpu0 = process_cpu_seconds();
     done.arrive_and_wait();
     const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    cpu_seconds = process_cpu_seconds() - cpu0;
     for (auto& th : pool) th.join();
     for (const auto& v : lat) latencies_us.insert(latencies_us.end(), v.begin(), v.end());
     return seconds;
@@ -239,7 +253,7 @@ class LibraryRun {
     LibraryRun(const LibraryRun&) = delete;
     LibraryRun& operator=(const LibraryRun&) = delete;
 
-    double pass(int warmup, std::vector<double>& latencies_us) {
+    double pass(int warmup, std::vector<double>& latencies_us, double& cpu_seconds) {
         const std::string label = run_label(threads_, passes_++);
         auto work = [&](int t, long n, bool timed) {
             const std::string session = "bench-" + label + "-u" + std::to_string(t) + "-s" +
@@ -268,7 +282,8 @@ class LibraryRun {
             }
             sb_reply_free(reply);
         };
-        const double seconds = run_threads(threads_, warmup, opt_.turns, work, latencies_us);
+        const double seconds =
+            run_threads(threads_, warmup, opt_.turns, work, latencies_us, cpu_seconds);
         if (failed_ > 0) die(std::to_string(failed_.load()) + " turns failed");
         return seconds;
     }
@@ -465,7 +480,7 @@ class CeilingRun {
             conns_.push_back(std::make_unique<CeilingConnection>(path));
     }
 
-    double pass(int warmup, std::vector<double>& latencies_us) {
+    double pass(int warmup, std::vector<double>& latencies_us, double& cpu_seconds) {
         const std::string label = run_label(threads_, passes_++);
         auto work = [&](int t, long n, bool) {
             const std::string user = "bench-user-" + std::to_string(t);
@@ -475,7 +490,7 @@ class CeilingRun {
             conns_[static_cast<std::size_t>(t)]->turn(bot_, user, session,
                                                       n % opt_.session_turns == 0, r);
         };
-        return run_threads(threads_, warmup, opt_.turns, work, latencies_us);
+        return run_threads(threads_, warmup, opt_.turns, work, latencies_us, cpu_seconds);
     }
 
   private:
@@ -489,7 +504,8 @@ class CeilingRun {
 
 Measurement make_measurement(const std::string& db, const std::string& kind, int threads,
                              const Options& opt, const std::vector<double>& seconds,
-                             std::vector<double> latencies_us, double answered) {
+                             std::vector<double> latencies_us,
+                             const std::vector<double>& cpu_seconds, double answered) {
     Measurement m;
     m.db = db;
     m.kind = kind;
@@ -497,6 +513,7 @@ Measurement make_measurement(const std::string& db, const std::string& kind, int
     m.turns = static_cast<long>(threads) * opt.turns;
     m.seconds = median(seconds);
     m.answered = answered;
+    m.cpu_us = median(cpu_seconds) * 1e6 / static_cast<double>(m.turns);
     std::sort(latencies_us.begin(), latencies_us.end());
     auto at = [&](double q) {
         return latencies_us.empty() ? 0.0
@@ -624,33 +641,41 @@ int main(int argc, char** argv) {
             files.push_back(p);
             ceiling = std::make_unique<CeilingRun>(p, threads, opt);
         }
-        std::vector<double> lib_seconds, lib_latencies;
-        std::vector<double> ceiling_seconds, ceiling_latencies;
+        std::vector<double> lib_seconds, lib_latencies, lib_cpu;
+        std::vector<double> ceiling_seconds, ceiling_latencies, ceiling_cpu;
         for (int pass = 0; pass < opt.repeat; ++pass) {
             const int warmup = pass == 0 ? opt.warmup : 0;
             std::fprintf(stderr, "sb_chat_bench: %d thread(s), pass %d of %d...\n", threads,
                          pass + 1, opt.repeat);
-            if (lib) lib_seconds.push_back(lib->pass(warmup, lib_latencies));
-            if (ceiling) ceiling_seconds.push_back(ceiling->pass(warmup, ceiling_latencies));
+            double cpu = 0;
+            if (lib) {
+                lib_seconds.push_back(lib->pass(warmup, lib_latencies, cpu));
+                lib_cpu.push_back(cpu);
+            }
+            if (ceiling) {
+                ceiling_seconds.push_back(ceiling->pass(warmup, ceiling_latencies, cpu));
+                ceiling_cpu.push_back(cpu);
+            }
         }
         if (lib)
             results.push_back(make_measurement(db, "supportbot", threads, opt, lib_seconds,
-                                               std::move(lib_latencies), lib->answered_share()));
+                                               std::move(lib_latencies), lib_cpu,
+                                               lib->answered_share()));
         if (ceiling)
             results.push_back(make_measurement(db, "ceiling", threads, opt, ceiling_seconds,
-                                               std::move(ceiling_latencies), -1));
+                                               std::move(ceiling_latencies), ceiling_cpu, -1));
     }
     if (!opt.keep)
         for (const std::string& p : files) remove_sqlite(p);
 
-    std::printf("%-10s %-10s %7s %8s %9s %11s %9s %8s %8s\n", "database", "kind", "threads",
-                "turns", "seconds", "turns/s", "answered", "p50_us", "p99_us");
+    std::printf("%-10s %-10s %7s %8s %9s %11s %9s %8s %8s %8s\n", "database", "kind", "threads",
+                "turns", "seconds", "turns/s", "answered", "p50_us", "p99_us", "cpu_us");
     for (const Measurement& m : results) {
         char answered[32] = "-";
         if (m.answered >= 0) std::snprintf(answered, sizeof answered, "%.3f", m.answered);
-        std::printf("%-10s %-10s %7d %8ld %9.3f %11.1f %9s %8.1f %8.1f\n", m.db.c_str(),
+        std::printf("%-10s %-10s %7d %8ld %9.3f %11.1f %9s %8.1f %8.1f %8.1f\n", m.db.c_str(),
                     m.kind.c_str(), m.threads, m.turns, m.seconds, m.tps(), answered, m.p50_us,
-                    m.p99_us);
+                    m.p99_us, m.cpu_us);
     }
     for (const Measurement& m : results) {
         if (m.kind != "supportbot") continue;
@@ -661,8 +686,8 @@ int main(int argc, char** argv) {
     }
     if (opt.tsv)
         for (const Measurement& m : results)
-            std::printf("RESULT\t%s\t%s\t%d\t%.1f\t%ld\t%.3f\t%.3f\t%.1f\t%.1f\n", m.db.c_str(),
-                        m.kind.c_str(), m.threads, m.tps(), m.turns, m.seconds, m.answered,
-                        m.p50_us, m.p99_us);
+            std::printf("RESULT\t%s\t%s\t%d\t%.1f\t%ld\t%.3f\t%.3f\t%.1f\t%.1f\t%.1f\n",
+                        m.db.c_str(), m.kind.c_str(), m.threads, m.tps(), m.turns, m.seconds,
+                        m.answered, m.p50_us, m.p99_us, m.cpu_us);
     return 0;
 }

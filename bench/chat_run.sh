@@ -56,7 +56,9 @@ pg_part() {
     db="${db%%\?*}"
     local host="${hostport%:*}" port="${hostport##*:}"
     local conn=(-h "$host" -p "$port" -U postgres)
-    local c round out tps n bot label client_cpus="" placement pi
+    local c round out tps n bot label client_cpus="" placement pi t0 t1 user sys
+    local warmup=100 hz TIMEFORMAT='%3U %3S'
+    hz="$(getconf CLK_TCK)"
     local cores all_cpus server_cpus
     cores="$(nproc)"
     all_cpus="0-$((cores - 1))"
@@ -80,21 +82,35 @@ pg_part() {
             for round in $(seq 1 "$SB_CHAT_REPEAT"); do
                 echo "chat_run.sh: $label, $c thread(s)/client(s), round $round of $SB_CHAT_REPEAT" >&2
                 out="$SB_CHAT_TMP/pg-$placement-$c-$round.out"
+                t0="$(server_ticks)"
                 ${client_cpus:+taskset -c "$client_cpus"} "$SB_CHAT_BIN" --db "$SB_TEST_PG_URL" \
-                    --threads "$c" --turns "$SB_CHAT_PG_TURNS" --faqs "$SB_CHAT_ROOT/faqs.json" \
-                    --tsv >"$out"
+                    --threads "$c" --turns "$SB_CHAT_PG_TURNS" --warmup "$warmup" \
+                    --faqs "$SB_CHAT_ROOT/faqs.json" --tsv >"$out"
+                sleep 0.3  # the backends exit and are reaped
+                t1="$(server_ticks)"
                 cat "$out" >&2
                 grep '^RESULT' "$out" | awk -F'\t' -v OFS='\t' -v l="$label" '{ $2 = l; print }' \
                     >>"$SB_CHAT_RESULTS"
+                # Client CPU of the timed turns (sb_chat_bench's figure); the server's over the
+                # whole run (warm-up included: a few setup statements besides the turns).
+                awk -F'\t' -v OFS='\t' -v l="$label" -v ticks="$((t1 - t0))" -v hz="$hz" \
+                    -v turns="$((c * (SB_CHAT_PG_TURNS + warmup)))" \
+                    '$1 == "RESULT" { print "CPU", l, $3, $4, $11, ticks * 1e6 / hz / turns }' \
+                    "$out" >>"$SB_CHAT_RESULTS"
 
                 # The schema and a bot (the sessions' foreign key) are the library's, from above.
                 bot="$("$SB_TEST_PG_BIN/psql" "${conn[@]}" -d "$db" -Atc \
                     "SELECT id FROM bots ORDER BY created_ms DESC LIMIT 1")"
                 out="$SB_CHAT_TMP/pgbench-$placement-$c-$round.out"
-                ${client_cpus:+taskset -c "$client_cpus"} "$SB_TEST_PG_BIN/pgbench" "${conn[@]}" \
-                    -n -M prepared -f "$SB_CHAT_ROOT/bench/pgbench_turn.sql" -D bot="$bot" \
-                    -D run="$c$round$$$pi" -D session_turns=20 -D turn=0 -c "$c" \
-                    -j "$c" -T "$SB_CHAT_PGBENCH_SECONDS" "$db" >"$out" 2>&1
+                t0="$(server_ticks)"
+                {
+                    time ${client_cpus:+taskset -c "$client_cpus"} "$SB_TEST_PG_BIN/pgbench" \
+                        "${conn[@]}" -n -M prepared -f "$SB_CHAT_ROOT/bench/pgbench_turn.sql" \
+                        -D bot="$bot" -D run="$c$round$$$pi" -D session_turns=20 -D turn=0 \
+                        -c "$c" -j "$c" -T "$SB_CHAT_PGBENCH_SECONDS" "$db" >"$out" 2>&1
+                } 2>"$SB_CHAT_TMP/time.out"
+                sleep 0.3
+                t1="$(server_ticks)"
                 cat "$out" >&2
                 tps="$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$out")"
                 n="$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$out")"
@@ -104,11 +120,32 @@ pg_part() {
                 fi
                 printf 'RESULT\t%s\tceiling\t%s\t%s\t%s\t%s\t-1\n' "$label" "$c" "$tps" "$n" \
                     "$SB_CHAT_PGBENCH_SECONDS" >>"$SB_CHAT_RESULTS"
+                read -r user sys <"$SB_CHAT_TMP/time.out"
+                awk -v OFS='\t' -v l="$label" -v c="$c" -v u="$user" -v s="$sys" -v n="$n" \
+                    -v ticks="$((t1 - t0))" -v hz="$hz" \
+                    'BEGIN { print "CPU", l, "ceiling", c, (u + s) * 1e6 / n, ticks * 1e6 / hz / n }' \
+                    >>"$SB_CHAT_RESULTS"
             done
         done
     done
     [[ -n "$client_cpus" ]] && pin_server "$all_cpus"
     return 0
+}
+
+# CPU time (clock ticks, user + system) the server has used so far: the postmaster and the
+# processes it runs, and those it has reaped (backends of closed connections).
+server_ticks() {
+    local pm child total f
+    pm="$(head -n 1 "$SB_TEST_PG_DATA/postmaster.pid")"
+    # /proc/PID/stat after "PID (COMM) ": field 3 is index 0, so utime (14) is index 11.
+    read -r -a f < <(sed 's/^.*) //' "/proc/$pm/stat")
+    total=$((f[11] + f[12] + f[13] + f[14]))
+    for child in $(pgrep -P "$pm"); do
+        if read -r -a f < <(sed 's/^.*) //' "/proc/$child/stat" 2>/dev/null); then
+            total=$((total + f[11] + f[12]))
+        fi
+    done
+    echo "$total"
 }
 
 # Sets the CPU affinity of the running server: the postmaster and its children.
@@ -122,7 +159,7 @@ pin_server() {
 }
 
 if [[ "${SB_CHAT_SKIP_PG:-0}" != 1 ]]; then
-    export -f pg_part pin_server
+    export -f pg_part pin_server server_ticks
     export SB_CHAT_BIN="$build/bench/sb_chat_bench" SB_CHAT_ROOT="$root" SB_CHAT_TMP="$tmp" \
            SB_CHAT_RESULTS="$results" SB_CHAT_PG_TURNS="$pg_turns" SB_CHAT_REPEAT="$repeat" \
            SB_CHAT_PGBENCH_SECONDS="$pg_seconds"
@@ -159,3 +196,35 @@ awk -F'\t' '
                    ratio
         }
     }' "$results"
+
+# CPU per turn on PostgreSQL, medians of the rounds: the client's (the library's timed turns as
+# sb_chat_bench measures them; pgbench's whole run) and the server's (all its processes).
+if grep -q '^CPU' "$results"; then
+    echo
+    awk -F'\t' '
+        function median(key,    m, i, j, v, t) {
+            m = cnt[key]
+            for (i = 1; i <= m; i++) v[i] = val[key, i] + 0
+            for (i = 2; i <= m; i++)
+                for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+            return m % 2 ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2
+        }
+        $1 == "CPU" {
+            row = $2 SUBSEP $4
+            if (!(row in seen)) { seen[row] = 1; order[++n] = row }
+            key = $3 SUBSEP row SUBSEP "client"; val[key, ++cnt[key]] = $5
+            key = $3 SUBSEP row SUBSEP "server"; val[key, ++cnt[key]] = $6
+        }
+        END {
+            print "| database | threads | supportbot CPU us/turn: client | server | ceiling: client | server |"
+            print "|---|---:|---:|---:|---:|---:|"
+            for (i = 1; i <= n; i++) {
+                split(order[i], k, SUBSEP)
+                printf "| %s | %s | %.0f | %.0f | %.0f | %.0f |\n", k[1], k[2],
+                       median("supportbot" SUBSEP order[i] SUBSEP "client"),
+                       median("supportbot" SUBSEP order[i] SUBSEP "server"),
+                       median("ceiling" SUBSEP order[i] SUBSEP "client"),
+                       median("ceiling" SUBSEP order[i] SUBSEP "server")
+            }
+        }' "$results"
+fi
