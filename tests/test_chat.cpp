@@ -332,6 +332,14 @@ TEST_CASE("chat: helpers") {
     CHECK(sb::looks_like_follow_up("and how long does that take?"));
     CHECK(sb::looks_like_follow_up("what about international orders"));
     CHECK_FALSE(sb::looks_like_follow_up("how do I reset my password"));
+    // An existential "there" refers to nothing said before; a "there" that is a place does.
+    CHECK_FALSE(sb::looks_like_follow_up("is there a free trial for plus"));
+    CHECK_FALSE(sb::looks_like_follow_up("Are there any fees?"));
+    CHECK_FALSE(sb::looks_like_follow_up("there is a problem with my order"));
+    CHECK_FALSE(sb::looks_like_follow_up("will there be a sale"));
+    CHECK(sb::looks_like_follow_up("do you ship there?"));
+    CHECK(sb::looks_like_follow_up("how long does shipping take there"));
+    CHECK(sb::looks_like_follow_up("is there a fee for that"));
     std::string a = sb::new_uuid(), b = sb::new_uuid();
     CHECK(a != b);
     CHECK(a.size() == 36);

@@ -104,8 +104,20 @@ bool looks_like_follow_up(const std::vector<std::string>& w) {
     static constexpr std::array<std::string_view, 13> kAnaphora = {
         "else", "it",    "its",   "one",  "ones", "same", "that",
         "them", "there", "these", "they", "this", "those"};  // sorted
-    for (const std::string& word : w)
-        if (std::binary_search(kAnaphora.begin(), kAnaphora.end(), std::string_view(word)))
+    // "there" of "is there ...?", "are there any ...", "there is ..." points at nothing before.
+    auto existential = [&](std::size_t i) {
+        static constexpr std::array<std::string_view, 11> kBe = {
+            "are", "arent", "be",   "been",   "is",  "isnt",
+            "was", "wasnt", "were", "werent", "will"};  // sorted
+        auto be = [&](std::size_t j) {
+            return j < w.size() &&
+                   std::binary_search(kBe.begin(), kBe.end(), std::string_view(w[j]));
+        };
+        return w[i] == "there" && ((i > 0 && be(i - 1)) || be(i + 1));
+    };
+    for (std::size_t i = 0; i < w.size(); ++i)
+        if (std::binary_search(kAnaphora.begin(), kAnaphora.end(), std::string_view(w[i])) &&
+            !existential(i))
             return true;
     const std::string& first = w.front();
     return first == "and" || first == "also" || first == "then" ||
