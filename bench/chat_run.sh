@@ -167,9 +167,9 @@ if [[ "${SB_CHAT_SKIP_PG:-0}" != 1 ]]; then
 fi
 
 # ---- Summary ----
-# RESULT <db> <kind> <threads> <turns/s> <turns> <seconds> <answered>; several rows of one
-# (db, kind, threads) are rounds: the median is reported.
-awk -F'\t' '
+# The median of the values val[key, 1 .. cnt[key]] (the rounds of one measurement), for both
+# tables below.
+median_awk='
     function median(key,    m, i, j, v, t) {
         m = cnt[key]
         for (i = 1; i <= m; i++) v[i] = val[key, i] + 0
@@ -177,6 +177,11 @@ awk -F'\t' '
             for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
         return m % 2 ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2
     }
+'
+
+# RESULT <db> <kind> <threads> <turns/s> <turns> <seconds> <answered>; several rows of one
+# (db, kind, threads) are rounds: the median is reported.
+awk -F'\t' "$median_awk"'
     $1 == "RESULT" {
         row = $2 SUBSEP $4
         if (!(row in seen)) { seen[row] = 1; order[++n] = row }
@@ -201,14 +206,7 @@ awk -F'\t' '
 # sb_chat_bench measures them; pgbench's whole run) and the server's (all its processes).
 if grep -q '^CPU' "$results"; then
     echo
-    awk -F'\t' '
-        function median(key,    m, i, j, v, t) {
-            m = cnt[key]
-            for (i = 1; i <= m; i++) v[i] = val[key, i] + 0
-            for (i = 2; i <= m; i++)
-                for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
-            return m % 2 ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2
-        }
+    awk -F'\t' "$median_awk"'
         $1 == "CPU" {
             row = $2 SUBSEP $4
             if (!(row in seen)) { seen[row] = 1; order[++n] = row }
