@@ -210,6 +210,33 @@ TEST_CASE("building is deterministic") {
     }
 }
 
+// The build trains its models side by side; the index must not depend on how many threads did.
+TEST_CASE("building gives the same index on 1, 2 or 5 threads") {
+    auto build = [](unsigned threads) {
+        sb::IndexOptions o;
+        o.build_threads = threads;
+        return sb::FaqIndex::build(shop(), o);
+    };
+    auto one = build(1);
+    for (unsigned threads : {2u, 5u, 0u}) {
+        CAPTURE(threads);
+        auto other = build(threads);
+        CHECK(other->default_threshold() == one->default_threshold());
+        for (const char* q : {"my order has not arrived", "can i get my money back",
+                              "how long does delivery take", "reset password", "weather today"}) {
+            CAPTURE(q);
+            auto a = one->search(q, 5);
+            auto b = other->search(q, 5);
+            REQUIRE(a.size() == b.size());
+            for (std::size_t i = 0; i < a.size(); ++i) {
+                CHECK(a[i].index == b[i].index);
+                CHECK(a[i].score == b[i].score);
+                CHECK(a[i].confidence == b[i].confidence);
+            }
+        }
+    }
+}
+
 TEST_CASE("an unknown stemmer language is refused") {
     sb::IndexOptions o;
     o.language = "nope";

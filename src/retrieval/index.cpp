@@ -71,7 +71,7 @@ std::shared_ptr<const FaqIndex> FaqIndex::build(std::vector<FaqEntry> entries,
     Corpus corpus = analyse_corpus(impl->entries, impl->stemmer);
     impl->lexical = LexicalIndex::build(corpus, corpus.all());
     const bool with_classifier = Classifier::worth_training(corpus);
-    Model model = build_model(corpus, with_classifier);
+    Model model = build_model(corpus, with_classifier, options.build_threads);
     impl->classifier = std::move(model.classifier);
     impl->calibrator = model.calibrator;
     return std::shared_ptr<const FaqIndex>(new FaqIndex(std::move(impl)));

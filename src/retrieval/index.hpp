@@ -21,6 +21,9 @@ struct SearchHit {
 
 struct IndexOptions {
     std::string language = "english";  // Snowball stemmer
+    // Threads a build may use to train its models side by side (the result is the same for any
+    // number); 0: as many as the machine has, at most 5.
+    unsigned build_threads = 0;
 };
 
 class FaqIndex {

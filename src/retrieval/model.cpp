@@ -920,7 +920,7 @@ void run_tasks(std::size_t n, std::size_t threads, const std::function<void(std:
 
 }  // namespace
 
-Model build_model(const Corpus& corpus, bool with_classifier) {
+Model build_model(const Corpus& corpus, bool with_classifier, std::size_t threads) {
     std::mt19937 rng(20261125);
     std::vector<std::uint32_t> doc_order(corpus.docs);
     std::iota(doc_order.begin(), doc_order.end(), 0u);
@@ -998,9 +998,8 @@ Model build_model(const Corpus& corpus, bool with_classifier) {
         for (std::uint32_t pi : f.held_out) add(pi, false);
     };
     const std::size_t tasks = plan.size() + (with_classifier ? 1 : 0);
-    const std::size_t threads =
-        std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, kMaxBuildThreads);
-    run_tasks(tasks, threads, [&](std::size_t i) {
+    if (threads == 0) threads = std::thread::hardware_concurrency();
+    run_tasks(tasks, std::clamp<std::size_t>(threads, 1, kMaxBuildThreads), [&](std::size_t i) {
         if (i < plan.size())
             run_fold(i);
         else

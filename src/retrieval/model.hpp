@@ -167,12 +167,13 @@ struct Calibrator {
 // What an index ranks with besides its lexical index: the classifier (trained on every phrasing;
 // null when with_classifier is false: the set ranks with the lexical index alone) and the
 // calibrator, fitted on the held-out phrasings of models trained with a quarter of the FAQs held
-// out entirely. Deterministic; the models train side by side on up to 5 threads.
+// out entirely. Deterministic; the models train side by side on up to `threads` threads (0: as
+// many as the machine has, at most 5), with the same result for any number.
 struct Model {
     std::unique_ptr<Classifier> classifier;
     Calibrator calibrator;
 };
-Model build_model(const Corpus& corpus, bool with_classifier);
+Model build_model(const Corpus& corpus, bool with_classifier, std::size_t threads = 0);
 
 struct Scored {
     std::uint32_t doc = 0;
