@@ -33,16 +33,11 @@ namespace {
 
 using sb::auth::AccountRole;
 using sb::auth::Base64Alphabet;
+using sb::test::database_urls;
 using sb::test::status_of;
 using sb::test::TempDir;
 
 const std::string kSecret = "test secret key: thirty-two bytes or more";
-
-std::vector<std::string> database_urls(const TempDir& dir) {
-    std::vector<std::string> urls = {"sqlite://" + dir.path().string() + "/auth.db"};
-    if (const char* pg = std::getenv("SB_TEST_PG_URL")) urls.push_back(pg);
-    return urls;
-}
 
 std::string b64u(std::string_view s) {
     return sb::auth::base64_encode(s, Base64Alphabet::Url);
@@ -503,7 +498,7 @@ TEST_CASE("chat: auth verified tokens are kept, but still expire and are checked
 
 TEST_CASE("chat: auth registration, login and principals") {
     TempDir dir;
-    for (const std::string& url : database_urls(dir)) {
+    for (const std::string& url : database_urls(dir, "auth.db")) {
         CAPTURE(url);
         TestClock clock;
         EnginePtr e = open_engine(url, clock);
@@ -572,7 +567,7 @@ TEST_CASE("chat: auth registration, login and principals") {
 
 TEST_CASE("chat: auth failed logins are limited per e-mail and scope, and reveal nothing") {
     TempDir dir;
-    for (const std::string& url : database_urls(dir)) {
+    for (const std::string& url : database_urls(dir, "auth.db")) {
         CAPTURE(url);
         TestClock clock;
         EnginePtr e = open_engine(url, clock, 3, 60);
@@ -645,7 +640,7 @@ TEST_CASE("chat: auth concurrent wrong passwords do not get past the failed-logi
     TempDir dir;
     constexpr unsigned kLimit = 3;
     constexpr int kThreads = 16;
-    for (const std::string& url : database_urls(dir)) {
+    for (const std::string& url : database_urls(dir, "auth.db")) {
         CAPTURE(url);
         TestClock clock;
         // A hash costly enough (2^12) that the attempts overlap, still cheap next to the default.
@@ -693,7 +688,7 @@ TEST_CASE("chat: auth concurrent wrong passwords do not get past the failed-logi
 
 TEST_CASE("chat: auth an unknown account takes about as long to refuse as a wrong password") {
     TempDir dir;
-    const std::string url = database_urls(dir).front();
+    const std::string url = database_urls(dir, "auth.db").front();
     TestClock clock;
     // A cost where hashing dominates (about 16 MiB and tens of milliseconds).
     EnginePtr e = open_engine(url, clock, 1000, 900, 14);
@@ -722,7 +717,7 @@ TEST_CASE("chat: auth an unknown account takes about as long to refuse as a wron
 
 TEST_CASE("chat: auth hashes made with weaker parameters are raised at login") {
     TempDir dir;
-    for (const std::string& url : database_urls(dir)) {
+    for (const std::string& url : database_urls(dir, "auth.db")) {
         CAPTURE(url);
         TestClock clock;
         std::string id, email;
@@ -751,7 +746,7 @@ TEST_CASE("chat: auth hashes made with weaker parameters are raised at login") {
 
 TEST_CASE("chat: auth deleting accounts") {
     TempDir dir;
-    for (const std::string& url : database_urls(dir)) {
+    for (const std::string& url : database_urls(dir, "auth.db")) {
         CAPTURE(url);
         TestClock clock;
         EnginePtr e = open_engine(url, clock);
@@ -1041,7 +1036,7 @@ std::vector<Op> operations() {
 
 TEST_CASE("chat: auth matrix: every operation for every kind of caller") {
     TempDir dir;
-    for (const std::string& url : database_urls(dir)) {
+    for (const std::string& url : database_urls(dir, "auth.db")) {
         CAPTURE(url);
         TestClock clock;
         EnginePtr e = open_engine(url, clock);
@@ -1131,7 +1126,7 @@ TEST_CASE("chat: auth matrix: every operation for every kind of caller") {
 
 TEST_CASE("chat: auth one engine and its principals are shared by several threads") {
     TempDir dir;
-    for (const std::string& url : database_urls(dir)) {
+    for (const std::string& url : database_urls(dir, "auth.db")) {
         CAPTURE(url);
         TestClock clock;
         EnginePtr e = open_engine(url, clock);

@@ -23,14 +23,9 @@
 
 namespace {
 
+using sb::test::database_urls;
 using sb::test::status_of;
 using sb::test::TempDir;
-
-std::vector<std::string> database_urls(const TempDir& dir) {
-    std::vector<std::string> urls = {"sqlite://" + dir.path().string() + "/chat.db"};
-    if (const char* pg = std::getenv("SB_TEST_PG_URL")) urls.push_back(pg);
-    return urls;
-}
 
 std::vector<sb::FaqEntry> shop_faqs() {
     return sb::load_faqs_file(SB_SOURCE_DIR "/faqs.json", sb::FaqFormat::Auto, sb::FaqLimits{});
@@ -54,7 +49,7 @@ sb::ChatReply say(sb::Engine& e, const std::string& bot, const std::string& user
 
 TEST_CASE("chat: bots are stored with their FAQ sets and survive a restart") {
     TempDir dir;
-    for (const std::string& url : database_urls(dir)) {
+    for (const std::string& url : database_urls(dir, "chat.db")) {
         CAPTURE(url);
         sb::EngineOptions o;
         o.database_url = url;
@@ -93,7 +88,7 @@ TEST_CASE("chat: bots are stored with their FAQ sets and survive a restart") {
 
 TEST_CASE("chat: sessions are created, continued, and refused to other users and bots") {
     TempDir dir;
-    for (const std::string& url : database_urls(dir)) {
+    for (const std::string& url : database_urls(dir, "chat.db")) {
         CAPTURE(url);
         sb::EngineOptions o;
         o.database_url = url;
@@ -154,7 +149,7 @@ TEST_CASE("chat: sessions are created, continued, and refused to other users and
 
 TEST_CASE("chat: a follow-up question is understood from the conversation") {
     TempDir dir;
-    for (const std::string& url : database_urls(dir)) {
+    for (const std::string& url : database_urls(dir, "chat.db")) {
         CAPTURE(url);
         sb::EngineOptions o;
         o.database_url = url;
@@ -173,7 +168,7 @@ TEST_CASE("chat: a follow-up question is understood from the conversation") {
 
 TEST_CASE("chat: escalation on request, on low confidence, and after repeated misses") {
     TempDir dir;
-    for (const std::string& url : database_urls(dir)) {
+    for (const std::string& url : database_urls(dir, "chat.db")) {
         CAPTURE(url);
         sb::EngineOptions o;
         o.database_url = url;
@@ -250,7 +245,7 @@ TEST_CASE("chat: a turn that fails still stores the user's message with an error
 
 TEST_CASE("chat: many threads chat on one engine at once") {
     TempDir dir;
-    for (const std::string& url : database_urls(dir)) {
+    for (const std::string& url : database_urls(dir, "chat.db")) {
         CAPTURE(url);
         sb::EngineOptions o;
         o.database_url = url;
@@ -294,7 +289,7 @@ TEST_CASE("chat: two engines on one database take turns in one session and see e
     // Each engine remembers the sessions it wrote; the store's compare-and-set on the session's
     // revision makes an engine notice what the other did and redo the turn from a fresh read.
     TempDir dir;
-    for (const std::string& url : database_urls(dir)) {
+    for (const std::string& url : database_urls(dir, "chat.db")) {
         CAPTURE(url);
         // No FAQ clears the answer threshold and nothing escalates at once: every turn misses.
         sb::EngineOptions o;

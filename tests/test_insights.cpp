@@ -22,14 +22,9 @@
 
 namespace {
 
+using sb::test::database_urls;
 using sb::test::status_of;
 using sb::test::TempDir;
-
-std::vector<std::string> database_urls(const TempDir& dir) {
-    std::vector<std::string> urls = {"sqlite://" + dir.path().string() + "/insights.db"};
-    if (const char* pg = std::getenv("SB_TEST_PG_URL")) urls.push_back(pg);
-    return urls;
-}
 
 std::vector<sb::FaqEntry> shop_faqs() {
     return sb::load_faqs_file(SB_SOURCE_DIR "/faqs.json", sb::FaqFormat::Auto, sb::FaqLimits{});
@@ -239,7 +234,7 @@ class FakeClient final : public sb::llm::Client {
 
 TEST_CASE("chat: analytics of scripted conversations, exact figures, time ranges and gaps") {
     TempDir dir;
-    for (const std::string& url : database_urls(dir)) {
+    for (const std::string& url : database_urls(dir, "insights.db")) {
         CAPTURE(url);
         sb::Engine e(options_for(url));
         const Script s = run_script(e);
@@ -358,7 +353,7 @@ TEST_CASE("chat: analytics of scripted conversations, exact figures, time ranges
 
 TEST_CASE("chat: offline summaries are deterministic, stored, owned, and kept up to date") {
     TempDir dir;
-    for (const std::string& url : database_urls(dir)) {
+    for (const std::string& url : database_urls(dir, "insights.db")) {
         CAPTURE(url);
         sb::Engine e(options_for(url));
         const Script s = run_script(e);
@@ -466,7 +461,7 @@ TEST_CASE("chat: offline summaries are deterministic, stored, owned, and kept up
 
 TEST_CASE("chat: LLM summaries and narrative, with fallback on bad JSON and provider failure") {
     TempDir dir;
-    for (const std::string& url : database_urls(dir)) {
+    for (const std::string& url : database_urls(dir, "insights.db")) {
         CAPTURE(url);
         sb::Engine e(options_for(url));
         const Script s = run_script(e);
@@ -549,7 +544,7 @@ TEST_CASE("chat: LLM summaries and narrative, with fallback on bad JSON and prov
 
 TEST_CASE("chat: a user's question cannot close the narrative's <figures> delimiter") {
     TempDir dir;
-    for (const std::string& url : database_urls(dir)) {
+    for (const std::string& url : database_urls(dir, "insights.db")) {
         CAPTURE(url);
         sb::Engine e(options_for(url));
         const std::string bot = e.create_bot(unique("admin-"), "Shop", shop_faqs());
@@ -586,7 +581,7 @@ TEST_CASE("chat: a user's question cannot close the narrative's <figures> delimi
 
 TEST_CASE("chat: a summary that fell back is redone when the provider is back, not offline") {
     TempDir dir;
-    for (const std::string& url : database_urls(dir)) {
+    for (const std::string& url : database_urls(dir, "insights.db")) {
         CAPTURE(url);
         sb::Engine e(options_for(url));
         const Script s = run_script(e);
@@ -632,7 +627,7 @@ TEST_CASE("chat: a summary that fell back is redone when the provider is back, n
 
 TEST_CASE("chat: a bot run with the provider down asks it once, not once per session") {
     TempDir dir;
-    for (const std::string& url : database_urls(dir)) {
+    for (const std::string& url : database_urls(dir, "insights.db")) {
         CAPTURE(url);
         sb::Engine e(options_for(url));
         const Script s = run_script(e);
@@ -723,7 +718,7 @@ TEST_CASE("insights: sentiment lexicon with negation, question grouping, LLM JSO
 
 TEST_CASE("store: session summaries are upserted, never replaced by an older one, per session") {
     TempDir dir;
-    for (const std::string& url : database_urls(dir)) {
+    for (const std::string& url : database_urls(dir, "insights.db")) {
         CAPTURE(url);
         auto store = sb::Store::open(url, sb::StoreOptions{});
         sb::BotRecord bot;

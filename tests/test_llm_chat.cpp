@@ -17,17 +17,12 @@
 
 namespace {
 
+using sb::test::database_urls;
 using sb::test::FakeLlm;
 using sb::test::FakeReply;
 using sb::test::TempDir;
 
 constexpr const char* kQuestion = "how do I reset my password";
-
-std::vector<std::string> urls(const TempDir& dir) {
-    std::vector<std::string> out = {"sqlite://" + dir.path().string() + "/llm.db"};
-    if (const char* pg = std::getenv("SB_TEST_PG_URL")) out.push_back(pg);
-    return out;
-}
 
 sb::EngineOptions engine_options(const std::string& url, const FakeLlm* fake,
                                  const char* provider) {
@@ -76,7 +71,7 @@ FakeReply reply_for(const char* provider, const std::string& model_text, bool st
 
 TEST_CASE("chat: an LLM writes the reply from the top FAQs and the history; usage is stored") {
     TempDir dir;
-    for (const std::string& url : urls(dir)) {
+    for (const std::string& url : database_urls(dir, "llm.db")) {
         for (const char* provider : {"gemini", "openai"}) {
             CAPTURE(url);
             CAPTURE(provider);
@@ -128,7 +123,7 @@ TEST_CASE("chat: an LLM writes the reply from the top FAQs and the history; usag
 
 TEST_CASE("chat: when the provider keeps failing the offline answer is given, marked fallback") {
     TempDir dir;
-    for (const std::string& url : urls(dir)) {
+    for (const std::string& url : database_urls(dir, "llm.db")) {
         CAPTURE(url);
         FakeLlm fake;
         fake.otherwise({503, R"({"error":{"message":"overloaded"}})"});
@@ -175,7 +170,7 @@ TEST_CASE("chat: when the provider keeps failing the offline answer is given, ma
 
 TEST_CASE("chat: a slow provider times out and the turn still answers") {
     TempDir dir;
-    for (const std::string& url : urls(dir)) {
+    for (const std::string& url : database_urls(dir, "llm.db")) {
         CAPTURE(url);
         FakeLlm fake;
         FakeReply slow = reply_for("openai", sb::test::model_json("late", {}));
@@ -196,7 +191,7 @@ TEST_CASE("chat: a slow provider times out and the turn still answers") {
 
 TEST_CASE("chat: streaming hands on only the reply's text, in pieces that make the stored reply") {
     TempDir dir;
-    for (const std::string& url : urls(dir)) {
+    for (const std::string& url : database_urls(dir, "llm.db")) {
         for (const char* provider : {"gemini", "openai"}) {
             CAPTURE(url);
             CAPTURE(provider);
@@ -253,7 +248,7 @@ TEST_CASE("chat: streaming hands on only the reply's text, in pieces that make t
 
 TEST_CASE("chat: a host that stops the stream keeps what it received") {
     TempDir dir;
-    for (const std::string& url : urls(dir)) {
+    for (const std::string& url : database_urls(dir, "llm.db")) {
         CAPTURE(url);
         FakeLlm fake;
         sb::Engine e(engine_options(url, &fake, "gemini"));
@@ -280,7 +275,7 @@ TEST_CASE("chat: a host that stops the stream keeps what it received") {
 
 TEST_CASE("chat: deterministic escalations and offline replies reach on_text once") {
     TempDir dir;
-    for (const std::string& url : urls(dir)) {
+    for (const std::string& url : database_urls(dir, "llm.db")) {
         CAPTURE(url);
         FakeLlm fake;
         sb::Engine e(engine_options(url, &fake, "openai"));
@@ -345,7 +340,7 @@ sb_principal* new_principal(sb_engine* e, const char* bot) {
 
 TEST_CASE("chat: the C ABI streams through on_text and reports usage and fallbacks") {
     TempDir dir;
-    for (const std::string& url : urls(dir)) {
+    for (const std::string& url : database_urls(dir, "llm.db")) {
         CAPTURE(url);
         FakeLlm fake;
         sb_engine_options opts = SB_ENGINE_OPTIONS_INIT;
@@ -437,7 +432,7 @@ TEST_CASE("chat: summaries and the analytics narrative through a real LLM client
     // narrative are asked for with their JSON schemas, and a failing provider falls back to the
     // offline summary (marked) and a null narrative with its error.
     TempDir dir;
-    for (const std::string& url : urls(dir)) {
+    for (const std::string& url : database_urls(dir, "llm.db")) {
         for (const char* provider : {"gemini", "openai"}) {
             CAPTURE(url);
             CAPTURE(provider);

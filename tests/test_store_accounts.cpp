@@ -14,14 +14,9 @@
 
 namespace {
 
+using sb::test::database_urls;
 using sb::test::failure_of;
 using sb::test::TempDir;
-
-std::vector<std::string> urls(const TempDir& dir) {
-    std::vector<std::string> out = {"sqlite://" + dir.path().string() + "/accounts.db"};
-    if (const char* pg = std::getenv("SB_TEST_PG_URL")) out.push_back(pg);
-    return out;
-}
 
 sb::AccountRecord account(const std::string& role, const std::string& bot,
                           const std::string& email) {
@@ -47,7 +42,7 @@ std::vector<sb::FaqEntry> one_faq() {
 
 TEST_CASE("store: accounts are unique per role, bot and e-mail; read, updated and deleted") {
     TempDir dir;
-    for (const std::string& url : urls(dir)) {
+    for (const std::string& url : database_urls(dir, "accounts.db")) {
         CAPTURE(url);
         auto store = sb::Store::open(url, {});
         const std::string tag = sb::new_uuid().substr(0, 8);
@@ -99,7 +94,7 @@ TEST_CASE("store: accounts are unique per role, bot and e-mail; read, updated an
 TEST_CASE("store: login attempts are counted per scope within a window, limited, and pruned") {
     TempDir dir;
     constexpr std::size_t kNoLimit = 1000;
-    for (const std::string& url : urls(dir)) {
+    for (const std::string& url : database_urls(dir, "accounts.db")) {
         CAPTURE(url);
         auto store = sb::Store::open(url, {});
         const std::string a = "user\nbot\na-" + sb::new_uuid();
@@ -128,7 +123,7 @@ TEST_CASE("store: login attempts are counted per scope within a window, limited,
 
 TEST_CASE("store: all sessions of a bot, most recent first") {
     TempDir dir;
-    for (const std::string& url : urls(dir)) {
+    for (const std::string& url : database_urls(dir, "accounts.db")) {
         CAPTURE(url);
         auto store = sb::Store::open(url, {});
         sb::BotRecord bot;

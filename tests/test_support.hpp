@@ -4,9 +4,11 @@
 #include <doctest/doctest.h>
 #include <stdlib.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <system_error>
+#include <vector>
 
 #include "common/error.hpp"
 
@@ -61,5 +63,13 @@ class TempDir {
   private:
     std::filesystem::path path_;
 };
+
+// The databases a suite runs against: the SQLite file sqlite_file in dir, and the PostgreSQL
+// database SB_TEST_PG_URL names when it is set (tests/pg/with-postgres.sh).
+inline std::vector<std::string> database_urls(const TempDir& dir, const char* sqlite_file) {
+    std::vector<std::string> urls = {"sqlite://" + (dir.path() / sqlite_file).string()};
+    if (const char* pg = std::getenv("SB_TEST_PG_URL")) urls.push_back(pg);
+    return urls;
+}
 
 }  // namespace sb::test
