@@ -26,19 +26,6 @@ constexpr std::size_t kMaxNameBytes = 256;
 constexpr std::size_t kSuggestions = 3;
 constexpr std::size_t kConsidered = 3;
 
-void check_text(std::string_view value, const char* what, std::size_t max_bytes,
-                bool allow_newlines) {
-    if (value.empty()) throw Error(SB_EINVAL, std::string(what) + " is empty");
-    if (value.size() > max_bytes)
-        throw Error(SB_ELIMIT, std::string(what) + " is " + std::to_string(value.size()) +
-                                   " bytes; the limit is " + std::to_string(max_bytes));
-    if (!is_valid_utf8(value)) throw Error(SB_EPARSE, std::string(what) + " is not valid UTF-8");
-    for (unsigned char c : value) {
-        if (c == 0 || (c < 0x20 && !(allow_newlines && (c == '\n' || c == '\r' || c == '\t'))))
-            throw Error(SB_EINVAL, std::string(what) + " contains a control character");
-    }
-}
-
 bool has_phrase(const std::vector<std::string>& words, std::initializer_list<const char*> phrase) {
     const std::size_t n = phrase.size();
     if (n == 0 || words.size() < n) return false;
@@ -57,6 +44,19 @@ const char* kEscalationText =
     "I'm passing this conversation to a human agent, who will reply here as soon as possible.";
 
 }  // namespace
+
+void check_text(std::string_view value, const char* what, std::size_t max_bytes,
+                bool allow_newlines) {
+    if (value.empty()) throw Error(SB_EINVAL, std::string(what) + " is empty");
+    if (value.size() > max_bytes)
+        throw Error(SB_ELIMIT, std::string(what) + " is " + std::to_string(value.size()) +
+                                   " bytes; the limit is " + std::to_string(max_bytes));
+    if (!is_valid_utf8(value)) throw Error(SB_EPARSE, std::string(what) + " is not valid UTF-8");
+    for (unsigned char c : value) {
+        if (c == 0 || (c < 0x20 && !(allow_newlines && (c == '\n' || c == '\r' || c == '\t'))))
+            throw Error(SB_EINVAL, std::string(what) + " contains a control character");
+    }
+}
 
 std::string new_uuid() {
     std::array<unsigned char, 16> b{};

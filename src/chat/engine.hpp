@@ -198,6 +198,11 @@ class Engine {
 // Helpers, exposed for tests.
 std::string new_uuid();  // random (version 4) UUID
 std::int64_t now_ms();
+// Checks a text input: not empty, at most max_bytes, valid UTF-8, no control characters (tab,
+// newline and carriage return allowed when allow_newlines). SB_EINVAL, SB_ELIMIT or SB_EPARSE
+// naming `what` otherwise.
+void check_text(std::string_view value, const char* what, std::size_t max_bytes,
+                bool allow_newlines);
 // True when the message asks for a person ("talk to an agent", "human please", ...).
 bool asks_for_human(std::string_view message);
 bool asks_for_human(const std::vector<std::string>& folded_words);  // split_words(fold_text(m))

@@ -10,13 +10,7 @@ namespace {
 constexpr std::size_t kMaxIdBytes = 256;
 
 void check_id(const std::string& value, const char* what) {
-    if (value.empty()) throw Error(SB_EINVAL, std::string(what) + " is empty");
-    if (value.size() > kMaxIdBytes)
-        throw Error(SB_ELIMIT, std::string(what) + " is longer than " +
-                                   std::to_string(kMaxIdBytes) + " bytes");
-    if (!is_valid_utf8(value)) throw Error(SB_EPARSE, std::string(what) + " is not valid UTF-8");
-    for (unsigned char c : value)
-        if (c < 0x20) throw Error(SB_EINVAL, std::string(what) + " contains a control character");
+    check_text(value, what, kMaxIdBytes, false);
 }
 
 void check_range(std::int64_t from_ms, std::int64_t to_ms) {
