@@ -3,6 +3,12 @@
 // A pool of up to StoreOptions::pool_size connections (at least 1; the first is opened and the
 // schema migrated up front, the others when first needed). Every operation takes a connection
 // from the pool (waiting when all are busy), runs one transaction on it and gives it back.
+// A thread is given back the connection it used last when that one is idle: with connections
+// handed round, a host thread's statements go to whichever backend was free, and the kernel no
+// longer keeps each thread and the backend it talks to close together; every turn then wakes a
+// backend on another core. Measured with bench/chat_run.sh's PostgreSQL run, 2 threads on 2
+// cores: 12,500 turns/s handed round, 16,300-17,000 kept (the same as two processes of one
+// thread each).
 //
 // Reconnecting: when an operation fails with pqxx::broken_connection (e.g. the server restarted),
 // the connection is thrown away, a new one is opened and the operation is run once more. This is
@@ -26,6 +32,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -360,7 +367,7 @@ class PostgresStore final : public Store {
           max_connections_(std::max<std::size_t>(1, options.pool_size)) {
         auto first = connect();
         migrate(*first);
-        idle_.push_back(std::move(first));
+        idle_.push_back({std::move(first), std::this_thread::get_id()});
         open_count_ = 1;
     }
 
@@ -816,8 +823,14 @@ class PostgresStore final : public Store {
         std::unique_lock<std::mutex> lock(mutex_);
         available_.wait(lock, [&] { return !idle_.empty() || open_count_ < max_connections_; });
         if (!idle_.empty()) {
-            ConnPtr c = std::move(idle_.back());
-            idle_.pop_back();
+            // The connection this thread used last, when it is idle: the same backend keeps
+            // serving the same thread (see the pool's comment at the top of the file).
+            const std::thread::id self = std::this_thread::get_id();
+            auto it = std::find_if(idle_.rbegin(), idle_.rend(),
+                                   [&](const Idle& i) { return i.last_user == self; });
+            auto chosen = it == idle_.rend() ? idle_.end() - 1 : std::prev(it.base());
+            ConnPtr c = std::move(chosen->conn);
+            idle_.erase(chosen);
             return c;
         }
         ++open_count_;  // reserve the slot, then connect without holding the lock
@@ -838,7 +851,7 @@ class PostgresStore final : public Store {
         {
             std::lock_guard<std::mutex> lock(mutex_);
             if (c && c->is_open()) {
-                idle_.push_back(std::move(c));
+                idle_.push_back({std::move(c), std::this_thread::get_id()});
             } else {
                 --open_count_;
             }
@@ -926,7 +939,11 @@ class PostgresStore final : public Store {
     const std::size_t max_connections_;
     std::mutex mutex_;
     std::condition_variable available_;
-    std::vector<ConnPtr> idle_;
+    struct Idle {
+        ConnPtr conn;
+        std::thread::id last_user;  // the thread that gave it back
+    };
+    std::vector<Idle> idle_;
     std::size_t open_count_ = 0;  // idle + leased (+ being opened)
 };
 
