@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -23,6 +24,7 @@
 
 #include "common/error.hpp"
 #include "faq/faq.hpp"
+#include "store/idle_list.hpp"
 #include "store/store.hpp"
 
 namespace {
@@ -680,4 +682,36 @@ TEST_CASE("store: open by URL") {
         CHECK(failure_of([] { Store::open("sqlite://", {}); }).status == SB_EINVAL);
         CHECK(failure_of([] { Store::open("/tmp/x.db", {}); }).status == SB_EINVAL);
     }
+}
+
+TEST_CASE("store: the pools give a thread back the connection it used last") {
+    sb::IdleList<int> idle;
+    CHECK(idle.empty());
+    std::promise<void> given, go;
+    int b_took = 0;
+    idle.put(1);
+    std::thread b([&] {
+        idle.put(2);
+        given.set_value();
+        go.get_future().wait();
+        b_took = idle.take();  // its own, 2, though 1 is newer by then
+    });
+    given.get_future().wait();
+    CHECK(idle.size() == 2);
+    CHECK(idle.take() == 1);  // this thread's own, not the newest (2)
+    idle.put(1);
+    go.set_value();
+    b.join();
+    CHECK(b_took == 2);
+    CHECK(idle.take() == 1);
+    CHECK(idle.empty());
+    // A thread that gave none of them back gets the newest; a thread with two gets its newer.
+    idle.put(3);
+    idle.put(4);
+    idle.put(5);
+    int c_took = 0;
+    std::thread([&] { c_took = idle.take(); }).join();
+    CHECK(c_took == 5);
+    CHECK(idle.take() == 4);
+    CHECK(idle.take() == 3);
 }

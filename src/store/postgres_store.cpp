@@ -3,12 +3,7 @@
 // A pool of up to StoreOptions::pool_size connections (at least 1; the first is opened and the
 // schema migrated up front, the others when first needed). Every operation takes a connection
 // from the pool (waiting when all are busy), runs one transaction on it and gives it back.
-// A thread is given back the connection it used last when that one is idle: with connections
-// handed round, a host thread's statements go to whichever backend was free, and the kernel no
-// longer keeps each thread and the backend it talks to close together; every turn then wakes a
-// backend on another core. Measured with bench/chat_run.sh's PostgreSQL run, 2 threads on 2
-// cores: 12,500 turns/s handed round, 16,300-17,000 kept (the same as two processes of one
-// thread each).
+// A thread gets back the connection it used last when that one is idle (store/idle_list.hpp).
 //
 // Reconnecting: when an operation fails with pqxx::broken_connection (e.g. the server restarted),
 // the connection is thrown away, a new one is opened and the operation is run once more. This is
@@ -32,12 +27,12 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <tuple>
 #include <utility>
 #include <vector>
 
 #include "common/error.hpp"
+#include "store/idle_list.hpp"
 #include "store/store.hpp"
 
 #include "store/pqxx.hpp"
@@ -367,7 +362,7 @@ class PostgresStore final : public Store {
           max_connections_(std::max<std::size_t>(1, options.pool_size)) {
         auto first = connect();
         migrate(*first);
-        idle_.push_back({std::move(first), std::this_thread::get_id()});
+        idle_.put(std::move(first));
         open_count_ = 1;
     }
 
@@ -822,17 +817,7 @@ class PostgresStore final : public Store {
     ConnPtr acquire() {
         std::unique_lock<std::mutex> lock(mutex_);
         available_.wait(lock, [&] { return !idle_.empty() || open_count_ < max_connections_; });
-        if (!idle_.empty()) {
-            // The connection this thread used last, when it is idle: the same backend keeps
-            // serving the same thread (see the pool's comment at the top of the file).
-            const std::thread::id self = std::this_thread::get_id();
-            auto it = std::find_if(idle_.rbegin(), idle_.rend(),
-                                   [&](const Idle& i) { return i.last_user == self; });
-            auto chosen = it == idle_.rend() ? idle_.end() - 1 : std::prev(it.base());
-            ConnPtr c = std::move(chosen->conn);
-            idle_.erase(chosen);
-            return c;
-        }
+        if (!idle_.empty()) return idle_.take();
         ++open_count_;  // reserve the slot, then connect without holding the lock
         lock.unlock();
         try {
@@ -851,7 +836,7 @@ class PostgresStore final : public Store {
         {
             std::lock_guard<std::mutex> lock(mutex_);
             if (c && c->is_open()) {
-                idle_.push_back({std::move(c), std::this_thread::get_id()});
+                idle_.put(std::move(c));
             } else {
                 --open_count_;
             }
@@ -939,11 +924,7 @@ class PostgresStore final : public Store {
     const std::size_t max_connections_;
     std::mutex mutex_;
     std::condition_variable available_;
-    struct Idle {
-        ConnPtr conn;
-        std::thread::id last_user;  // the thread that gave it back
-    };
-    std::vector<Idle> idle_;
+    IdleList<ConnPtr> idle_;      // connections not leased
     std::size_t open_count_ = 0;  // idle + leased (+ being opened)
 };
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "store/idle_list.hpp"
 #include "store/store.hpp"
 
 namespace sb {
@@ -933,7 +934,7 @@ class SqlitePool final : public Store {
   public:
     SqlitePool(const std::string& path, std::size_t size)
         : path_(path), size_(std::max<std::size_t>(size, 1)) {
-        idle_.push_back(std::make_unique<SqliteStore>(path_));  // creates / migrates the schema
+        idle_.put(std::make_unique<SqliteStore>(path_));  // creates / migrates the schema
         created_ = 1;
     }
 
@@ -1032,11 +1033,7 @@ class SqlitePool final : public Store {
     std::unique_ptr<SqliteStore> take() {
         std::unique_lock lock(mu_);
         cv_.wait(lock, [&] { return !idle_.empty() || created_ < size_; });
-        if (!idle_.empty()) {
-            auto c = std::move(idle_.back());
-            idle_.pop_back();
-            return c;
-        }
+        if (!idle_.empty()) return idle_.take();
         ++created_;
         lock.unlock();
         try {
@@ -1051,7 +1048,7 @@ class SqlitePool final : public Store {
 
     void give(std::unique_ptr<SqliteStore> c) {
         std::lock_guard lock(mu_);
-        idle_.push_back(std::move(c));
+        idle_.put(std::move(c));
         cv_.notify_one();
     }
 
@@ -1059,7 +1056,7 @@ class SqlitePool final : public Store {
     std::size_t size_;
     std::mutex mu_;
     std::condition_variable cv_;
-    std::vector<std::unique_ptr<SqliteStore>> idle_;
+    IdleList<std::unique_ptr<SqliteStore>> idle_;  // a thread gets back its last one
     std::size_t created_ = 0;
 };
 
