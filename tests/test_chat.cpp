@@ -124,6 +124,13 @@ TEST_CASE("chat: sessions are created, continued, and refused to other users and
         // Another user, or the same user with another bot, cannot use or read the session.
         CHECK(status_of([&] { say(e, bot, bob, mine, "hello"); }) == SB_EFORBIDDEN);
         CHECK(status_of([&] { say(e, other_bot, alice, mine, "hello"); }) == SB_EFORBIDDEN);
+        {
+            // The same through an engine that has not seen the session (nothing cached: it
+            // first tries to create it, and the store refuses).
+            sb::Engine fresh(o);
+            CHECK(status_of([&] { say(fresh, bot, bob, mine, "hello"); }) == SB_EFORBIDDEN);
+            CHECK(status_of([&] { say(fresh, other_bot, alice, mine, "hello"); }) == SB_EFORBIDDEN);
+        }
         CHECK(status_of([&] { e.history(bot, bob, mine); }) == SB_ENOTFOUND);
         CHECK(status_of([&] { e.history(bot, alice, "no-such-session"); }) == SB_ENOTFOUND);
         CHECK(e.history(bot, alice, mine).size() == 4);  // nothing was added by the refusals
@@ -163,6 +170,19 @@ TEST_CASE("chat: a follow-up question is understood from the conversation") {
         // The same words in a fresh session, without the context, are not about refunds.
         auto alone = say(e, bot, user, std::nullopt, "and how long does that take?");
         CHECK((alone.faqs.empty() || alone.faqs[0].id != "refund-timing"));
+
+        // A second engine on the database has never seen the session: it first takes the id for
+        // a new session, the store refuses (it exists), and the turn is redone from the stored
+        // session, so the follow-up still has its context and lands in the same session.
+        sb::Engine fresh(o);
+        const std::string sid = unique("s-");
+        say(e, bot, user, sid, "I sent my return back");
+        auto later = say(fresh, bot, user, sid, "and how long does that take?");
+        REQUIRE(later.answered);
+        CHECK(later.faqs[0].id == "refund-timing");
+        CHECK(later.session_id == sid);
+        CHECK(fresh.history(bot, user, sid).size() == 4);
+        CHECK(fresh.sessions(bot, user).size() == 3);  // first, alone and sid: no other
     }
 }
 

@@ -282,7 +282,12 @@ ChatReply Engine::chat(const ChatRequest& request) {
         if (request.session_id) {
             std::optional<SessionRecord> found;
             if (attempt == 0) found = cached_session(*request.session_id);
-            if (!found) found = store().get_session(*request.session_id);
+            // An id this engine has not written is taken for a new session without reading it
+            // first: the store refuses to create a session that exists (SB_ECONFLICT) and the
+            // turn is redone from a read below, so a new session costs one round trip to the
+            // database, not two. With an LLM the read comes first: a redone turn reuses the
+            // model's answer, which must have seen the session's history.
+            if (!found && (attempt > 0 || llm_)) found = store().get_session(*request.session_id);
             if (found) {
                 if (found->bot_id != request.bot_id || found->user_id != request.user_id)
                     throw Error(SB_EFORBIDDEN,

@@ -180,7 +180,7 @@ const std::vector<std::pair<std::string, std::string>>& statements() {
         {"turn_create_session",
          "WITH s AS (INSERT INTO sessions (id, bot_id, user_id, created_ms, last_active_ms, "
          "status, escalation_reason, unanswered_streak) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
-         "RETURNING id) " +
+         "ON CONFLICT (id) DO NOTHING RETURNING id) " +
              turn_messages_sql(9)},
         {"turn_update_session",
          "WITH s AS (UPDATE sessions SET last_active_ms = $2, status = $3, escalation_reason = $4, "
@@ -525,6 +525,10 @@ class PostgresStore final : public Store {
                 } catch (const pqxx::foreign_key_violation&) {
                     throw Error(SB_ENOTFOUND, "creating session \"" + s.id +
                                                   "\": no bot with id \"" + s.bot_id + "\"");
+                }
+                if (r.size() != 2 && turn.create_session) {
+                    // DO NOTHING: the id is taken (no error, so the server logs none).
+                    throw Error(SB_ECONFLICT, "session \"" + s.id + "\" exists already");
                 }
                 if (r.size() != 2) {
                     // No row matched: the session is gone, or changed since it was read.
