@@ -12,7 +12,7 @@
 #
 # Environment: SB_BENCH_BUILD_DIR (default <repo>/build-bench), SB_BENCH_JOBS (default 2),
 # SB_CHAT_TURNS (timed turns per thread on SQLite, default 5000), SB_CHAT_PG_TURNS (on
-# PostgreSQL, default 2000), SB_CHAT_REPEAT (timed passes on SQLite, rounds on PostgreSQL; the
+# PostgreSQL, default 10000), SB_CHAT_REPEAT (timed passes on SQLite, rounds on PostgreSQL; the
 # library and its ceiling take turns and the median of each is reported; default 3),
 # SB_CHAT_PGBENCH_SECONDS (pgbench -T, default 10), SB_CHAT_SKIP_PG=1 (SQLite only).
 # PostgreSQL runs in a throwaway cluster started by tests/pg/with-postgres.sh.
@@ -23,7 +23,7 @@ root="$(dirname "$here")"
 build="${SB_BENCH_BUILD_DIR:-$root/build-bench}"
 jobs="${SB_BENCH_JOBS:-2}"
 turns="${SB_CHAT_TURNS:-5000}"
-pg_turns="${SB_CHAT_PG_TURNS:-2000}"
+pg_turns="${SB_CHAT_PG_TURNS:-10000}"
 repeat="${SB_CHAT_REPEAT:-3}"
 pg_seconds="${SB_CHAT_PGBENCH_SECONDS:-10}"
 
