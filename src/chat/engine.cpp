@@ -184,7 +184,7 @@ BotRecord Engine::get_bot(const std::string& bot_id) {
     return *bot;
 }
 
-BotRecord Engine::cached_bot(const std::string& bot_id) {
+std::shared_ptr<const BotRecord> Engine::cached_bot(const std::string& bot_id) {
     // A chat turn needs the bot's FAQ revision, which another process sharing the database may
     // change: it is read again when the cached copy is older than kBotRecheckMs, so such a change
     // takes effect within that time (changes made through this engine, at once).
@@ -196,7 +196,7 @@ BotRecord Engine::cached_bot(const std::string& bot_id) {
         if (it != bot_cache_.end() && now - it->second.second < kBotRecheckMs)
             return it->second.first;
     }
-    BotRecord bot = get_bot(bot_id);
+    auto bot = std::make_shared<const BotRecord>(get_bot(bot_id));
     std::lock_guard<std::mutex> lock(cache_mutex_);
     bot_cache_[bot_id] = {bot, now};
     return bot;
@@ -270,7 +270,8 @@ ChatReply Engine::chat(const ChatRequest& request) {
     if (request.session_id)
         check_text(*request.session_id, "session id", kMaxSessionIdBytes, false);
     check_text(request.message, "message", options_.max_message_bytes, true);
-    const BotRecord bot = cached_bot(request.bot_id);
+    const std::shared_ptr<const BotRecord> bot_record = cached_bot(request.bot_id);
+    const BotRecord& bot = *bot_record;
     // What the LLM answered, kept across the attempts below: a redone turn does not ask again.
     LlmOutcome llm_memo;
 
@@ -294,7 +295,7 @@ ChatReply Engine::chat(const ChatRequest& request) {
                                 "this session id cannot be used; choose another or leave it out");
                 if (found->status == SessionStatus::Closed)
                     throw Error(SB_ECONFLICT, "the session is closed");
-                session = *found;
+                session = std::move(*found);
             } else {
                 create = true;
             }
@@ -339,7 +340,7 @@ ChatReply Engine::chat(const ChatRequest& request) {
                                        .count();
         TurnRecord record;
         record.create_session = create;
-        record.session = session;
+        record.session = std::move(session);  // `session` is not used below
         record.session.last_active_ms = reply_message.created_ms;
         if (failure_status != SB_OK) {
             // Nothing the user typed is lost: the message is stored with an error reply.
@@ -348,7 +349,7 @@ ChatReply Engine::chat(const ChatRequest& request) {
             reply_message.error = true;
         } else {
             turn.reply.latency_ms = reply_message.latency_ms;
-            turn.reply.session_id = session.id;
+            turn.reply.session_id = record.session.id;
             reply_message.text = turn.reply.text;
             reply_message.faq_ids = turn.used_faq_ids;
             reply_message.confidence = turn.reply.confidence;
@@ -371,7 +372,7 @@ ChatReply Engine::chat(const ChatRequest& request) {
             // Another thread or process created the same session id first, or updated the
             // session since it was read: read it again and redo the turn.
             if (e.status() == SB_ECONFLICT && request.session_id) {
-                forget_session(session.id);
+                forget_session(record.session.id);
                 if (attempt < kMaxTurnAttempts - 1) continue;
             }
             // The reply failed and so did saving it (the database is down): report the first
@@ -381,7 +382,7 @@ ChatReply Engine::chat(const ChatRequest& request) {
                             failure + " (and the message could not be saved: " + e.what() + ")");
             throw;
         }
-        record.session.revision = create ? 0 : session.revision + 1;
+        record.session.revision = create ? 0 : record.session.revision + 1;
         remember_session(record.session);
         if (failure_status != SB_OK)
             throw Error(static_cast<sb_status>(failure_status),

@@ -147,7 +147,9 @@ class Engine {
     Store& database() { return store(); }
     // The bot's record as read at most a second ago (its owner never changes), for the checks
     // made before each chat turn. SB_ENOTFOUND when there is no such bot.
-    BotRecord recent_bot(const std::string& bot_id) { return cached_bot(bot_id); }
+    std::shared_ptr<const BotRecord> recent_bot(const std::string& bot_id) {
+        return cached_bot(bot_id);
+    }
 
   private:
     struct Turn;
@@ -167,7 +169,7 @@ class Engine {
     SessionRecord owned_session(const std::string& bot_id, const std::string& user_id,
                                 const std::string& session_id);
     // The bot's record, re-read from the store at most once a second.
-    BotRecord cached_bot(const std::string& bot_id);
+    std::shared_ptr<const BotRecord> cached_bot(const std::string& bot_id);
     // The index of the bot's revision as read in `bot`.
     std::shared_ptr<const FaqIndex> index_for(const BotRecord& bot);
     // The session as this engine last wrote it, when cached (an LRU of recent sessions).
@@ -184,7 +186,8 @@ class Engine {
     std::unique_ptr<Store> store_;
     std::mutex cache_mutex_;
     std::map<std::string, CachedIndex> cache_;
-    std::map<std::string, std::pair<BotRecord, std::int64_t>> bot_cache_;  // record, read at ms
+    // record, read at ms (shared: a turn holds it without copying its strings)
+    std::map<std::string, std::pair<std::shared_ptr<const BotRecord>, std::int64_t>> bot_cache_;
     std::mutex build_mutex_;  // one index build at a time
     // Sessions as this engine last wrote them, so that a turn need not read its session first:
     // the store's compare-and-set on the revision catches any change made by another engine or
