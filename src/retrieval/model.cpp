@@ -410,12 +410,17 @@ constexpr std::array<float, 3> kGroupWeight = {kWordGroup, kBigramGroup, kCharGr
 template <typename Item, typename Id, typename Idf, typename Group, typename Emit>
 void weigh(const std::vector<Item>& sorted, const Id& id, const Idf& idf, const Group& group,
            std::vector<float>& values, const Emit& emit) {
-    // Term frequencies: runs of equal ids.
+    // A distinct feature is a run of equal ids: [i, run_end(i)).
+    auto run_end = [&](std::size_t i) {
+        std::size_t j = i + 1;
+        while (j < sorted.size() && id(sorted[j]) == id(sorted[i])) ++j;
+        return j;
+    };
+    // Term frequencies.
     values.clear();
     std::array<float, 3> norm{};
     for (std::size_t i = 0; i < sorted.size();) {
-        std::size_t j = i + 1;
-        while (j < sorted.size() && id(sorted[j]) == id(sorted[i])) ++j;
+        const std::size_t j = run_end(i);
         const auto count = static_cast<float>(j - i);
         const float w = (1.0f + std::log(count)) * idf(sorted[i]);
         values.push_back(w);
@@ -423,23 +428,16 @@ void weigh(const std::vector<Item>& sorted, const Id& id, const Idf& idf, const 
         i = j;
     }
     std::size_t v = 0;
-    for (std::size_t i = 0; i < sorted.size(); ++v) {
+    for (std::size_t i = 0; i < sorted.size(); i = run_end(i), ++v) {
         const std::size_t g = group(sorted[i]);
         values[v] *= kGroupWeight[g] / std::sqrt(std::max(norm[g], 1e-12f));
-        std::size_t j = i + 1;
-        while (j < sorted.size() && id(sorted[j]) == id(sorted[i])) ++j;
-        i = j;
     }
     float total = 0;
     for (float x : values) total += x * x;
     total = std::sqrt(std::max(total, 1e-12f));
     v = 0;
-    for (std::size_t i = 0; i < sorted.size(); ++v) {
+    for (std::size_t i = 0; i < sorted.size(); i = run_end(i), ++v)
         emit(sorted[i], values[v] / total);
-        std::size_t j = i + 1;
-        while (j < sorted.size() && id(sorted[j]) == id(sorted[i])) ++j;
-        i = j;
-    }
 }
 
 // The training phrasing's vector: its raw features looked up in the vocabulary.
