@@ -526,12 +526,12 @@ class PostgresStore final : public Store {
                     throw Error(SB_ENOTFOUND, "creating session \"" + s.id +
                                                   "\": no bot with id \"" + s.bot_id + "\"");
                 }
-                if (r.size() != 2 && turn.create_session) {
-                    // DO NOTHING: the id is taken (no error, so the server logs none).
-                    throw Error(SB_ECONFLICT, "session \"" + s.id + "\" exists already");
-                }
                 if (r.size() != 2) {
-                    // No row matched: the session is gone, or changed since it was read.
+                    // Creating: ON CONFLICT DO NOTHING, the id is taken (and the server logs no
+                    // error for it).
+                    if (turn.create_session)
+                        throw Error(SB_ECONFLICT, "session \"" + s.id + "\" exists already");
+                    // Updating: no row matched, the session is gone or changed since it was read.
                     const pqxx::result e = w.exec_prepared("get_session", s.id);
                     if (e.empty()) throw Error(SB_ENOTFOUND, "no session with id \"" + s.id + "\"");
                     throw Error(
