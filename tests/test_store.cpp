@@ -493,6 +493,41 @@ TEST_CASE("store: sessions record turns; history and listing") {
     }
 }
 
+TEST_CASE("store: confidences are stored exactly") {
+    // Values whose shortest decimal has 17 digits, or is tiny, read back bit for bit: through the
+    // one-statement turn (two messages) and through the general path (here three messages).
+    const std::vector<double> values = {0.1 + 0.2, 1.0 / 3.0,         1e-300, 0.8125, 1.0,
+                                        0.0,       0.9999999999999999};
+    for (const std::string& kind : backend_kinds()) {
+        INFO("backend: " << kind);
+        Backend backend(kind);
+        auto store = backend.open();
+        store->create_bot(bot("b1", "alice", 1), small_faqs());
+        SessionRecord s = session("s1", "b1", "u1", 1000);
+        bool create = true;
+        for (std::size_t i = 0; i < values.size(); i += 2) {
+            TurnRecord t = turn(s, create, "q", 1000 + static_cast<std::int64_t>(i));
+            t.messages[0].confidence = values[i];
+            if (i + 1 < values.size()) t.messages[1].confidence = values[i + 1];
+            if (i == 2) t.messages.push_back(t.messages[1]);  // the general path
+            store->record_turn(t);
+            create = false;
+            s = *store->get_session("s1");
+        }
+        const auto h = store->history("s1", 0);
+        std::vector<double> got;
+        for (const auto& m : h) got.push_back(m.confidence);
+        // Turn 2 (i == 2) stored its reply twice.
+        std::vector<double> want = {values[0], values[1], values[2], values[3], values[3],
+                                    values[4], values[5], values[6], 0.8125};
+        REQUIRE(got.size() == want.size());
+        for (std::size_t i = 0; i < want.size(); ++i) {
+            INFO("message " << i);
+            CHECK(got[i] == want[i]);
+        }
+    }
+}
+
 TEST_CASE("store: a conflicting or failing turn writes nothing") {
     for (const std::string& kind : backend_kinds()) {
         INFO("backend: " << kind);

@@ -18,7 +18,9 @@
 //
 // Every exception leaving this file is an sb::Error.
 #include <algorithm>
+#include <charconv>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -84,6 +86,16 @@ std::string trim_message(std::string s) {
 
 std::string what_of(const std::exception& e) {
     return trim_message(e.what());
+}
+
+// A float8 parameter as text: the shortest decimal that reads back as the same double. libpqxx
+// 6.4 formats a double through a std::stringstream, a microsecond or more each (a turn has two).
+std::string float8_text(double v) {
+    if (std::isnan(v)) return "NaN";
+    if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
+    char buf[32];
+    const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    return std::string(buf, ec == std::errc() ? end : buf);
 }
 
 constexpr const char* kBotColumns =
@@ -503,22 +515,23 @@ class PostgresStore final : public Store {
                         r = w.exec_prepared(
                             "turn_create_session", s.id, s.bot_id, s.user_id, s.created_ms,
                             s.last_active_ms, status, s.escalation_reason, s.unanswered_streak,
-                            role_a, a.text, a.created_ms, faq_ids_json[0], a.confidence,
-                            a.escalated, a.escalation_reason, a.responder, a.latency_ms, a.error,
-                            a.fallback, a.prompt_tokens, a.completion_tokens, role_b, b.text,
-                            b.created_ms, faq_ids_json[1], b.confidence, b.escalated,
-                            b.escalation_reason, b.responder, b.latency_ms, b.error, b.fallback,
-                            b.prompt_tokens, b.completion_tokens);
+                            role_a, a.text, a.created_ms, faq_ids_json[0],
+                            float8_text(a.confidence), a.escalated, a.escalation_reason,
+                            a.responder, a.latency_ms, a.error, a.fallback, a.prompt_tokens,
+                            a.completion_tokens, role_b, b.text, b.created_ms, faq_ids_json[1],
+                            float8_text(b.confidence), b.escalated, b.escalation_reason,
+                            b.responder, b.latency_ms, b.error, b.fallback, b.prompt_tokens,
+                            b.completion_tokens);
                     } else {
                         r = w.exec_prepared(
                             "turn_update_session", s.id, s.last_active_ms, status,
                             s.escalation_reason, s.unanswered_streak, s.revision, role_a, a.text,
-                            a.created_ms, faq_ids_json[0], a.confidence, a.escalated,
+                            a.created_ms, faq_ids_json[0], float8_text(a.confidence), a.escalated,
                             a.escalation_reason, a.responder, a.latency_ms, a.error, a.fallback,
                             a.prompt_tokens, a.completion_tokens, role_b, b.text, b.created_ms,
-                            faq_ids_json[1], b.confidence, b.escalated, b.escalation_reason,
-                            b.responder, b.latency_ms, b.error, b.fallback, b.prompt_tokens,
-                            b.completion_tokens);
+                            faq_ids_json[1], float8_text(b.confidence), b.escalated,
+                            b.escalation_reason, b.responder, b.latency_ms, b.error, b.fallback,
+                            b.prompt_tokens, b.completion_tokens);
                     }
                 } catch (const pqxx::unique_violation&) {
                     throw Error(SB_ECONFLICT, "session \"" + s.id + "\" exists already");
@@ -572,9 +585,10 @@ class PostgresStore final : public Store {
                 const MessageRecord& m = turn.messages[i];
                 try {
                     w.exec_prepared("insert_message", m.session_id, std::string(to_string(m.role)),
-                                    m.text, m.created_ms, faq_ids_json[i], m.confidence,
-                                    m.escalated, m.escalation_reason, m.responder, m.latency_ms,
-                                    m.error, m.fallback, m.prompt_tokens, m.completion_tokens);
+                                    m.text, m.created_ms, faq_ids_json[i],
+                                    float8_text(m.confidence), m.escalated, m.escalation_reason,
+                                    m.responder, m.latency_ms, m.error, m.fallback, m.prompt_tokens,
+                                    m.completion_tokens);
                 } catch (const pqxx::foreign_key_violation&) {
                     throw Error(SB_ENOTFOUND,
                                 "storing a message: no session with id \"" + m.session_id + "\"");
