@@ -500,17 +500,25 @@ Classifier Classifier::train(const Corpus& corpus, const std::vector<std::uint32
         }
     }
     // Bigrams and character n-grams seen in one phrasing only are dropped (most of the
-    // vocabulary, little of the signal); every word is kept. Ids are renumbered densely.
+    // vocabulary, little of the signal); every word is kept. The kept ones are numbered densely
+    // by group, and within a group by falling document frequency (see Classifier's members).
     constexpr std::uint32_t kMinDf = 2;
     {
+        std::vector<std::uint32_t> kept;
+        for (std::uint32_t f = 0; f < df.size(); ++f)
+            if (groups[f] == 0 || df[f] >= kMinDf) kept.push_back(f);
+        std::sort(kept.begin(), kept.end(), [&](std::uint32_t a, std::uint32_t b) {
+            if (groups[a] != groups[b]) return groups[a] < groups[b];
+            if (df[a] != df[b]) return df[a] > df[b];
+            return a < b;
+        });
         std::vector<std::uint32_t> remap(df.size(), UINT32_MAX);
-        std::vector<std::uint32_t> kept_df;
-        std::vector<std::uint8_t> kept_groups;
-        for (std::size_t f = 0; f < df.size(); ++f) {
-            if (groups[f] != 0 && df[f] < kMinDf) continue;
-            remap[f] = static_cast<std::uint32_t>(kept_df.size());
-            kept_df.push_back(df[f]);
-            kept_groups.push_back(groups[f]);
+        std::vector<std::uint32_t> kept_df(kept.size());
+        std::vector<std::uint8_t> kept_groups(kept.size());
+        for (std::uint32_t i = 0; i < kept.size(); ++i) {
+            remap[kept[i]] = i;
+            kept_df[i] = df[kept[i]];
+            kept_groups[i] = groups[kept[i]];
         }
         for (auto it = feature_ids.begin(); it != feature_ids.end();) {
             if (remap[it->second] == UINT32_MAX) {
@@ -522,6 +530,9 @@ Classifier Classifier::train(const Corpus& corpus, const std::vector<std::uint32
         }
         df = std::move(kept_df);
         groups = std::move(kept_groups);
+        for (std::size_t g = 0; g < model.group_begin_.size(); ++g)
+            model.group_begin_[g] = static_cast<std::uint32_t>(
+                std::lower_bound(groups.begin(), groups.end(), g) - groups.begin());
     }
     const std::size_t nf = feature_ids.size();
     std::vector<float> idf(nf);
@@ -541,7 +552,6 @@ Classifier Classifier::train(const Corpus& corpus, const std::vector<std::uint32
     raws.clear();
 
     // Nearest-neighbour postings over the question and alternate phrasings.
-    std::vector<std::uint32_t> nn_offsets;
     {
         // Features in more than 2% of the phrasings (function words, common n-grams) carry little
         // of a phrasing's identity and most of the postings: leaving them out of the neighbour
@@ -556,7 +566,7 @@ Classifier Classifier::train(const Corpus& corpus, const std::vector<std::uint32
                 if (in_nn(f)) ++count[f + 1];
         }
         for (std::size_t f = 0; f < nf; ++f) count[f + 1] += count[f];
-        nn_offsets = count;
+        model.nn_offsets_ = count;
         model.nn_postings_.resize(count[nf]);
         std::vector<std::uint32_t> fill(count.begin(), count.end() - 1);
         for (std::size_t i = 0; i < xs.size(); ++i) {
@@ -624,36 +634,29 @@ Classifier Classifier::train(const Corpus& corpus, const std::vector<std::uint32
 
     // Store the weights as 8-bit integers with a scale per feature: a quarter of the memory, and
     // no measurable change in ranking.
-    std::vector<float> w_scale(nf);
+    model.w_scale_.resize(nf);
     model.w_quant_.resize(nf * c);
     for (std::size_t f = 0; f < nf; ++f) {
         const float* row = &weights[f * c];
         float mx = 0;
         for (std::size_t k = 0; k < c; ++k) mx = std::max(mx, std::abs(row[k]));
         const float unit = mx > 0 ? mx / 127.0f : 1.0f;
-        w_scale[f] = unit;
+        model.w_scale_[f] = unit;
         for (std::size_t k = 0; k < c; ++k)
             model.w_quant_[f * c + k] = static_cast<std::int8_t>(std::lround(row[k] / unit));
     }
 
-    // Feature hashes in an open-addressing table (at most half full, linear probing) for
-    // lookups at query time, each slot with what a query needs of its feature.
+    // Feature hashes in an open-addressing table (at most three quarters full, linear probing)
+    // for lookups at query time.
     std::size_t capacity = 16;
-    while (capacity < 2 * nf) capacity *= 2;
+    while (4 * nf > 3 * capacity) capacity *= 2;
     model.slots_.assign(capacity, Slot{});
     model.slot_mask_ = capacity - 1;
     for (const auto& [h, id] : feature_ids) {
         const std::uint64_t key = h == 0 ? 1 : h;  // 0 marks an empty slot
         std::size_t at = slot_of(key, model.slot_mask_);
         while (model.slots_[at].key != 0) at = (at + 1) & model.slot_mask_;
-        Slot& slot = model.slots_[at];
-        slot.key = key;
-        slot.id = id;
-        slot.idf = idf[id];
-        slot.w_scale = w_scale[id];
-        slot.nn_begin = nn_offsets[id];
-        slot.nn_end = nn_offsets[id + 1];
-        slot.group = groups[id];
+        model.slots_[at] = {key, id, idf[id]};
     }
     return model;
 }
@@ -673,26 +676,27 @@ void Classifier::features(const std::vector<Token>& tokens, Scratch& scratch) co
         for (std::size_t at = slot_of(key, slot_mask_); slots_[at].key != 0;
              at = (at + 1) & slot_mask_) {
             if (slots_[at].key == key) {
-                scratch.found.push_back({slots_[at].id, &slots_[at]});
+                scratch.found.emplace_back(slots_[at].id, slots_[at].idf);
                 break;
             }
         }
     }
-    using Found = std::pair<std::uint32_t, const Slot*>;
+    using Found = std::pair<std::uint32_t, float>;
     std::sort(scratch.found.begin(), scratch.found.end(),
               [](const Found& a, const Found& b) { return a.first < b.first; });
     scratch.active.clear();
     weigh(
         scratch.found, [](const Found& f) { return f.first; },
-        [](const Found& f) { return f.second->idf; },
-        [](const Found& f) { return static_cast<std::size_t>(f.second->group); }, scratch.values,
+        [](const Found& f) { return f.second; }, [&](const Found& f) { return group_of(f.first); },
+        scratch.values,
         [&](const Found& f, float x) {
-            scratch.active.push_back({f.second, x});
+            scratch.active.push_back({f.first, x});
         });
     // The weight rows and postings the two scorers read next.
     for (const Scratch::Active& a : scratch.active) {
-        __builtin_prefetch(&w_quant_[static_cast<std::size_t>(a.slot->id) * classes_]);
-        if (a.slot->nn_begin != a.slot->nn_end) __builtin_prefetch(&nn_postings_[a.slot->nn_begin]);
+        __builtin_prefetch(&w_quant_[static_cast<std::size_t>(a.id) * classes_]);
+        const std::uint32_t nn = nn_offsets_[a.id];
+        if (nn != nn_offsets_[a.id + 1]) __builtin_prefetch(&nn_postings_[nn]);
     }
 }
 
@@ -701,8 +705,8 @@ void Classifier::log_probs(Scratch& scratch) const {
     out.assign(bias_.begin(), bias_.end());
     const std::size_t c = classes_;
     for (const Scratch::Active& a : scratch.active) {
-        const float xv = a.value * a.slot->w_scale;
-        const std::int8_t* w = &w_quant_[static_cast<std::size_t>(a.slot->id) * c];
+        const float xv = a.value * w_scale_[a.id];
+        const std::int8_t* w = &w_quant_[static_cast<std::size_t>(a.id) * c];
         for (std::size_t k = 0; k < c; ++k) out[k] += xv * static_cast<float>(w[k]);
     }
     float mx = *std::max_element(out.begin(), out.end());
@@ -717,7 +721,7 @@ void Classifier::nearest(Scratch& scratch) const {
     sim.assign(nn_label_.size(), 0.0f);
     for (const Scratch::Active& a : scratch.active) {
         const float v = a.value;
-        for (std::uint32_t i = a.slot->nn_begin; i < a.slot->nn_end; ++i)
+        for (std::uint32_t i = nn_offsets_[a.id]; i < nn_offsets_[a.id + 1]; ++i)
             sim[nn_postings_[i].phrasing] += v * nn_postings_[i].value;
     }
     std::vector<float>& out = scratch.neighbour;
@@ -733,7 +737,8 @@ void Classifier::score(const std::vector<Token>& tokens, Scratch& scratch) const
 }
 
 std::size_t Classifier::memory_bytes() const noexcept {
-    return slots_.capacity() * sizeof(Slot) + w_quant_.capacity() + bias_.capacity() * 4 +
+    return slots_.capacity() * sizeof(Slot) + w_quant_.capacity() + w_scale_.capacity() * 4 +
+           bias_.capacity() * 4 + nn_offsets_.capacity() * 4 +
            nn_postings_.capacity() * sizeof(Posting) + nn_label_.capacity() * 4;
 }
 

@@ -110,17 +110,13 @@ class Classifier {
     std::size_t memory_bytes() const noexcept;
     std::size_t classes() const noexcept { return classes_; }
 
-    // A feature known to the model: its hash and everything a query needs about it, in one
-    // slot of an open-addressing table (a zero key is an empty slot; hash 0 is stored as 1), so
-    // that resolving a query feature touches one cache line.
+    // A feature known to the model in the open-addressing table of feature hashes (a zero key
+    // is an empty slot; hash 0 is stored as 1): its id and idf, what a query needs before it
+    // knows which of its features count. 16 bytes, four to a cache line.
     struct Slot {
         std::uint64_t key = 0;
         std::uint32_t id = 0;
         float idf = 0;
-        float w_scale = 0;  // weights of the feature: w_quant_[id * classes_ + c] * w_scale
-        std::uint32_t nn_begin = 0;  // its postings in nn_postings_
-        std::uint32_t nn_end = 0;
-        std::uint8_t group = 0;  // 0 word, 1 bigram, 2 character n-gram
     };
     // One nearest-neighbour posting: a training phrasing and the feature's value in it.
     struct Posting {
@@ -132,13 +128,23 @@ class Classifier {
     void features(const std::vector<Token>& tokens, Scratch& scratch) const;
     void log_probs(Scratch& scratch) const;
     void nearest(Scratch& scratch) const;
+    std::size_t group_of(std::uint32_t id) const noexcept {
+        return id >= group_begin_[2] ? 2 : id >= group_begin_[1] ? 1 : 0;
+    }
 
+    // Feature ids are numbered by group (words, bigrams, character n-grams), and within a group
+    // by falling document frequency: the features most queries share sit together at the front
+    // of each per-feature array, where they stay in the caches from one query to the next.
     std::size_t classes_ = 0;
+    std::array<std::uint32_t, 3> group_begin_{};  // first id of each group
     std::vector<Slot> slots_;
     std::size_t slot_mask_ = 0;
-    std::vector<std::int8_t> w_quant_;  // feature-major
+    std::vector<std::int8_t> w_quant_;  // feature-major: w_quant_[id * classes_ + c] * w_scale_[id]
+    std::vector<float> w_scale_;
     std::vector<float> bias_;
-    // Training phrasings by feature (CSR through the slots) for nearest-neighbour similarity.
+    // Training phrasings by feature (CSR: nn_offsets_[id] .. nn_offsets_[id + 1]) for
+    // nearest-neighbour similarity.
+    std::vector<std::uint32_t> nn_offsets_;
     std::vector<Posting> nn_postings_;
     std::vector<std::uint32_t> nn_label_;  // document of each training phrasing
 };
@@ -187,13 +193,13 @@ struct Scratch {
     std::vector<float> scores;  // per document, all zero between queries
     std::vector<std::uint32_t> touched;
     // The classifier's buffers (contents meaningful only within one query).
-    struct Active {  // a feature of the query: its slot and its weight in the query's vector
-        const Classifier::Slot* slot = nullptr;
+    struct Active {  // a feature of the query: its id and its weight in the query's vector
+        std::uint32_t id = 0;
         float value = 0;
     };
     std::string text;
     std::vector<std::uint64_t> hashes;
-    std::vector<std::pair<std::uint32_t, const Classifier::Slot*>> found;  // id, slot
+    std::vector<std::pair<std::uint32_t, float>> found;  // id, idf
     std::vector<Active> active;
     std::vector<float> values;
     std::vector<float> log_probs;
