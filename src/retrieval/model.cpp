@@ -13,6 +13,10 @@
 #include <thread>
 #include <unordered_set>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #include "common/error.hpp"
 
 namespace sb {
@@ -676,7 +680,13 @@ void Classifier::features(const std::vector<Token>& tokens, Scratch& scratch) co
         for (std::size_t at = slot_of(key, slot_mask_); slots_[at].key != 0;
              at = (at + 1) & slot_mask_) {
             if (slots_[at].key == key) {
-                scratch.found.emplace_back(slots_[at].id, slots_[at].idf);
+                const std::uint32_t id = slots_[at].id;
+                scratch.found.emplace_back(id, slots_[at].idf);
+                // What the scorers read of this feature, fetched while the rest is resolved and
+                // weighed: its weight row (every line of it) and its postings range.
+                const std::int8_t* row = &w_quant_[static_cast<std::size_t>(id) * classes_];
+                for (std::size_t b = 0; b < classes_; b += 64) __builtin_prefetch(row + b);
+                __builtin_prefetch(&nn_offsets_[id]);
                 break;
             }
         }
@@ -692,23 +702,81 @@ void Classifier::features(const std::vector<Token>& tokens, Scratch& scratch) co
         [&](const Found& f, float x) {
             scratch.active.push_back({f.first, x});
         });
-    // The weight rows and postings the two scorers read next.
+    // The postings nearest() reads.
     for (const Scratch::Active& a : scratch.active) {
-        __builtin_prefetch(&w_quant_[static_cast<std::size_t>(a.id) * classes_]);
         const std::uint32_t nn = nn_offsets_[a.id];
         if (nn != nn_offsets_[a.id + 1]) __builtin_prefetch(&nn_postings_[nn]);
     }
 }
 
+namespace {
+
+// out[k] = bias[k] + sum over the query's features of value * scale * weight[k], for k in
+// [0, classes). Each class's sum is the same float multiplications and additions in the same order
+// (bias first, then the features in order; no fused multiply-add) in both versions below, so every
+// machine ranks alike.
+void weighted_rows_plain(const Scratch::Active* active, std::size_t n, const float* scale,
+                         const std::int8_t* w, std::size_t classes, std::size_t k0,
+                         const float* bias, float* out) {
+    for (std::size_t k = k0; k < classes; ++k) out[k] = bias[k];
+    for (std::size_t i = 0; i < n; ++i) {
+        const float xv = active[i].value * scale[active[i].id];
+        const std::int8_t* row = w + static_cast<std::size_t>(active[i].id) * classes;
+        for (std::size_t k = k0; k < classes; ++k) out[k] += xv * static_cast<float>(row[k]);
+    }
+}
+
+#if defined(__x86_64__)
+// The low 8 bytes of b as 8 floats.
+__attribute__((target("avx2"))) inline __m256 widen(__m128i b) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b));
+}
+
+// With AVX2: blocks of 32 classes summed in four registers across all the features (the plain
+// loop loads and stores every class's sum once per feature), the rest by the plain loop.
+__attribute__((target("avx2"))) void weighted_rows_avx2(const Scratch::Active* active,
+                                                        std::size_t n, const float* scale,
+                                                        const std::int8_t* w, std::size_t classes,
+                                                        const float* bias, float* out) {
+    std::size_t k0 = 0;
+    for (; k0 + 32 <= classes; k0 += 32) {
+        __m256 a0 = _mm256_loadu_ps(bias + k0), a1 = _mm256_loadu_ps(bias + k0 + 8);
+        __m256 a2 = _mm256_loadu_ps(bias + k0 + 16), a3 = _mm256_loadu_ps(bias + k0 + 24);
+        for (std::size_t i = 0; i < n; ++i) {
+            const __m256 x = _mm256_set1_ps(active[i].value * scale[active[i].id]);
+            const std::int8_t* row = w + static_cast<std::size_t>(active[i].id) * classes + k0;
+            const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row));
+            const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 16));
+            a0 = _mm256_add_ps(a0, _mm256_mul_ps(x, widen(lo)));
+            a1 = _mm256_add_ps(a1, _mm256_mul_ps(x, widen(_mm_srli_si128(lo, 8))));
+            a2 = _mm256_add_ps(a2, _mm256_mul_ps(x, widen(hi)));
+            a3 = _mm256_add_ps(a3, _mm256_mul_ps(x, widen(_mm_srli_si128(hi, 8))));
+        }
+        _mm256_storeu_ps(out + k0, a0);
+        _mm256_storeu_ps(out + k0 + 8, a1);
+        _mm256_storeu_ps(out + k0 + 16, a2);
+        _mm256_storeu_ps(out + k0 + 24, a3);
+    }
+    if (k0 < classes) weighted_rows_plain(active, n, scale, w, classes, k0, bias, out);
+}
+#endif
+
+void weighted_rows(const Scratch::Active* active, std::size_t n, const float* scale,
+                   const std::int8_t* w, std::size_t classes, const float* bias, float* out) {
+#if defined(__x86_64__)
+    static const bool avx2 = __builtin_cpu_supports("avx2");
+    if (avx2) return weighted_rows_avx2(active, n, scale, w, classes, bias, out);
+#endif
+    weighted_rows_plain(active, n, scale, w, classes, 0, bias, out);
+}
+
+}  // namespace
+
 void Classifier::log_probs(Scratch& scratch) const {
     std::vector<float>& out = scratch.log_probs;
-    out.assign(bias_.begin(), bias_.end());
-    const std::size_t c = classes_;
-    for (const Scratch::Active& a : scratch.active) {
-        const float xv = a.value * w_scale_[a.id];
-        const std::int8_t* w = &w_quant_[static_cast<std::size_t>(a.id) * c];
-        for (std::size_t k = 0; k < c; ++k) out[k] += xv * static_cast<float>(w[k]);
-    }
+    out.resize(classes_);
+    weighted_rows(scratch.active.data(), scratch.active.size(), w_scale_.data(), w_quant_.data(),
+                  classes_, bias_.data(), out.data());
     float mx = *std::max_element(out.begin(), out.end());
     double sum = 0;
     for (float v : out) sum += std::exp(static_cast<double>(v - mx));

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -90,6 +91,27 @@ class LexicalIndex {
     friend class LexicalBuilder;
 };
 
+// Allocates on Align-byte boundaries (a cache line: a weight row of 64 classes is one line, not
+// two).
+template <class T, std::size_t Align>
+struct AlignedAllocator {
+    using value_type = T;
+    template <class U>
+    struct rebind {
+        using other = AlignedAllocator<U, Align>;
+    };
+    AlignedAllocator() = default;
+    template <class U>
+    AlignedAllocator(const AlignedAllocator<U, Align>&) noexcept {}
+    T* allocate(std::size_t n) {
+        return static_cast<T*>(::operator new (n * sizeof(T), std::align_val_t{Align}));
+    }
+    void deallocate(T* p, std::size_t) noexcept { ::operator delete (p, std::align_val_t{Align}); }
+    friend bool operator==(const AlignedAllocator&, const AlignedAllocator&) noexcept {
+        return true;
+    }
+};
+
 struct SparseVector {
     std::vector<std::uint32_t> ids;
     std::vector<float> values;
@@ -139,7 +161,8 @@ class Classifier {
     std::array<std::uint32_t, 3> group_begin_{};  // first id of each group
     std::vector<Slot> slots_;
     std::size_t slot_mask_ = 0;
-    std::vector<std::int8_t> w_quant_;  // feature-major: w_quant_[id * classes_ + c] * w_scale_[id]
+    // Feature-major, aligned to a cache line: w_quant_[id * classes_ + c] * w_scale_[id].
+    std::vector<std::int8_t, AlignedAllocator<std::int8_t, 64>> w_quant_;
     std::vector<float> w_scale_;
     std::vector<float> bias_;
     // Training phrasings by feature (CSR: nn_offsets_[id] .. nn_offsets_[id + 1]) for
