@@ -843,14 +843,26 @@ std::vector<Scored> rank(Query& query, const LexicalIndex& lexical, const Classi
         classifier->score(query.tokens, scratch);
         const std::vector<float>& lp = scratch.log_probs;
         const std::vector<float>& nn = scratch.neighbour;
-        all.resize(n);
-        for (std::uint32_t d = 0; d < n; ++d) {
-            all[d].doc = d;
-            all[d].evidence.log_prob = lp[d];
-            all[d].evidence.lexical_match = lex[d] * lex_norm;
-            all[d].evidence.neighbour = nn[d];
-            all[d].score =
-                lp[d] + kLexicalBlend * all[d].evidence.lexical_match + kNeighbourBlend * nn[d];
+        // Only the best k are kept, in order, as they come (a candidate joins when it beats the
+        // k-th so far): no record is made for the other documents.
+        const std::size_t keep = std::min(k, n);
+        all.reserve(keep + 1);
+        auto before = [](const Scored& a, double score, std::uint32_t doc) {
+            return a.score > score || (a.score == score && a.doc < doc);
+        };
+        for (std::uint32_t d = 0; d < n && keep > 0; ++d) {
+            const float lexical_match = lex[d] * lex_norm;
+            const double score = lp[d] + kLexicalBlend * lexical_match + kNeighbourBlend * nn[d];
+            if (all.size() == keep && before(all.back(), score, d)) continue;
+            std::size_t at = all.size();
+            while (at > 0 && !before(all[at - 1], score, d)) --at;
+            Scored& s = *all.insert(all.begin() + static_cast<std::ptrdiff_t>(at), Scored{});
+            s.doc = d;
+            s.score = score;
+            s.evidence.log_prob = lp[d];
+            s.evidence.lexical_match = lexical_match;
+            s.evidence.neighbour = nn[d];
+            if (all.size() > keep) all.pop_back();
         }
     } else {
         // The best k, plus one for the margin.
