@@ -94,6 +94,55 @@ TEST_CASE("stop words and stemming") {
     CHECK_THROWS_AS(sb::Stemmer("klingon"), sb::Error);
 }
 
+TEST_CASE("a stem cache gives the stems the stemmer gives, and only for the words it holds") {
+    sb::Stemmer st("english");
+    sb::StemCache cache;
+    std::string_view stem;
+    CHECK_FALSE(cache.find("refunds", stem));  // empty
+    const std::string known = "Refunds for cancelled orders: shipping, Ünïcode and 42 items";
+    const auto known_tokens = sb::analyse(known, st);
+    REQUIRE(known_tokens.size() == 9);  // distinct words
+    for (const sb::Token& t : known_tokens) cache.add(t.word, t.stem);
+    // Several hundred words: the table grows while keeping the ones before.
+    for (int i = 0; i < 600; ++i) {
+        const std::string w = "word" + std::to_string(i) + "ing";
+        cache.add(w, st.stem(w));
+    }
+    const std::string longest(255, 'x'), too_long(256, 'y');
+    cache.add(longest, "x");
+    cache.add(too_long, "y");
+    cache.add("refunds", "not the first stem");  // a word keeps its first stem
+    CHECK(cache.size() == 9 + 600 + 1);
+
+    REQUIRE(cache.find("refunds", stem));
+    CHECK(stem == "refund");
+    REQUIRE(cache.find("cancelled", stem));
+    CHECK(stem == st.stem("cancelled"));
+    REQUIRE(cache.find("word599ing", stem));
+    CHECK(stem == st.stem("word599ing"));
+    REQUIRE(cache.find(longest, stem));
+    CHECK(stem == "x");
+    CHECK_FALSE(cache.find(too_long, stem));
+    CHECK_FALSE(cache.find("refund", stem));  // not added
+    CHECK_FALSE(cache.find("refundss", stem));
+    CHECK_FALSE(cache.find("", stem));
+
+    // Known, unknown and mixed text analyse exactly as without the cache.
+    for (const std::string& text :
+         {known, std::string("my refunds arrived; the shipping was cancelled"),
+          std::string("entirely novel vocabulary here"), std::string(""), std::string("!!! ...")}) {
+        INFO(text);
+        const auto plain = sb::analyse(text, st);
+        const auto cached = sb::analyse(text, st, &cache);
+        REQUIRE(plain.size() == cached.size());
+        for (std::size_t i = 0; i < plain.size(); ++i) {
+            CHECK(plain[i].word == cached[i].word);
+            CHECK(plain[i].stem == cached[i].stem);
+            CHECK(plain[i].stop == cached[i].stop);
+        }
+    }
+}
+
 TEST_CASE("edit_distance counts insertions, deletions, substitutions and transpositions") {
     CHECK(sb::edit_distance("refund", "refund", 2) == 0);
     CHECK(sb::edit_distance("refund", "refnud", 2) == 1);  // transposition

@@ -24,6 +24,7 @@ namespace sb {
 struct FaqIndex::Impl {
     std::vector<FaqEntry> entries;
     Stemmer stemmer;
+    StemCache stems;  // the set's own words, for queries
     LexicalIndex lexical;
     std::unique_ptr<Classifier> classifier;  // null for sets too large to train on
     Calibrator calibrator;
@@ -59,7 +60,7 @@ double FaqIndex::default_threshold() const noexcept {
 }
 
 std::size_t FaqIndex::memory_bytes() const noexcept {
-    std::size_t n = impl_->lexical.memory_bytes();
+    std::size_t n = impl_->lexical.memory_bytes() + impl_->stems.memory_bytes();
     if (impl_->classifier) n += impl_->classifier->memory_bytes();
     return n;
 }
@@ -69,6 +70,8 @@ std::shared_ptr<const FaqIndex> FaqIndex::build(std::vector<FaqEntry> entries,
     if (entries.empty()) throw Error(SB_EINVALID_DATA, "an FAQ set needs at least one entry");
     auto impl = std::make_unique<Impl>(std::move(entries), options);
     Corpus corpus = analyse_corpus(impl->entries, impl->stemmer);
+    for (const Phrasing& p : corpus.phrasings)
+        for (const Token& t : p.tokens) impl->stems.add(t.word, t.stem);
     impl->lexical = LexicalIndex::build(corpus, corpus.all());
     const bool with_classifier = Classifier::worth_training(corpus);
     Model model = build_model(corpus, with_classifier, options.build_threads);
@@ -79,7 +82,7 @@ std::shared_ptr<const FaqIndex> FaqIndex::build(std::vector<FaqEntry> entries,
 
 std::vector<SearchHit> FaqIndex::search(std::string_view query, std::size_t k) const {
     const Impl& m = *impl_;
-    Query q = analyse_query(query, m.stemmer);
+    Query q = analyse_query(query, m.stemmer, &m.stems);
     if (q.tokens.empty() || k == 0) return {};
     std::unique_ptr<Scratch> scratch = m.take_scratch();
     std::vector<Scored> ranked =

@@ -98,8 +98,8 @@ Corpus analyse_corpus(const std::vector<FaqEntry>& entries, const Stemmer& stemm
     return c;
 }
 
-Query analyse_query(std::string_view text, const Stemmer& stemmer) {
-    return Query{analyse(text, stemmer)};
+Query analyse_query(std::string_view text, const Stemmer& stemmer, const StemCache* cache) {
+    return Query{analyse(text, stemmer, cache)};
 }
 
 // ---- Lexical index -------------------------------------------------------------------------
@@ -221,6 +221,7 @@ bool LexicalIndex::correct(Token& token) const {
 
 LexicalMatch LexicalIndex::resolve(Query& query) const {
     LexicalMatch m;
+    m.terms.reserve(query.tokens.size());
     const float unknown_idf = bm25_idf(docs_, 0);
     for (Token& t : query.tokens) {
         if (t.stop) continue;

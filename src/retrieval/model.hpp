@@ -38,7 +38,8 @@ struct Query {
     std::vector<Token> tokens;
 };
 
-Query analyse_query(std::string_view text, const Stemmer& stemmer);
+Query analyse_query(std::string_view text, const Stemmer& stemmer,
+                    const StemCache* cache = nullptr);
 
 // A query term resolved against the lexical vocabulary.
 struct QueryTerm {

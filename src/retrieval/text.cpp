@@ -173,14 +173,83 @@ std::string Stemmer::stem(std::string_view word) const {
     return stem_all({std::string(word)}).front();
 }
 
-std::vector<Token> analyse(std::string_view text, const Stemmer& stemmer) {
+namespace {
+
+std::uint32_t word_hash(std::string_view word) noexcept {
+    const std::uint64_t h = hash_bytes(word, 7);
+    return static_cast<std::uint32_t>(h ^ (h >> 32));
+}
+
+}  // namespace
+
+void StemCache::add(std::string_view word, std::string_view stem) {
+    if (word.empty() || word.size() > 255 || stem.size() > 255) return;
+    if (std::string_view known; find(word, known)) return;
+    if (text_.size() + word.size() + stem.size() > UINT32_MAX) return;
+    if (4 * (count_ + 1) > 3 * slots_.size()) grow();
+    const std::uint32_t h = word_hash(word);
+    std::size_t at = h & (slots_.size() - 1);
+    while (slots_[at].used) at = (at + 1) & (slots_.size() - 1);
+    slots_[at] = {static_cast<std::uint32_t>(text_.size()), h,
+                  static_cast<std::uint8_t>(word.size()), static_cast<std::uint8_t>(stem.size()),
+                  true};
+    text_.append(word);
+    text_.append(stem);
+    ++count_;
+}
+
+void StemCache::grow() {
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(std::max<std::size_t>(64, 2 * old.size()), Slot{});
+    for (const Slot& s : old) {
+        if (!s.used) continue;
+        std::size_t at = s.hash & (slots_.size() - 1);
+        while (slots_[at].used) at = (at + 1) & (slots_.size() - 1);
+        slots_[at] = s;
+    }
+}
+
+bool StemCache::find(std::string_view word, std::string_view& stem) const noexcept {
+    if (slots_.empty() || word.size() > 255) return false;
+    const std::uint32_t h = word_hash(word);
+    for (std::size_t at = h & (slots_.size() - 1); slots_[at].used;
+         at = (at + 1) & (slots_.size() - 1)) {
+        const Slot& s = slots_[at];
+        if (s.hash == h && s.word_len == word.size() &&
+            std::string_view(text_).substr(s.offset, s.word_len) == word) {
+            stem = std::string_view(text_).substr(s.offset + s.word_len, s.stem_len);
+            return true;
+        }
+    }
+    return false;
+}
+
+std::size_t StemCache::memory_bytes() const noexcept {
+    return text_.capacity() + slots_.capacity() * sizeof(Slot);
+}
+
+std::vector<Token> analyse(std::string_view text, const Stemmer& stemmer, const StemCache* cache) {
     std::vector<std::string> words = split_words(fold_text(text));
-    std::vector<std::string> stems = stemmer.stem_all(words);
     std::vector<Token> tokens(words.size());
+    // The words the cache does not know, stemmed together (one stemmer taken from the pool), and
+    // where they go.
+    std::vector<std::string> unknown;
+    std::vector<std::size_t> unknown_at;
     for (std::size_t i = 0; i < words.size(); ++i) {
         tokens[i].stop = is_stop_word(words[i]);
+        std::string_view stem;
+        if (cache && cache->find(words[i], stem)) {
+            tokens[i].stem.assign(stem);
+        } else {
+            unknown.push_back(words[i]);
+            unknown_at.push_back(i);
+        }
         tokens[i].word = std::move(words[i]);
-        tokens[i].stem = std::move(stems[i]);
+    }
+    if (!unknown.empty()) {
+        std::vector<std::string> stems = stemmer.stem_all(unknown);
+        for (std::size_t j = 0; j < unknown_at.size(); ++j)
+            tokens[unknown_at[j]].stem = std::move(stems[j]);
     }
     return tokens;
 }
