@@ -244,12 +244,18 @@ std::vector<std::string> suggest(const FaqIndex& index, const std::vector<Search
                                  const std::set<std::string>& answered_before, bool include_top) {
     const auto& entries = index.entries();
     std::vector<std::string> out;
-    std::set<std::uint32_t> taken;
-    if (!hits.empty() && !include_top) taken.insert(hits[0].index);
+    out.reserve(kSuggestions);
+    // The entries offered or skipped so far: a handful, so a small array.
+    std::vector<std::uint32_t> taken;
+    taken.reserve(kSuggestions + 1);
+    auto is_taken = [&](std::uint32_t i) {
+        return std::find(taken.begin(), taken.end(), i) != taken.end();
+    };
+    if (!hits.empty() && !include_top) taken.push_back(hits[0].index);
     auto offer = [&](std::uint32_t i) {
-        if (out.size() >= kSuggestions || taken.count(i) || answered_before.count(entries[i].id))
+        if (out.size() >= kSuggestions || is_taken(i) || answered_before.count(entries[i].id))
             return;
-        taken.insert(i);
+        taken.push_back(i);
         out.push_back(entries[i].question);
     };
     for (std::size_t h = include_top ? 0 : 1; h < hits.size(); ++h) offer(hits[h].index);
