@@ -414,35 +414,30 @@ constexpr std::array<float, 3> kGroupWeight = {kWordGroup, kBigramGroup, kCharGr
 // vector is computed exactly as the training phrasings' were.
 template <typename Item, typename Id, typename Idf, typename Group, typename Emit>
 void weigh(const std::vector<Item>& sorted, const Id& id, const Idf& idf, const Group& group,
-           std::vector<float>& values, const Emit& emit) {
-    // A distinct feature is a run of equal ids: [i, run_end(i)).
-    auto run_end = [&](std::size_t i) {
-        std::size_t j = i + 1;
-        while (j < sorted.size() && id(sorted[j]) == id(sorted[i])) ++j;
-        return j;
-    };
-    // Term frequencies.
+           std::vector<float>& values, std::vector<std::uint32_t>& starts, const Emit& emit) {
+    // A distinct feature is a run of equal ids; starts[v] is where the v-th begins.
     values.clear();
+    starts.clear();
     std::array<float, 3> norm{};
     for (std::size_t i = 0; i < sorted.size();) {
-        const std::size_t j = run_end(i);
+        std::size_t j = i + 1;
+        while (j < sorted.size() && id(sorted[j]) == id(sorted[i])) ++j;
+        // Term frequency: 1 + ln(count), which is exactly 1 for the usual count of 1.
         const auto count = static_cast<float>(j - i);
-        const float w = (1.0f + std::log(count)) * idf(sorted[i]);
+        const float w = (j - i == 1 ? 1.0f : 1.0f + std::log(count)) * idf(sorted[i]);
         values.push_back(w);
+        starts.push_back(static_cast<std::uint32_t>(i));
         norm[group(sorted[i])] += w * w;
         i = j;
     }
-    std::size_t v = 0;
-    for (std::size_t i = 0; i < sorted.size(); i = run_end(i), ++v) {
-        const std::size_t g = group(sorted[i]);
-        values[v] *= kGroupWeight[g] / std::sqrt(std::max(norm[g], 1e-12f));
-    }
+    std::array<float, 3> scale{};
+    for (std::size_t g = 0; g < scale.size(); ++g)
+        scale[g] = kGroupWeight[g] / std::sqrt(std::max(norm[g], 1e-12f));
+    for (std::size_t v = 0; v < values.size(); ++v) values[v] *= scale[group(sorted[starts[v]])];
     float total = 0;
     for (float x : values) total += x * x;
     total = std::sqrt(std::max(total, 1e-12f));
-    v = 0;
-    for (std::size_t i = 0; i < sorted.size(); i = run_end(i), ++v)
-        emit(sorted[i], values[v] / total);
+    for (std::size_t v = 0; v < values.size(); ++v) emit(sorted[starts[v]], values[v] / total);
 }
 
 // The training phrasing's vector: its raw features looked up in the vocabulary.
@@ -458,9 +453,10 @@ SparseVector vectorise(const std::vector<RawFeature>& raw,
     std::sort(ids.begin(), ids.end());
     SparseVector v;
     std::vector<float> values;
+    std::vector<std::uint32_t> starts;
     weigh(
         ids, [](std::uint32_t f) { return f; }, [&](std::uint32_t f) { return idf[f]; },
-        [&](std::uint32_t f) { return static_cast<std::size_t>(groups[f]); }, values,
+        [&](std::uint32_t f) { return static_cast<std::size_t>(groups[f]); }, values, starts,
         [&](std::uint32_t f, float x) {
             v.ids.push_back(f);
             v.values.push_back(x);
@@ -699,7 +695,7 @@ void Classifier::features(const std::vector<Token>& tokens, Scratch& scratch) co
     weigh(
         scratch.found, [](const Found& f) { return f.first; },
         [](const Found& f) { return f.second; }, [&](const Found& f) { return group_of(f.first); },
-        scratch.values,
+        scratch.values, scratch.run_starts,
         [&](const Found& f, float x) {
             scratch.active.push_back({f.first, x});
         });
@@ -786,17 +782,29 @@ void Classifier::log_probs(Scratch& scratch) const {
 }
 
 void Classifier::nearest(Scratch& scratch) const {
+    // Similarities are sums of positive products, so a phrasing no query feature reaches stays at
+    // 0 and cannot raise its FAQ's maximum (which starts at 0): only the phrasings reached are
+    // visited, then set back to 0 (the buffer is all zero between queries; `reached` has room
+    // for every phrasing, so recording one never allocates, and nothing here can throw).
     std::vector<float>& sim = scratch.similarity;
-    sim.assign(nn_label_.size(), 0.0f);
+    std::vector<std::uint32_t>& reached = scratch.reached;
+    if (sim.size() != nn_label_.size()) sim.assign(nn_label_.size(), 0.0f);
+    reached.clear();
+    reached.reserve(nn_label_.size());
     for (const Scratch::Active& a : scratch.active) {
         const float v = a.value;
-        for (std::uint32_t i = nn_offsets_[a.id]; i < nn_offsets_[a.id + 1]; ++i)
-            sim[nn_postings_[i].phrasing] += v * nn_postings_[i].value;
+        for (std::uint32_t i = nn_offsets_[a.id]; i < nn_offsets_[a.id + 1]; ++i) {
+            const std::uint32_t p = nn_postings_[i].phrasing;
+            if (sim[p] == 0.0f) reached.push_back(p);
+            sim[p] += v * nn_postings_[i].value;
+        }
     }
     std::vector<float>& out = scratch.neighbour;
     out.assign(classes_, 0.0f);
-    for (std::size_t i = 0; i < sim.size(); ++i)
-        out[nn_label_[i]] = std::max(out[nn_label_[i]], sim[i]);
+    for (const std::uint32_t p : reached) {
+        out[nn_label_[p]] = std::max(out[nn_label_[p]], sim[p]);
+        sim[p] = 0.0f;
+    }
 }
 
 void Classifier::score(const std::vector<Token>& tokens, Scratch& scratch) const {

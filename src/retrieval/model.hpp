@@ -228,7 +228,9 @@ struct Scratch {
     std::vector<float> values;
     std::vector<float> log_probs;
     std::vector<float> neighbour;
-    std::vector<float> similarity;
+    std::vector<std::uint32_t> run_starts;
+    std::vector<float> similarity;       // per training phrasing, all zero between queries
+    std::vector<std::uint32_t> reached;  // phrasings with a similarity in this query
 };
 
 // Ranks documents for an analysed query; at most k results, best first.
