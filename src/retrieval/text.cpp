@@ -189,10 +189,9 @@ void StemCache::add(std::string_view word, std::string_view stem) {
     if (4 * (count_ + 1) > 3 * slots_.size()) grow();
     const std::uint32_t h = word_hash(word);
     std::size_t at = h & (slots_.size() - 1);
-    while (slots_[at].used) at = (at + 1) & (slots_.size() - 1);
+    while (slots_[at].word_len != 0) at = (at + 1) & (slots_.size() - 1);
     slots_[at] = {static_cast<std::uint32_t>(text_.size()), h,
-                  static_cast<std::uint8_t>(word.size()), static_cast<std::uint8_t>(stem.size()),
-                  true};
+                  static_cast<std::uint8_t>(word.size()), static_cast<std::uint8_t>(stem.size())};
     text_.append(word);
     text_.append(stem);
     ++count_;
@@ -202,9 +201,9 @@ void StemCache::grow() {
     std::vector<Slot> old = std::move(slots_);
     slots_.assign(std::max<std::size_t>(64, 2 * old.size()), Slot{});
     for (const Slot& s : old) {
-        if (!s.used) continue;
+        if (s.word_len == 0) continue;
         std::size_t at = s.hash & (slots_.size() - 1);
-        while (slots_[at].used) at = (at + 1) & (slots_.size() - 1);
+        while (slots_[at].word_len != 0) at = (at + 1) & (slots_.size() - 1);
         slots_[at] = s;
     }
 }
@@ -212,7 +211,7 @@ void StemCache::grow() {
 bool StemCache::find(std::string_view word, std::string_view& stem) const noexcept {
     if (slots_.empty() || word.size() > 255) return false;
     const std::uint32_t h = word_hash(word);
-    for (std::size_t at = h & (slots_.size() - 1); slots_[at].used;
+    for (std::size_t at = h & (slots_.size() - 1); slots_[at].word_len != 0;
          at = (at + 1) & (slots_.size() - 1)) {
         const Slot& s = slots_[at];
         if (s.hash == h && s.word_len == word.size() &&

@@ -66,9 +66,8 @@ class StemCache {
     struct Slot {
         std::uint32_t offset = 0;  // into text_: the word's bytes, then the stem's
         std::uint32_t hash = 0;
-        std::uint8_t word_len = 0;
+        std::uint8_t word_len = 0;  // 0: an empty slot (no empty word is kept)
         std::uint8_t stem_len = 0;
-        bool used = false;
     };
     void grow();
 
