@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <set>
+#include <string_view>
 
 #include "chat/llm_turn.hpp"
 #include "common/error.hpp"
@@ -26,13 +27,16 @@ constexpr std::size_t kMaxNameBytes = 256;
 constexpr std::size_t kSuggestions = 3;
 constexpr std::size_t kConsidered = 3;
 
-bool has_phrase(const std::vector<std::string>& words, std::initializer_list<const char*> phrase) {
+// Whether `phrase` occurs in `words` as consecutive words. Views, not C strings: a comparison
+// checks the length first instead of measuring the literal each time (this runs every turn).
+bool has_phrase(const std::vector<std::string>& words,
+                std::initializer_list<std::string_view> phrase) {
     const std::size_t n = phrase.size();
     if (n == 0 || words.size() < n) return false;
     for (std::size_t i = 0; i + n <= words.size(); ++i) {
         std::size_t j = 0;
-        for (const char* p : phrase) {
-            if (words[i + j] != p) break;
+        for (std::string_view p : phrase) {
+            if (std::string_view(words[i + j]) != p) break;
             ++j;
         }
         if (j == n) return true;
@@ -83,10 +87,10 @@ bool asks_for_human(std::string_view message) {
 }
 
 bool asks_for_human(const std::vector<std::string>& w) {
+    static constexpr std::array<std::string_view, 6> kWords = {
+        "agent", "agents", "human", "humans", "operator", "representative"};  // sorted
     for (const std::string& word : w)
-        if (word == "human" || word == "humans" || word == "agent" || word == "agents" ||
-            word == "representative" || word == "operator")
-            return true;
+        if (std::binary_search(kWords.begin(), kWords.end(), std::string_view(word))) return true;
     return has_phrase(w, {"real", "person"}) || has_phrase(w, {"live", "person"}) ||
            has_phrase(w, {"talk", "to", "someone"}) || has_phrase(w, {"speak", "to", "someone"}) ||
            has_phrase(w, {"speak", "with", "someone"}) ||
@@ -119,7 +123,7 @@ bool looks_like_follow_up(const std::vector<std::string>& w) {
         if (std::binary_search(kAnaphora.begin(), kAnaphora.end(), std::string_view(w[i])) &&
             !existential(i))
             return true;
-    const std::string& first = w.front();
+    const std::string_view first = w.front();
     return first == "and" || first == "also" || first == "then" ||
            has_phrase(w, {"what", "about"}) || has_phrase(w, {"how", "about"});
 }
