@@ -27,6 +27,9 @@
 //   --tsv             also print one line per measurement on stdout:
 //                     RESULT <db> <kind> <threads> <turns/s> <turns> <seconds> <answered share>
 //                     <p50 latency us> <p99 latency us> <process CPU us per turn>
+//                     and one per timed pass, in order (the library's and the ceiling's passes
+//                     of the same number are neighbours in time: their ratio is a pair):
+//                     PASS <db> <kind> <threads> <pass> <turns/s>
 //   --keep            keep the SQLite files
 
 #include <sqlite3.h>
@@ -619,6 +622,8 @@ int main(int argc, char** argv) {
                  sb_version(), db.c_str(), opt.turns, opt.warmup, opt.session_turns, opt.repeat);
 
     std::vector<Measurement> results;
+    std::vector<std::string> pass_rows;   // PASS lines (--tsv)
+    std::vector<std::string> pair_lines;  // the paired ratios, one line per thread count
     std::vector<std::string> files;
     for (int threads : opt.threads) {
         // The library and the ceiling take turns pass by pass, so that load from elsewhere on a
@@ -657,6 +662,29 @@ int main(int argc, char** argv) {
                 ceiling_cpu.push_back(cpu);
             }
         }
+        const long turns = static_cast<long>(threads) * opt.turns;
+        auto passes = [&](const char* kind, const std::vector<double>& seconds) {
+            for (std::size_t i = 0; i < seconds.size(); ++i)
+                pass_rows.push_back("PASS\t" + db + "\t" + kind + "\t" + std::to_string(threads) +
+                                    "\t" + std::to_string(i + 1) + "\t" +
+                                    std::to_string(static_cast<double>(turns) / seconds[i]));
+        };
+        passes("supportbot", lib_seconds);
+        passes("ceiling", ceiling_seconds);
+        if (lib && ceiling) {
+            // Pass i of the library and of the ceiling ran one after the other, under much the
+            // same load from elsewhere: the ratio of each such pair, and their median.
+            std::vector<double> r;
+            for (std::size_t i = 0; i < lib_seconds.size(); ++i)
+                r.push_back(ceiling_seconds[i] / lib_seconds[i]);
+            const auto [lo, hi] = std::minmax_element(r.begin(), r.end());
+            char line[160];
+            std::snprintf(line, sizeof line,
+                          "paired ratio %s %d thread(s): median %.3f of %zu pass pair(s), range "
+                          "%.3f-%.3f",
+                          db.c_str(), threads, median(r), r.size(), *lo, *hi);
+            pair_lines.emplace_back(line);
+        }
         if (lib)
             results.push_back(make_measurement(db, "supportbot", threads, opt, lib_seconds,
                                                std::move(lib_latencies), lib_cpu,
@@ -684,10 +712,13 @@ int main(int argc, char** argv) {
                 std::printf("ratio %s %d thread(s): supportbot / ceiling = %.3f\n", m.db.c_str(),
                             m.threads, m.tps() / c.tps());
     }
+    for (const std::string& line : pair_lines) std::printf("%s\n", line.c_str());
     if (opt.tsv)
         for (const Measurement& m : results)
             std::printf("RESULT\t%s\t%s\t%d\t%.1f\t%ld\t%.3f\t%.3f\t%.1f\t%.1f\t%.1f\n",
                         m.db.c_str(), m.kind.c_str(), m.threads, m.tps(), m.turns, m.seconds,
                         m.answered, m.p50_us, m.p99_us, m.cpu_us);
+    if (opt.tsv)
+        for (const std::string& row : pass_rows) std::printf("%s\n", row.c_str());
     return 0;
 }

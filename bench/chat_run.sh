@@ -13,7 +13,8 @@
 # Environment: SB_BENCH_BUILD_DIR (default <repo>/build-bench), SB_BENCH_JOBS (default 2),
 # SB_CHAT_TURNS (timed turns per thread on SQLite, default 5000), SB_CHAT_PG_TURNS (on
 # PostgreSQL, default 10000), SB_CHAT_REPEAT (timed passes on SQLite, rounds on PostgreSQL; the
-# library and its ceiling take turns and the median of each is reported; default 3),
+# library and its ceiling take turns; the median of each, and the median of the paired ratios,
+# are reported; default 5),
 # SB_CHAT_PGBENCH_SECONDS (pgbench -T, default 10), SB_CHAT_SKIP_PG=1 (SQLite only).
 # PostgreSQL runs in a throwaway cluster started by tests/pg/with-postgres.sh.
 set -euo pipefail
@@ -24,7 +25,7 @@ build="${SB_BENCH_BUILD_DIR:-$root/build-bench}"
 jobs="${SB_BENCH_JOBS:-2}"
 turns="${SB_CHAT_TURNS:-5000}"
 pg_turns="${SB_CHAT_PG_TURNS:-10000}"
-repeat="${SB_CHAT_REPEAT:-3}"
+repeat="${SB_CHAT_REPEAT:-5}"
 pg_seconds="${SB_CHAT_PGBENCH_SECONDS:-10}"
 
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSB_BUILD_BENCH=ON \
@@ -42,7 +43,7 @@ echo "chat_run.sh: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores," \
 # ---- SQLite: the library and the ceiling, in one program, each on a fresh file ----
 "$build/bench/sb_chat_bench" --db "sqlite://$tmp/chat.db" --threads 1,2 --turns "$turns" \
     --repeat "$repeat" --faqs "$root/faqs.json" --tsv | tee "$tmp/sqlite.out" >&2
-grep '^RESULT' "$tmp/sqlite.out" >>"$results" || true
+grep -E '^(RESULT|PASS)' "$tmp/sqlite.out" >>"$results" || true
 
 # ---- PostgreSQL: the library and pgbench with the same writes, on the same database ----
 # Runs inside with-postgres.sh (SB_TEST_PG_URL = postgresql://postgres@127.0.0.1:PORT/DB).
@@ -89,8 +90,8 @@ pg_part() {
                 sleep 0.3  # the backends exit and are reaped
                 t1="$(server_ticks)"
                 cat "$out" >&2
-                grep '^RESULT' "$out" | awk -F'\t' -v OFS='\t' -v l="$label" '{ $2 = l; print }' \
-                    >>"$SB_CHAT_RESULTS"
+                grep '^RESULT' "$out" | awk -F'\t' -v OFS='\t' -v l="$label" -v r="$round" \
+                    '{ $2 = l; print; print "PASS", l, $3, $4, r, $5 }' >>"$SB_CHAT_RESULTS"
                 # Client CPU of the timed turns (sb_chat_bench's figure); the server's over the
                 # whole run (warm-up included: a few setup statements besides the turns).
                 awk -F'\t' -v OFS='\t' -v l="$label" -v ticks="$((t1 - t0))" -v hz="$hz" \
@@ -120,6 +121,8 @@ pg_part() {
                 fi
                 printf 'RESULT\t%s\tceiling\t%s\t%s\t%s\t%s\t-1\n' "$label" "$c" "$tps" "$n" \
                     "$SB_CHAT_PGBENCH_SECONDS" >>"$SB_CHAT_RESULTS"
+                printf 'PASS\t%s\tceiling\t%s\t%s\t%s\n' "$label" "$c" "$round" "$tps" \
+                    >>"$SB_CHAT_RESULTS"
                 read -r user sys <"$SB_CHAT_TMP/time.out"
                 awk -v OFS='\t' -v l="$label" -v c="$c" -v u="$user" -v s="$sys" -v n="$n" \
                     -v ticks="$((t1 - t0))" -v hz="$hz" \
@@ -180,7 +183,10 @@ median_awk='
 '
 
 # RESULT <db> <kind> <threads> <turns/s> <turns> <seconds> <answered>; several rows of one
-# (db, kind, threads) are rounds: the median is reported.
+# (db, kind, threads) are rounds: the median is reported. PASS <db> <kind> <threads> <round>
+# <turns/s>: the library's and the ceiling's round of one number ran one after the other, so
+# their ratio is a pair measured under much the same load from elsewhere; the median of the
+# pairs, and their range, are the last columns.
 awk -F'\t' "$median_awk"'
     $1 == "RESULT" {
         row = $2 SUBSEP $4
@@ -188,17 +194,30 @@ awk -F'\t' "$median_awk"'
         key = $3 SUBSEP row
         val[key, ++cnt[key]] = $5
     }
+    $1 == "PASS" { pass[$3, $2, $4, $5] = $6; if ($5 > rounds[$2, $4]) rounds[$2, $4] = $5 }
     END {
-        print "| database | threads | supportbot turns/s | ceiling turns/s | ratio |"
-        print "|---|---:|---:|---:|---:|"
+        print "| database | threads | supportbot turns/s | ceiling turns/s | ratio | paired ratio: median | range |"
+        print "|---|---:|---:|---:|---:|---:|---:|"
         for (i = 1; i <= n; i++) {
             split(order[i], k, SUBSEP)
             sb = ("supportbot" SUBSEP order[i]) in cnt ? median("supportbot" SUBSEP order[i]) : ""
             ce = ("ceiling" SUBSEP order[i]) in cnt ? median("ceiling" SUBSEP order[i]) : ""
             ratio = (sb != "" && ce > 0) ? sprintf("%.2f", sb / ce) : "-"
-            printf "| %s | %s | %s | %s | %s |\n", k[1], k[2],
+            pkey = "pairs" SUBSEP order[i]
+            lo = ""; hi = ""
+            for (r = 1; r <= rounds[order[i]]; r++) {
+                a = pass["supportbot", order[i], r]; b = pass["ceiling", order[i], r]
+                if (a == "" || b + 0 <= 0) continue
+                x = a / b
+                val[pkey, ++cnt[pkey]] = x
+                if (lo == "" || x < lo) lo = x
+                if (hi == "" || x > hi) hi = x
+            }
+            paired = pkey in cnt ? sprintf("%.2f", median(pkey)) : "-"
+            range = lo == "" ? "-" : sprintf("%.2f-%.2f", lo, hi)
+            printf "| %s | %s | %s | %s | %s | %s | %s |\n", k[1], k[2],
                    (sb == "" ? "-" : sprintf("%.0f", sb)), (ce == "" ? "-" : sprintf("%.0f", ce)),
-                   ratio
+                   ratio, paired, range
         }
     }' "$results"
 
