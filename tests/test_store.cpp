@@ -12,6 +12,7 @@
 #include <pqxx/pqxx>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -690,6 +691,36 @@ TEST_CASE("store: sqlite file shared by two stores written from two threads") {
     CHECK(a->history("s1", 0).size() == 60);
     CHECK(b->history("s0", 0).size() == 60);
     CHECK(a->list_sessions("b1", "u").size() == 2);
+}
+
+TEST_CASE("store: sqlite waits for a lock another connection holds, then writes") {
+    Backend backend("sqlite");
+    auto store = backend.open();
+    store->create_bot(bot("b1", "alice", 1), small_faqs());
+    // Another connection (as another process would) takes the write lock and holds it.
+    sqlite3* other = nullptr;
+    REQUIRE(sqlite3_open_v2(backend.sqlite_file().c_str(), &other, SQLITE_OPEN_READWRITE,
+                            nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+    std::atomic<bool> released{false};
+    std::atomic<bool> written_while_held{false};
+    std::string error;
+    std::thread writer([&] {
+        try {
+            store->record_turn(turn(session("s1", "b1", "u", 1000), true, "q", 1000));
+            written_while_held = !released;
+        } catch (const std::exception& e) {
+            error = e.what();
+        }
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    released = true;
+    REQUIRE(sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK);
+    writer.join();
+    sqlite3_close(other);
+    CHECK(error.empty());
+    CHECK_FALSE(written_while_held);  // it waited, and did not fail with SQLITE_BUSY
+    CHECK(store->history("s1", 0).size() == 2);
 }
 
 TEST_CASE("store: open by URL") {
