@@ -673,17 +673,16 @@ int main(int argc, char** argv) {
         passes("ceiling", ceiling_seconds);
         if (lib && ceiling) {
             // Pass i of the library and of the ceiling ran one after the other, under much the
-            // same load from elsewhere: the ratio of each such pair, and their median.
+            // same load from elsewhere: the ratio of each such pair, their median and range; and
+            // the ratio of all passes' times together (the same turns on both sides).
             std::vector<double> r;
-            for (std::size_t i = 0; i < lib_seconds.size(); ++i)
-                r.push_back(ceiling_seconds[i] / lib_seconds[i]);
-            const auto [lo, hi] = std::minmax_element(r.begin(), r.end());
-            // And over all passes: the same turns, the time of the ceiling's over the library's.
             double lib_total = 0, ceiling_total = 0;
             for (std::size_t i = 0; i < lib_seconds.size(); ++i) {
+                r.push_back(ceiling_seconds[i] / lib_seconds[i]);
                 lib_total += lib_seconds[i];
                 ceiling_total += ceiling_seconds[i];
             }
+            const auto [lo, hi] = std::minmax_element(r.begin(), r.end());
             char line[200];
             std::snprintf(line, sizeof line,
                           "paired ratio %s %d thread(s): median %.3f of %zu pass pair(s), range "

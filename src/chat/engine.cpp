@@ -89,6 +89,7 @@ bool asks_for_human(std::string_view message) {
 bool asks_for_human(const std::vector<std::string>& w) {
     static constexpr std::array<std::string_view, 6> kWords = {
         "agent", "agents", "human", "humans", "operator", "representative"};  // sorted
+    static_assert(std::is_sorted(kWords.begin(), kWords.end()));
     for (const std::string& word : w)
         if (std::binary_search(kWords.begin(), kWords.end(), std::string_view(word))) return true;
     return has_phrase(w, {"real", "person"}) || has_phrase(w, {"live", "person"}) ||
@@ -108,11 +109,13 @@ bool looks_like_follow_up(const std::vector<std::string>& w) {
     static constexpr std::array<std::string_view, 13> kAnaphora = {
         "else", "it",    "its",   "one",  "ones", "same", "that",
         "them", "there", "these", "they", "this", "those"};  // sorted
+    static_assert(std::is_sorted(kAnaphora.begin(), kAnaphora.end()));
     // "there" of "is there ...?", "are there any ...", "there is ..." points at nothing before.
     auto existential = [&](std::size_t i) {
         static constexpr std::array<std::string_view, 11> kBe = {
             "are", "arent", "be",   "been",   "is",  "isnt",
             "was", "wasnt", "were", "werent", "will"};  // sorted
+        static_assert(std::is_sorted(kBe.begin(), kBe.end()));
         auto be = [&](std::size_t j) {
             return j < w.size() &&
                    std::binary_search(kBe.begin(), kBe.end(), std::string_view(w[j]));
