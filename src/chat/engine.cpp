@@ -423,7 +423,7 @@ Engine::Turn Engine::respond(const BotRecord& bot, const SessionRecord& session,
 
     // The recent turns are read only for a follow-up, the one case that uses them, or for the
     // LLM's prompt; every other turn saves the read.
-    const std::vector<std::string> words = split_words(fold_text(message));
+    std::vector<std::string> words = split_words(fold_text(message));
     const bool follow_up = !is_new && looks_like_follow_up(words);
     std::vector<MessageRecord> history;
     if (follow_up || (llm_ && !is_new))
@@ -457,7 +457,7 @@ Engine::Turn Engine::respond(const BotRecord& bot, const SessionRecord& session,
         options_.escalation_threshold >= 0 ? options_.escalation_threshold : threshold / 4;
 
     // Contextual retrieval: a follow-up is searched together with the previous question.
-    std::vector<SearchHit> hits = ix.search(message, 5);
+    std::vector<SearchHit> hits = ix.search_words(std::move(words), 5);  // `words` not used below
     if (previous_user) {
         std::vector<SearchHit> with_context = ix.search(previous_user->text + "\n" + message, 5);
         if (!with_context.empty() && with_context[0].confidence >= threshold) hits = with_context;

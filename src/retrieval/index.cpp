@@ -81,8 +81,12 @@ std::shared_ptr<const FaqIndex> FaqIndex::build(std::vector<FaqEntry> entries,
 }
 
 std::vector<SearchHit> FaqIndex::search(std::string_view query, std::size_t k) const {
+    return search_words(split_words(fold_text(query)), k);
+}
+
+std::vector<SearchHit> FaqIndex::search_words(std::vector<std::string> words, std::size_t k) const {
     const Impl& m = *impl_;
-    Query q = analyse_query(query, m.stemmer, &m.stems);
+    Query q{analyse_words(std::move(words), m.stemmer, &m.stems)};
     if (q.tokens.empty() || k == 0) return {};
     std::unique_ptr<Scratch> scratch = m.take_scratch();
     std::vector<Scored> ranked =

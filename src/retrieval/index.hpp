@@ -38,6 +38,9 @@ class FaqIndex {
     const std::vector<FaqEntry>& entries() const noexcept;
     // Ranked results, best first, at most k. Thread-safe. The query must be valid UTF-8.
     std::vector<SearchHit> search(std::string_view query, std::size_t k) const;
+    // The same for a query already folded and split into words (split_words(fold_text(query))),
+    // for a caller that has them anyway: the same results, without doing that twice.
+    std::vector<SearchHit> search_words(std::vector<std::string> words, std::size_t k) const;
     // The confidence needed to answer, calibrated on the set's own phrasings at build time.
     double default_threshold() const noexcept;
     // Approximate bytes held by the index structures (not counting the entries' own text).

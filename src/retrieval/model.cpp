@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cmath>
 #include <exception>
 #include <functional>
@@ -678,7 +679,8 @@ void Classifier::features(const std::vector<Token>& tokens, Scratch& scratch) co
              at = (at + 1) & slot_mask_) {
             if (slots_[at].key == key) {
                 const std::uint32_t id = slots_[at].id;
-                scratch.found.emplace_back(id, slots_[at].idf);
+                scratch.found.push_back(std::uint64_t{id} << 32 |
+                                        std::bit_cast<std::uint32_t>(slots_[at].idf));
                 // What the scorers read of this feature, fetched while the rest is resolved and
                 // weighed: its weight row (every line of it) and its postings range.
                 const std::int8_t* row = &w_quant_[static_cast<std::size_t>(id) * classes_];
@@ -688,16 +690,16 @@ void Classifier::features(const std::vector<Token>& tokens, Scratch& scratch) co
             }
         }
     }
-    using Found = std::pair<std::uint32_t, float>;
-    std::sort(scratch.found.begin(), scratch.found.end(),
-              [](const Found& a, const Found& b) { return a.first < b.first; });
+    // By id (a feature's idf is the same wherever it occurs, so this is the order by id alone).
+    std::sort(scratch.found.begin(), scratch.found.end());
+    auto id_of = [](std::uint64_t f) { return static_cast<std::uint32_t>(f >> 32); };
     scratch.active.clear();
     weigh(
-        scratch.found, [](const Found& f) { return f.first; },
-        [](const Found& f) { return f.second; }, [&](const Found& f) { return group_of(f.first); },
-        scratch.values, scratch.run_starts,
-        [&](const Found& f, float x) {
-            scratch.active.push_back({f.first, x});
+        scratch.found, id_of,
+        [](std::uint64_t f) { return std::bit_cast<float>(static_cast<std::uint32_t>(f)); },
+        [&](std::uint64_t f) { return group_of(id_of(f)); }, scratch.values, scratch.run_starts,
+        [&](std::uint64_t f, float x) {
+            scratch.active.push_back({id_of(f), x});
         });
     // The postings nearest() reads.
     for (const Scratch::Active& a : scratch.active) {

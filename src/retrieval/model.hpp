@@ -223,7 +223,7 @@ struct Scratch {
     };
     std::string text;
     std::vector<std::uint64_t> hashes;
-    std::vector<std::pair<std::uint32_t, float>> found;  // id, idf
+    std::vector<std::uint64_t> found;  // id << 32 | the bits of its idf: sorted as integers
     std::vector<Active> active;
     std::vector<float> values;
     std::vector<float> log_probs;

@@ -228,7 +228,11 @@ std::size_t StemCache::memory_bytes() const noexcept {
 }
 
 std::vector<Token> analyse(std::string_view text, const Stemmer& stemmer, const StemCache* cache) {
-    std::vector<std::string> words = split_words(fold_text(text));
+    return analyse_words(split_words(fold_text(text)), stemmer, cache);
+}
+
+std::vector<Token> analyse_words(std::vector<std::string> words, const Stemmer& stemmer,
+                                 const StemCache* cache) {
     std::vector<Token> tokens(words.size());
     // The words the cache does not know, stemmed together (one stemmer taken from the pool), and
     // where they go.

@@ -79,6 +79,9 @@ class StemCache {
 // Folds, splits and stems text; words the cache knows take its stem.
 std::vector<Token> analyse(std::string_view text, const Stemmer& stemmer,
                            const StemCache* cache = nullptr);
+// The same for words already folded and split (split_words(fold_text(text))).
+std::vector<Token> analyse_words(std::vector<std::string> words, const Stemmer& stemmer,
+                                 const StemCache* cache = nullptr);
 
 // 64-bit FNV-1a with a seed, for feature hashing.
 inline std::uint64_t hash_bytes(std::string_view s, std::uint64_t seed) noexcept {
