@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <bit>
+#include <cassert>
 #include <cmath>
 #include <exception>
 #include <functional>
@@ -667,20 +668,29 @@ void Classifier::features(const std::vector<Token>& tokens, Scratch& scratch) co
     // Hash every raw feature and prefetch its slot, then resolve them: the table is larger than
     // the caches, and a query has a hundred or more features, so the lookups overlap instead of
     // waiting for memory one after the other.
-    scratch.hashes.clear();
+    // The buffers are sized for the most features the tokens can give (a word and a bigram per
+    // token, three character n-grams per byte of the joined text) and written without checks.
+    std::size_t most = 3;
+    for (const Token& t : tokens) most += 2 + 3 * (t.word.size() + 1);
+    scratch.hashes.resize(most);
+    std::uint64_t* hashes = scratch.hashes.data();
+    std::size_t n = 0;
     each_raw_feature(tokens, scratch.text, [&](std::uint64_t h, int) {
         const std::uint64_t key = h == 0 ? 1 : h;
-        scratch.hashes.push_back(key);
+        assert(n < most);
+        hashes[n++] = key;
         __builtin_prefetch(&slots_[slot_of(key, slot_mask_)]);
     });
-    scratch.found.clear();
-    for (const std::uint64_t key : scratch.hashes) {
+    scratch.found.resize(n);
+    std::uint64_t* found = scratch.found.data();
+    std::size_t m = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::uint64_t key = hashes[i];
         for (std::size_t at = slot_of(key, slot_mask_); slots_[at].key != 0;
              at = (at + 1) & slot_mask_) {
             if (slots_[at].key == key) {
                 const std::uint32_t id = slots_[at].id;
-                scratch.found.push_back(std::uint64_t{id} << 32 |
-                                        std::bit_cast<std::uint32_t>(slots_[at].idf));
+                found[m++] = std::uint64_t{id} << 32 | std::bit_cast<std::uint32_t>(slots_[at].idf);
                 // What the scorers read of this feature, fetched while the rest is resolved and
                 // weighed: its weight row (every line of it) and its postings range.
                 const std::int8_t* row = &w_quant_[static_cast<std::size_t>(id) * classes_];
@@ -690,6 +700,7 @@ void Classifier::features(const std::vector<Token>& tokens, Scratch& scratch) co
             }
         }
     }
+    scratch.found.resize(m);
     // By id (a feature's idf is the same wherever it occurs, so this is the order by id alone).
     std::sort(scratch.found.begin(), scratch.found.end());
     auto id_of = [](std::uint64_t f) { return static_cast<std::uint32_t>(f >> 32); };
