@@ -194,21 +194,6 @@ TEST_CASE("results carry scores, confidences in [0,1], and k is honoured") {
     CHECK(ix->memory_bytes() > 0);
 }
 
-TEST_CASE("searching folded words gives what searching the text gives") {
-    auto ix = shop_index();
-    for (const char* q : {"Refund for my ORDER?", "wher is my pakage", "gift card", "", "?!",
-                          "Café crème, s'il vous plaît"}) {
-        const auto by_text = ix->search(q, 5);
-        const auto by_words = ix->search_words(sb::split_words(sb::fold_text(q)), 5);
-        REQUIRE(by_text.size() == by_words.size());
-        for (std::size_t i = 0; i < by_text.size(); ++i) {
-            CHECK(by_text[i].index == by_words[i].index);
-            CHECK(by_text[i].score == by_words[i].score);
-            CHECK(by_text[i].confidence == by_words[i].confidence);
-        }
-    }
-}
-
 TEST_CASE("an out-of-scope question gets a lower confidence than a covered one") {
     auto ix = shop_index();
     auto in = ix->search("how do I get my money back", 1);
