@@ -27,23 +27,6 @@ constexpr std::size_t kMaxNameBytes = 256;
 constexpr std::size_t kSuggestions = 3;
 constexpr std::size_t kConsidered = 3;
 
-// Whether `phrase` occurs in `words` as consecutive words. Views, not C strings: a comparison
-// checks the length first instead of measuring the literal each time (this runs every turn).
-bool has_phrase(const std::vector<std::string>& words,
-                std::initializer_list<std::string_view> phrase) {
-    const std::size_t n = phrase.size();
-    if (n == 0 || words.size() < n) return false;
-    for (std::size_t i = 0; i + n <= words.size(); ++i) {
-        std::size_t j = 0;
-        for (std::string_view p : phrase) {
-            if (std::string_view(words[i + j]) != p) break;
-            ++j;
-        }
-        if (j == n) return true;
-    }
-    return false;
-}
-
 const char* kEscalationText =
     "I'm passing this conversation to a human agent, who will reply here as soon as possible.";
 
@@ -87,17 +70,46 @@ bool asks_for_human(std::string_view message) {
 }
 
 bool asks_for_human(const std::vector<std::string>& w) {
-    static constexpr std::array<std::string_view, 6> kWords = {
-        "agent", "agents", "human", "humans", "operator", "representative"};  // sorted
-    static_assert(std::is_sorted(kWords.begin(), kWords.end()));
-    for (const std::string& word : w)
-        if (std::binary_search(kWords.begin(), kWords.end(), std::string_view(word))) return true;
-    return has_phrase(w, {"real", "person"}) || has_phrase(w, {"live", "person"}) ||
-           has_phrase(w, {"talk", "to", "someone"}) || has_phrase(w, {"speak", "to", "someone"}) ||
-           has_phrase(w, {"speak", "with", "someone"}) ||
-           has_phrase(w, {"talk", "to", "a", "person"}) ||
-           has_phrase(w, {"speak", "to", "a", "person"}) ||
-           has_phrase(w, {"a", "person", "please"});
+    // One pass, each word first sorted by its length (this runs every turn): the words that ask
+    // for a person, and the phrases "real person", "live person", "talk to someone", "speak to
+    // someone", "speak with someone", "talk to a person", "speak to a person", "a person please",
+    // found at their "person" or "someone".
+    auto is = [&](std::size_t i, std::string_view s) {
+        return i < w.size() && std::string_view(w[i]) == s;
+    };
+    auto talk_or_speak = [&](std::size_t i) { return is(i, "talk") || is(i, "speak"); };
+    for (std::size_t i = 0; i < w.size(); ++i) {
+        const std::string_view x = w[i];
+        switch (x.size()) {
+            case 5:
+                if (x == "agent" || x == "human") return true;
+                break;
+            case 6:
+                if (x == "agents" || x == "humans") return true;
+                if (x == "person" && i >= 1) {
+                    if (is(i - 1, "real") || is(i - 1, "live")) return true;
+                    if (is(i - 1, "a") && (is(i + 1, "please") ||
+                                           (i >= 3 && is(i - 2, "to") && talk_or_speak(i - 3))))
+                        return true;
+                }
+                break;
+            case 7:
+                if (x == "someone" && i >= 2 &&
+                    ((is(i - 1, "to") && talk_or_speak(i - 2)) ||
+                     (is(i - 1, "with") && is(i - 2, "speak"))))
+                    return true;
+                break;
+            case 8:
+                if (x == "operator") return true;
+                break;
+            case 14:
+                if (x == "representative") return true;
+                break;
+            default:
+                break;
+        }
+    }
+    return false;
 }
 
 bool looks_like_follow_up(std::string_view message) {
@@ -122,13 +134,21 @@ bool looks_like_follow_up(const std::vector<std::string>& w) {
         };
         return w[i] == "there" && ((i > 0 && be(i - 1)) || be(i + 1));
     };
-    for (std::size_t i = 0; i < w.size(); ++i)
-        if (std::binary_search(kAnaphora.begin(), kAnaphora.end(), std::string_view(w[i])) &&
-            !existential(i))
+    for (std::size_t i = 0; i < w.size(); ++i) {
+        const std::string_view x = w[i];
+        // Every anaphor has 2 to 5 letters and starts with one of these: most words are passed
+        // over before the search.
+        if (x.size() < 2 || x.size() > 5) continue;
+        if (x[0] != 'e' && x[0] != 'i' && x[0] != 'o' && x[0] != 's' && x[0] != 't') continue;
+        if (std::binary_search(kAnaphora.begin(), kAnaphora.end(), x) && !existential(i))
             return true;
+    }
     const std::string_view first = w.front();
-    return first == "and" || first == "also" || first == "then" ||
-           has_phrase(w, {"what", "about"}) || has_phrase(w, {"how", "about"});
+    if (first == "and" || first == "also" || first == "then") return true;
+    // "what about ...", "how about ...".
+    for (std::size_t i = 1; i < w.size(); ++i)
+        if (w[i] == "about" && (w[i - 1] == "what" || w[i - 1] == "how")) return true;
+    return false;
 }
 
 Engine::Engine(EngineOptions options) : options_(std::move(options)) {
