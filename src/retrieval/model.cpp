@@ -771,6 +771,78 @@ __attribute__((target("avx2"))) void weighted_rows_avx2(const Scratch::Active* a
 }
 #endif
 
+// out[i] = e^(v[i] - mx) for v[i] <= mx, as float: the range reduction and polynomial of
+// Cephes' expf (x = k ln 2 + r, |r| <= ln 2 / 2; relative error about 1e-7), then 2^k from the
+// exponent bits. Both versions below do the same float operations in the same order (no fused
+// multiply-add), so every machine gets the same bits; an argument below -87 (or NaN) gives 0.
+// The softmax needs an exponential per class and query: the library's exp costs five times as
+// much.
+constexpr float kExpLow = -87.0f;
+constexpr float kLog2e = 1.44269504088896341f;
+constexpr float kLn2Hi = 0.693359375f;
+constexpr float kLn2Lo = -2.12194440e-4f;
+constexpr std::array<float, 6> kExpPoly = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
+                                           4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
+
+float exp_one(float v, float mx) noexcept {
+    const float x = v - mx;
+    if (!(x >= kExpLow)) return 0.0f;
+    const float k = std::floor(x * kLog2e + 0.5f);
+    float r = x - k * kLn2Hi;
+    r = r - k * kLn2Lo;
+    const float z = r * r;
+    float p = kExpPoly[0];
+    for (std::size_t i = 1; i < kExpPoly.size(); ++i) p = p * r + kExpPoly[i];
+    float y = p * z;
+    y = y + r;
+    y = y + 1.0f;
+    const auto pow2 =
+        std::bit_cast<float>(static_cast<std::uint32_t>(static_cast<int>(k) + 127) << 23);
+    return y * pow2;
+}
+
+void exp_shifted_plain(const float* v, float mx, std::size_t n, std::size_t i0, float* out) {
+    for (std::size_t i = i0; i < n; ++i) out[i] = exp_one(v[i], mx);
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2"))) void exp_shifted_avx2(const float* v, float mx, std::size_t n,
+                                                      float* out) {
+    const __m256 m = _mm256_set1_ps(mx), low = _mm256_set1_ps(kExpLow);
+    const __m256 log2e = _mm256_set1_ps(kLog2e), half = _mm256_set1_ps(0.5f);
+    const __m256 hi = _mm256_set1_ps(kLn2Hi), lo = _mm256_set1_ps(kLn2Lo);
+    const __m256 one = _mm256_set1_ps(1.0f);
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 x = _mm256_sub_ps(_mm256_loadu_ps(v + i), m);
+        const __m256 keep = _mm256_cmp_ps(x, low, _CMP_GE_OQ);
+        const __m256 k = _mm256_floor_ps(_mm256_add_ps(_mm256_mul_ps(x, log2e), half));
+        __m256 r = _mm256_sub_ps(x, _mm256_mul_ps(k, hi));
+        r = _mm256_sub_ps(r, _mm256_mul_ps(k, lo));
+        const __m256 z = _mm256_mul_ps(r, r);
+        __m256 p = _mm256_set1_ps(kExpPoly[0]);
+        for (std::size_t j = 1; j < kExpPoly.size(); ++j)
+            p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(kExpPoly[j]));
+        __m256 y = _mm256_mul_ps(p, z);
+        y = _mm256_add_ps(y, r);
+        y = _mm256_add_ps(y, one);
+        const __m256i e =
+            _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(k), _mm256_set1_epi32(127)), 23);
+        y = _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+        _mm256_storeu_ps(out + i, _mm256_and_ps(y, keep));
+    }
+    exp_shifted_plain(v, mx, n, i, out);
+}
+#endif
+
+void exp_shifted(const float* v, float mx, std::size_t n, float* out) {
+#if defined(__x86_64__)
+    static const bool avx2 = __builtin_cpu_supports("avx2");
+    if (avx2) return exp_shifted_avx2(v, mx, n, out);
+#endif
+    exp_shifted_plain(v, mx, n, 0, out);
+}
+
 void weighted_rows(const Scratch::Active* active, std::size_t n, const float* scale,
                    const std::int8_t* w, std::size_t classes, const float* bias, float* out) {
 #if defined(__x86_64__)
@@ -787,9 +859,12 @@ void Classifier::log_probs(Scratch& scratch) const {
     out.resize(classes_);
     weighted_rows(scratch.active.data(), scratch.active.size(), w_scale_.data(), w_quant_.data(),
                   classes_, bias_.data(), out.data());
-    float mx = *std::max_element(out.begin(), out.end());
+    const float mx = *std::max_element(out.begin(), out.end());
+    std::vector<float>& e = scratch.exps;
+    e.resize(classes_);
+    exp_shifted(out.data(), mx, classes_, e.data());
     double sum = 0;
-    for (float v : out) sum += std::exp(static_cast<double>(v - mx));
+    for (float v : e) sum += v;
     const auto log_sum = static_cast<float>(std::log(sum)) + mx;
     for (float& v : out) v -= log_sum;
 }

@@ -227,6 +227,7 @@ struct Scratch {
     std::vector<Active> active;
     std::vector<float> values;
     std::vector<float> log_probs;
+    std::vector<float> exps;  // e^(log_probs - their max), before normalising
     std::vector<float> neighbour;
     std::vector<std::uint32_t> run_starts;
     std::vector<float> similarity;       // per training phrasing, all zero between queries
