@@ -339,11 +339,57 @@ TEST_CASE("chat: two engines on one database take turns in one session and see e
     }
 }
 
+TEST_CASE("chat: check_text refuses control characters and bad UTF-8 wherever they are") {
+    auto status = [](const std::string& text, bool newlines) {
+        try {
+            sb::check_text(text, "message", 1000, newlines);
+            return 0;
+        } catch (const sb::Error& e) {
+            return static_cast<int>(e.status());
+        }
+    };
+    const std::string plain = "where is my parcel? it was due on monday, order 12345~";
+    CHECK(status(plain, false) == 0);
+    CHECK(status(plain + "\x7f", false) == 0);  // DEL is not refused
+    for (std::size_t at = 0; at <= plain.size(); ++at) {
+        CAPTURE(at);
+        std::string with = plain;
+        with.insert(at, 1, '\x01');
+        CHECK(status(with, true) == SB_EINVAL);
+        with[at] = '\n';
+        CHECK(status(with, true) == 0);
+        CHECK(status(with, false) == SB_EINVAL);
+        with[at] = '\0';
+        CHECK(status(with, true) == SB_EINVAL);
+        with.replace(at, 1, "\xc3\xa9");  // a two-byte character
+        CHECK(status(with, false) == 0);
+        with.replace(at, 2, "\xc3");  // cut short
+        CHECK(status(with, false) == SB_EPARSE);
+        with[at] = '\xff';
+        CHECK(status(with, false) == SB_EPARSE);
+    }
+    CHECK(status("", false) == SB_EINVAL);
+    CHECK(status(std::string(1001, 'a'), false) == SB_ELIMIT);
+}
+
 TEST_CASE("chat: helpers") {
     CHECK(sb::asks_for_human("can I speak to a real person"));
     CHECK(sb::asks_for_human("AGENT please"));
     CHECK(sb::asks_for_human("I'd like to talk to someone"));
     CHECK_FALSE(sb::asks_for_human("where is my parcel"));
+    // Every phrase, at the start, in the middle and at the end; and near misses.
+    for (const char* phrase : {"real person", "live person", "talk to someone", "speak to someone",
+                               "speak with someone", "talk to a person", "speak to a person",
+                               "a person please", "operator", "representative", "humans"}) {
+        CHECK(sb::asks_for_human(phrase));
+        CHECK(sb::asks_for_human(std::string("can i ") + phrase + " about my order"));
+        CHECK(sb::asks_for_human(std::string("my order, ") + phrase));
+    }
+    for (const char* text :
+         {"person", "someone", "a person", "to someone", "talk someone", "with someone",
+          "talk with someone", "talk a person", "to a person", "person please", "a real refund",
+          "is a person allowed", "live in person", "someone to talk to", "agency", "humane"})
+        CHECK_FALSE(sb::asks_for_human(text));
     CHECK(sb::looks_like_follow_up("and how long does that take?"));
     CHECK(sb::looks_like_follow_up("what about international orders"));
     CHECK_FALSE(sb::looks_like_follow_up("how do I reset my password"));
