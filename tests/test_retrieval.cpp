@@ -313,13 +313,14 @@ TEST_CASE("MaxScore top-k equals exhaustive BM25F scoring") {
     sb::LexicalIndex ix = sb::LexicalIndex::build(corpus, corpus.all());
     std::vector<float> scores(corpus.docs, 0.0f);
     std::vector<std::uint32_t> touched;
+    sb::Scratch scratch;
     int compared = 0;
     for (int t = 0; t < 300; ++t) {
         std::string text;
         const int words = 1 + static_cast<int>(rng() % 7);
         for (int i = 0; i < words; ++i) text += word() + " ";
         sb::Query q = sb::analyse_query(text, stemmer);
-        sb::LexicalMatch m = ix.resolve(q);
+        sb::LexicalMatch m = ix.resolve(q, scratch);
         for (std::uint32_t d : touched) scores[d] = 0.0f;
         touched.clear();
         ix.score(m, scores, touched);

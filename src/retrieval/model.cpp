@@ -11,6 +11,7 @@
 #include <mutex>
 #include <numeric>
 #include <random>
+#include <span>
 #include <system_error>
 #include <thread>
 #include <unordered_set>
@@ -192,25 +193,45 @@ LexicalIndex LexicalIndex::build(const Corpus& corpus,
     return ix;
 }
 
-bool LexicalIndex::correct(Token& token) const {
+bool LexicalIndex::correct(Token& token, Scratch& scratch) const {
     const std::string& w = token.word;
-    if (w.size() < 4 || all_digits(w)) return false;
+    // edit_distance compares words of up to 62 bytes; no longer word is ever corrected.
+    if (w.size() < 4 || w.size() > 62 || all_digits(w)) return false;
     const int max_d = w.size() >= 8 ? 2 : 1;
-    std::vector<std::uint32_t> grams = word_trigrams(w);
-    std::unordered_map<std::uint32_t, int> shared;
+    // The word's distinct trigrams, as word_trigrams gives them, in the scratch buffers (this
+    // runs for every unknown word of a query).
+    std::string& padded = scratch.padded;
+    padded.assign(1, '^');
+    padded += w;
+    padded += '$';
+    std::vector<std::uint32_t>& grams = scratch.grams;
+    grams.clear();
+    for (std::size_t i = 0; i + 3 <= padded.size(); ++i) grams.push_back(trigram_key(padded, i));
+    std::sort(grams.begin(), grams.end());
+    grams.erase(std::unique(grams.begin(), grams.end()), grams.end());
+    // Trigrams shared with each vocabulary word that has any: a count per word, and the words.
+    std::vector<std::uint16_t>& shared = scratch.shared;
+    std::vector<std::uint32_t>& sharing = scratch.sharing;
+    if (shared.size() != words_.size()) shared.assign(words_.size(), 0);
+    sharing.clear();
     for (std::uint32_t g : grams) {
         auto it = trigram_words_.find(g);
         if (it == trigram_words_.end()) continue;
-        for (std::uint32_t cand : it->second) ++shared[cand];
+        for (std::uint32_t cand : it->second)
+            if (shared[cand]++ == 0) sharing.push_back(cand);
     }
     // Each edit changes at most three trigrams.
     const int need = std::max(1, static_cast<int>(grams.size()) - 3 * max_d);
     int best_d = max_d + 1;
     std::uint32_t best = 0;
-    for (const auto& [cand, count] : shared) {
+    for (std::uint32_t cand : sharing) {
+        const int count = shared[cand];
+        shared[cand] = 0;
         if (count < need) continue;
         int d = edit_distance(w, words_[cand], max_d);
-        if (d < best_d || (d == best_d && word_df_[cand] > word_df_[best])) {
+        // The closest word; of those, the most frequent; of those, the first in the vocabulary.
+        if (d < best_d || (d == best_d && (word_df_[cand] > word_df_[best] ||
+                                           (word_df_[cand] == word_df_[best] && cand < best)))) {
             best_d = d;
             best = cand;
         }
@@ -221,7 +242,7 @@ bool LexicalIndex::correct(Token& token) const {
     return true;
 }
 
-LexicalMatch LexicalIndex::resolve(Query& query) const {
+LexicalMatch LexicalIndex::resolve(Query& query, Scratch& scratch) const {
     LexicalMatch m;
     m.terms.reserve(query.tokens.size());
     const float unknown_idf = bm25_idf(docs_, 0);
@@ -229,7 +250,7 @@ LexicalMatch LexicalIndex::resolve(Query& query) const {
         if (t.stop) continue;
         auto it = term_ids_.find(t.stem);
         bool corrected = false;
-        if (it == term_ids_.end() && !word_ids_.count(t.word) && correct(t)) {
+        if (it == term_ids_.end() && !word_ids_.count(t.word) && correct(t, scratch)) {
             it = term_ids_.find(t.stem);
             corrected = true;
         }
@@ -415,7 +436,7 @@ constexpr std::array<float, 3> kGroupWeight = {kWordGroup, kBigramGroup, kCharGr
 // called once per distinct feature, in id order. Training and queries share this, so a query's
 // vector is computed exactly as the training phrasings' were.
 template <typename Item, typename Id, typename Idf, typename Group, typename Emit>
-void weigh(const std::vector<Item>& sorted, const Id& id, const Idf& idf, const Group& group,
+void weigh(std::span<const Item> sorted, const Id& id, const Idf& idf, const Group& group,
            std::vector<float>& values, std::vector<std::uint32_t>& starts, const Emit& emit) {
     // A distinct feature is a run of equal ids; starts[v] is where the v-th begins.
     values.clear();
@@ -457,7 +478,8 @@ SparseVector vectorise(const std::vector<RawFeature>& raw,
     std::vector<float> values;
     std::vector<std::uint32_t> starts;
     weigh(
-        ids, [](std::uint32_t f) { return f; }, [&](std::uint32_t f) { return idf[f]; },
+        std::span<const std::uint32_t>(ids), [](std::uint32_t f) { return f; },
+        [&](std::uint32_t f) { return idf[f]; },
         [&](std::uint32_t f) { return static_cast<std::size_t>(groups[f]); }, values, starts,
         [&](std::uint32_t f, float x) {
             v.ids.push_back(f);
@@ -672,7 +694,7 @@ void Classifier::features(const std::vector<Token>& tokens, Scratch& scratch) co
     // token, three character n-grams per byte of the joined text) and written without checks.
     std::size_t most = 3;
     for (const Token& t : tokens) most += 2 + 3 * (t.word.size() + 1);
-    scratch.hashes.resize(most);
+    if (scratch.hashes.size() < most) scratch.hashes.resize(most);
     std::uint64_t* hashes = scratch.hashes.data();
     std::size_t n = 0;
     each_raw_feature(tokens, scratch.text, [&](std::uint64_t h, int) {
@@ -681,7 +703,8 @@ void Classifier::features(const std::vector<Token>& tokens, Scratch& scratch) co
         hashes[n++] = key;
         __builtin_prefetch(&slots_[slot_of(key, slot_mask_)]);
     });
-    scratch.found.resize(n);
+    // Only grown (a resize that grows value-initialises what it adds, every query).
+    if (scratch.found.size() < n) scratch.found.resize(n);
     std::uint64_t* found = scratch.found.data();
     std::size_t m = 0;
     for (std::size_t i = 0; i < n; ++i) {
@@ -700,13 +723,13 @@ void Classifier::features(const std::vector<Token>& tokens, Scratch& scratch) co
             }
         }
     }
-    scratch.found.resize(m);
+    const std::span<std::uint64_t> known(found, m);
     // By id (a feature's idf is the same wherever it occurs, so this is the order by id alone).
-    std::sort(scratch.found.begin(), scratch.found.end());
+    std::sort(known.begin(), known.end());
     auto id_of = [](std::uint64_t f) { return static_cast<std::uint32_t>(f >> 32); };
     scratch.active.clear();
     weigh(
-        scratch.found, id_of,
+        std::span<const std::uint64_t>(known), id_of,
         [](std::uint64_t f) { return std::bit_cast<float>(static_cast<std::uint32_t>(f)); },
         [&](std::uint64_t f) { return group_of(id_of(f)); }, scratch.values, scratch.run_starts,
         [&](std::uint64_t f, float x) {
@@ -911,7 +934,7 @@ std::size_t Classifier::memory_bytes() const noexcept {
 
 std::vector<Scored> rank(Query& query, const LexicalIndex& lexical, const Classifier* classifier,
                          const Calibrator& calibrator, std::size_t k, Scratch& scratch) {
-    LexicalMatch match = lexical.resolve(query);
+    LexicalMatch match = lexical.resolve(query, scratch);
     const std::size_t n = lexical.docs();
     std::vector<float>& lex = scratch.scores;
     std::vector<std::uint32_t>& touched = scratch.touched;

@@ -47,6 +47,8 @@ struct QueryTerm {
     float idf = 0;
 };
 
+struct Scratch;
+
 struct LexicalMatch {
     std::vector<QueryTerm> terms;  // known (or corrected) non-stop terms of the query
     float query_idf_mass = 0;      // idf mass of all the query's non-stop words, known or not
@@ -61,7 +63,7 @@ class LexicalIndex {
 
     // Replaces out-of-vocabulary words of the query by the closest vocabulary word (typos), then
     // resolves the non-stop stems to terms.
-    LexicalMatch resolve(Query& query) const;
+    LexicalMatch resolve(Query& query, Scratch& scratch) const;
     // Adds each document's BM25F score to scores (size = docs), and records touched docs.
     void score(const LexicalMatch& match, std::vector<float>& scores,
                std::vector<std::uint32_t>& touched) const;
@@ -73,7 +75,7 @@ class LexicalIndex {
     std::size_t docs() const noexcept { return docs_; }
 
   private:
-    bool correct(Token& token) const;
+    bool correct(Token& token, Scratch& scratch) const;
 
     std::size_t docs_ = 0;
     std::unordered_map<std::string, std::uint32_t> term_ids_;  // stem -> term
@@ -117,8 +119,6 @@ struct SparseVector {
     std::vector<std::uint32_t> ids;
     std::vector<float> values;
 };
-
-struct Scratch;
 
 // Multinomial logistic regression over TF-IDF word, bigram and character n-gram features.
 class Classifier {
@@ -232,6 +232,12 @@ struct Scratch {
     std::vector<std::uint32_t> run_starts;
     std::vector<float> similarity;       // per training phrasing, all zero between queries
     std::vector<std::uint32_t> reached;  // phrasings with a similarity in this query
+    // Typo correction: a word's trigrams, and per vocabulary word the trigrams it shares with
+    // it (all zero between words) and the words with any.
+    std::string padded;
+    std::vector<std::uint32_t> grams;
+    std::vector<std::uint16_t> shared;
+    std::vector<std::uint32_t> sharing;
 };
 
 // Ranks documents for an analysed query; at most k results, best first.

@@ -87,6 +87,9 @@ std::string fold_text(std::string_view text) {
 
 std::vector<std::string> split_words(std::string_view folded) {
     std::vector<std::string> words;
+    // One allocation instead of one per doubling: a word and its separator take two bytes or
+    // more, and most words four or more.
+    words.reserve(folded.size() / 4 + 1);
     std::string cur;
     const auto* p = reinterpret_cast<const utf8proc_uint8_t*>(folded.data());
     auto left = static_cast<utf8proc_ssize_t>(folded.size());
