@@ -46,6 +46,7 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -356,12 +357,11 @@ std::vector<TurnRows> turn_rows(sb_engine* engine, const std::string& faqs) {
     return out;
 }
 
-// One connection of the ceiling: the store's settings and WAL checkpoints, and the store's
-// statements, prepared once.
+// One connection of the ceiling: the store's settings, the store's way of writing and
+// checkpointing (sb::SqliteWriters), and the store's statements, prepared once.
 class CeilingConnection {
   public:
-    CeilingConnection(const std::string& path, sb::WalCheckpointer& checkpoints)
-        : checkpoints_(checkpoints) {
+    CeilingConnection(const std::string& path, sb::SqliteWriters& writers) : writers_(writers) {
         if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
                             nullptr) != SQLITE_OK)
             fail("opening " + path);
@@ -370,7 +370,7 @@ class CeilingConnection {
         exec("PRAGMA journal_mode=WAL");
         exec("PRAGMA foreign_keys=ON");
         exec("PRAGMA synchronous=NORMAL");
-        sqlite3_wal_hook(db_, &sb::WalCheckpointer::hook, &checkpoints_);
+        writer_.emplace(writers_, db_);
         begin_ = prepare("BEGIN IMMEDIATE");
         commit_ = prepare("COMMIT");
         session_insert_ = prepare(
@@ -396,7 +396,7 @@ class CeilingConnection {
     void turn(const std::string& bot, const std::string& user, const std::string& session,
               bool new_session, const TurnRows& rows) {
         const std::int64_t t = now_ms();
-        checkpoints_.before_write();
+        sb::SqliteWriters::Write writing(*writer_);
         step(begin_);
         if (new_session) {
             bind_text(session_insert_, 1, session);
@@ -466,7 +466,8 @@ class CeilingConnection {
         step(s);
     }
 
-    sb::WalCheckpointer& checkpoints_;
+    sb::SqliteWriters& writers_;
+    std::optional<sb::SqliteWriters::Connection> writer_;
     sqlite3* db_ = nullptr;
     sqlite3_stmt* begin_ = nullptr;
     sqlite3_stmt* commit_ = nullptr;
@@ -486,7 +487,7 @@ class CeilingRun {
         rows_ = turn_rows(engine, opt.faqs);
         sb_engine_close(engine);
         for (int t = 0; t < threads; ++t)
-            conns_.push_back(std::make_unique<CeilingConnection>(path, checkpoints_));
+            conns_.push_back(std::make_unique<CeilingConnection>(path, writers_));
     }
 
     double pass(int warmup, std::vector<double>& latencies_us, double& cpu_seconds) {
@@ -507,7 +508,7 @@ class CeilingRun {
     const Options& opt_;
     std::string bot_;
     std::vector<TurnRows> rows_;
-    sb::WalCheckpointer checkpoints_;  // before the connections, which refer to it
+    sb::SqliteWriters writers_;  // before the connections, which refer to it
     std::vector<std::unique_ptr<CeilingConnection>> conns_;
     int passes_ = 0;
 };

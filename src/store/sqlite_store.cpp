@@ -1,6 +1,6 @@
 // SQLite backend: one connection per Store, guarded by a mutex (SQLite serialises writers anyway),
-// WAL mode (checkpointed as sqlite_checkpoint.hpp says) and a busy timeout so that several
-// processes can share the file. Every query is a
+// WAL mode, writes and checkpoints as sqlite_checkpoint.hpp says, and a busy timeout so that
+// several processes can share the file. Every query is a
 // statement prepared once and reused. Every SQLite failure becomes sb::Error(SB_EDB, "<what was
 // being done>: <sqlite's message>").
 #include <sqlite3.h>
@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -215,9 +216,8 @@ constexpr const char* kSessionCountFrom =
 
 class SqliteStore final : public Store {
   public:
-    // checkpoints: those of the pool this connection belongs to.
-    SqliteStore(const std::string& path, WalCheckpointer& checkpoints)
-        : path_(path), checkpoints_(checkpoints) {
+    // writers: those of the pool this connection belongs to.
+    SqliteStore(const std::string& path, SqliteWriters& writers) : path_(path), writers_(writers) {
         open_database();
         migrate();
         prepare_all();
@@ -234,7 +234,7 @@ class SqliteStore final : public Store {
     void create_bot(const BotRecord& bot, const std::vector<FaqEntry>& faqs) override {
         const std::string json = faqs_to_json(faqs);
         std::lock_guard lock(mu_);
-        checkpoints_.before_write();
+        SqliteWriters::Write writing(*writer_);
         Transaction tx(db(), "creating a bot");
         {
             Query q(db(), bot_insert_.get(), "creating a bot");
@@ -260,7 +260,7 @@ class SqliteStore final : public Store {
     int replace_faqs(const std::string& bot_id, const std::vector<FaqEntry>& faqs) override {
         const std::string json = faqs_to_json(faqs);
         std::lock_guard lock(mu_);
-        checkpoints_.before_write();
+        SqliteWriters::Write writing(*writer_);
         Query q(db(), faqs_replace_.get(), "replacing a FAQ set");
         q.int64(1, static_cast<std::int64_t>(faqs.size())).text(2, json).text(3, bot_id);
         if (!q.step()) throw Error(SB_ENOTFOUND, "no bot with id \"" + bot_id + "\"");
@@ -346,7 +346,7 @@ class SqliteStore final : public Store {
             faq_ids_json.push_back(strings_to_json(m.faq_ids));
 
         std::lock_guard lock(mu_);
-        checkpoints_.before_write();
+        SqliteWriters::Write writing(*writer_);
         Transaction tx(db(), "recording a chat turn", begin_.get(), commit_.get());
         if (turn.create_session) {
             Query q(db(), session_insert_.get(), "creating a session");
@@ -417,7 +417,7 @@ class SqliteStore final : public Store {
     void save_summary(const SessionSummary& x) override {
         const std::string topics = strings_to_json(x.topics);
         std::lock_guard lock(mu_);
-        checkpoints_.before_write();
+        SqliteWriters::Write writing(*writer_);
         Query q(db(), summary_upsert_.get(), "storing a session summary");
         q.text(1, x.session_id)
             .text(2, x.bot_id)
@@ -642,7 +642,7 @@ class SqliteStore final : public Store {
     // Accounts and failed logins (migration 4).
     void create_account(const AccountRecord& a) override {
         std::lock_guard lock(mu_);
-        checkpoints_.before_write();
+        SqliteWriters::Write writing(*writer_);
         Query q(db(), account_insert_.get(), "creating an account");
         q.text(1, a.id)
             .text(2, a.role)
@@ -676,7 +676,7 @@ class SqliteStore final : public Store {
 
     void set_password_hash(const std::string& id, const std::string& hash) override {
         std::lock_guard lock(mu_);
-        checkpoints_.before_write();
+        SqliteWriters::Write writing(*writer_);
         Query q(db(), account_set_hash_.get(), "updating a password hash");
         q.text(1, hash).text(2, id);
         q.run();
@@ -684,7 +684,7 @@ class SqliteStore final : public Store {
 
     bool delete_account(const std::string& id) override {
         std::lock_guard lock(mu_);
-        checkpoints_.before_write();
+        SqliteWriters::Write writing(*writer_);
         Query q(db(), account_delete_.get(), "deleting an account");
         q.text(1, id);
         q.run();
@@ -694,7 +694,7 @@ class SqliteStore final : public Store {
     bool admit_login_attempt(const std::string& scope, std::int64_t at_ms,
                              std::int64_t forget_before_ms, std::size_t limit) override {
         std::lock_guard lock(mu_);
-        checkpoints_.before_write();
+        SqliteWriters::Write writing(*writer_);
         // BEGIN IMMEDIATE takes the write lock first, so that the count and the insert are one
         // step for every connection and process.
         Transaction tx(db(), "recording a login attempt");
@@ -728,7 +728,7 @@ class SqliteStore final : public Store {
 
     void clear_login_failures(const std::string& scope) override {
         std::lock_guard lock(mu_);
-        checkpoints_.before_write();
+        SqliteWriters::Write writing(*writer_);
         Query q(db(), failures_clear_.get(), "clearing failed logins");
         q.text(1, scope);
         q.run();
@@ -789,7 +789,7 @@ class SqliteStore final : public Store {
         sqlite3_extended_result_codes(db(), 1);
         if (sqlite3_busy_timeout(db(), kBusyTimeoutMs) != SQLITE_OK) fail(db(), what);
         exec(db(), "PRAGMA journal_mode=WAL", what);
-        sqlite3_wal_hook(db(), &WalCheckpointer::hook, &checkpoints_);
+        writer_.emplace(writers_, db());
         exec(db(), "PRAGMA foreign_keys=ON", what);
         exec(db(), "PRAGMA synchronous=NORMAL", what);
     }
@@ -808,7 +808,7 @@ class SqliteStore final : public Store {
         const std::string what = "preparing the schema of \"" + path_ + "\"";
         int version = 0;
         {
-            checkpoints_.before_write();
+            SqliteWriters::Write writing(*writer_);
             Transaction tx(db(), what.c_str());
             exec(db(), "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
                  what);
@@ -828,7 +828,7 @@ class SqliteStore final : public Store {
             if (m.version <= version) continue;
             const std::string step = "migrating \"" + path_ + "\" to schema version " +
                                      std::to_string(m.version) + " (" + m.description + ")";
-            checkpoints_.before_write();
+            SqliteWriters::Write writing(*writer_);
             Transaction tx(db(), step.c_str());
             // Another process may have applied it since the version was read.
             version = recorded_version(step);
@@ -932,8 +932,10 @@ class SqliteStore final : public Store {
     }
 
     std::string path_;
-    WalCheckpointer& checkpoints_;
+    SqliteWriters& writers_;
     std::mutex mu_;
+    // Outlives the connection, whose WAL hook points at it (set when it is opened).
+    std::optional<SqliteWriters::Connection> writer_;
     DbPtr db_;  // declared before the statements: they are finalized first
     StmtPtr begin_, commit_, version_get_, bot_insert_, faqs_insert_, faqs_replace_, faqs_get_,
         bot_get_, bots_all_, bots_of_owner_, session_get_, sessions_list_, session_insert_,
@@ -951,8 +953,7 @@ class SqlitePool final : public Store {
   public:
     SqlitePool(const std::string& path, std::size_t size)
         : path_(path), size_(std::max<std::size_t>(size, 1)) {
-        idle_.put(
-            std::make_unique<SqliteStore>(path_, checkpoints_));  // creates / migrates the schema
+        idle_.put(std::make_unique<SqliteStore>(path_, writers_));  // creates / migrates the schema
         created_ = 1;
     }
 
@@ -1055,7 +1056,7 @@ class SqlitePool final : public Store {
         ++created_;
         lock.unlock();
         try {
-            return std::make_unique<SqliteStore>(path_, checkpoints_);
+            return std::make_unique<SqliteStore>(path_, writers_);
         } catch (...) {
             lock.lock();
             --created_;
@@ -1072,7 +1073,7 @@ class SqlitePool final : public Store {
 
     std::string path_;
     std::size_t size_;
-    WalCheckpointer checkpoints_;  // before the connections, which refer to it
+    SqliteWriters writers_;  // before the connections, which refer to it
     std::mutex mu_;
     std::condition_variable cv_;
     IdleList<std::unique_ptr<SqliteStore>> idle_;  // a thread gets back its last one
