@@ -179,52 +179,57 @@ Principal Accounts::authenticate(std::string_view token) {
     constexpr std::size_t kMaxVerified = 4096;
     const std::int64_t now = now_ms();
     const std::int64_t now_s = now / 1000;
-    std::optional<TokenClaims> known;
+    // The claims go straight into the principal (this runs on every call).
+    Principal p;
+    auto take = [&p](const TokenClaims& c) {
+        p.account_id = c.sub;
+        p.role = c.role;
+        p.bot_id = c.bot;
+        p.expires_ms = c.exp * 1000;
+    };
+    bool known = false;
     {
         std::lock_guard lock(live_mutex_);
         const auto it = verified_.find(token);
         // The same time checks as verify_token: an expired (or, the clock having gone back,
         // not yet valid) token is verified again below and refused there.
         if (it != verified_.end() && it->second.exp > now_s &&
-            it->second.iat <= now_s + kIatSkewSeconds)
-            known = it->second;
+            it->second.iat <= now_s + kIatSkewSeconds) {
+            take(it->second);
+            known = true;
+        }
     }
     if (!known) {
-        known = verify_token(token, secret(), now_s);
+        TokenClaims c = verify_token(token, secret(), now_s);
+        take(c);
         std::lock_guard lock(live_mutex_);
         if (verified_.size() >= kMaxVerified) verified_.clear();
-        verified_.insert_or_assign(std::string(token), *known);
+        verified_.insert_or_assign(std::string(token), std::move(c));
     }
-    const TokenClaims& c = *known;
-    Principal p;
-    p.account_id = c.sub;
-    p.role = c.role;
-    p.bot_id = c.bot;
-    p.expires_ms = c.exp * 1000;
     {
         std::lock_guard lock(live_mutex_);
-        const auto it = live_.find(c.sub);
+        const auto it = live_.find(p.account_id);
         if (it != live_.end() && now - it->second.checked_ms < kLiveRecheckMs &&
             now >= it->second.checked_ms) {
-            if (it->second.role != c.role || it->second.bot_id != c.bot)
+            if (it->second.role != p.role || it->second.bot_id != p.bot_id)
                 throw Error(SB_EUNAUTHENTICATED, "invalid access token: account mismatch");
             p.email = it->second.email;
             return p;
         }
     }
-    const auto a = store().get_account(c.sub);
+    const auto a = store().get_account(p.account_id);
     if (!a) {
         std::lock_guard lock(live_mutex_);
-        live_.erase(c.sub);
+        live_.erase(p.account_id);
         throw Error(SB_EUNAUTHENTICATED, "the account of this access token no longer exists");
     }
     const AccountRole role = role_of(a->role);
-    if (role != c.role || a->bot_id != c.bot)
+    if (role != p.role || a->bot_id != p.bot_id)
         throw Error(SB_EUNAUTHENTICATED, "invalid access token: account mismatch");
     p.email = a->email;
     std::lock_guard lock(live_mutex_);
     if (live_.size() > 100000) live_.clear();  // bound the memory; entries are cheap to refetch
-    live_[c.sub] = Live{role, a->bot_id, a->email, now};
+    live_[p.account_id] = Live{role, a->bot_id, a->email, now};
     return p;
 }
 

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "auth/authz.hpp"
@@ -203,12 +204,12 @@ int sb_chat_send(sb_engine* engine, const sb_chat_request* request, sb_reply** o
         require(request != nullptr, "request is NULL");
         require(out != nullptr, "out is NULL");
         check_version(request->version, SB_CHAT_REQUEST_VERSION, "sb_chat_request");
-        const sb::auth::Principal p = authenticated(engine, request->principal);
+        sb::auth::Principal p = authenticated(engine, request->principal);
         require(request->message != nullptr || request->message_len == 0, "message is NULL");
         sb::ChatRequest r;
         r.bot_id = text_arg(request->bot_id, "bot_id");
         sb::auth::require_bot_access(p, *e.recent_bot(r.bot_id));  // cached: no extra read
-        r.user_id = p.account_id;  // users chat as themselves; the owner admin as itself
+        r.user_id = std::move(p.account_id);  // users chat as themselves; the owner admin as itself
         if (request->session_id) r.session_id = std::string(request->session_id);
         r.message.assign(request->message ? request->message : "", request->message_len);
         if (request->version >= 2 && request->on_text) {

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <set>
 #include <string_view>
+#include <utility>
 
 #include "chat/llm_turn.hpp"
 #include "common/error.hpp"
@@ -443,7 +444,7 @@ ChatReply Engine::chat(const ChatRequest& request) {
                 // The host's callback failed; the turn is saved and its reply returned anyway.
             }
         }
-        return turn.reply;
+        return std::move(turn.reply);  // a member of a local: not moved by itself
     }
 }
 
