@@ -53,7 +53,7 @@
 #include <thread>
 #include <vector>
 
-#include "../src/store/sqlite_checkpoint.hpp"  // the store's WAL checkpoints
+#include "../src/store/sqlite_writers.hpp"  // how the store writes and checkpoints
 #include "supportbot/supportbot.h"
 
 namespace {

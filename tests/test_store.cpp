@@ -725,7 +725,7 @@ TEST_CASE("store: sqlite waits for a lock another connection holds, then writes"
 
 TEST_CASE("store: sqlite checkpoints the WAL while two threads write") {
     // SQLite's automatic checkpoint alone left 46 MB of WAL after these turns; the store's
-    // restarts the WAL once it holds 2,000 frames (see store/sqlite_checkpoint.hpp).
+    // restarts the WAL once it holds 2,000 frames (see store/sqlite_writers.hpp).
     Backend backend("sqlite");
     auto store = backend.open();
     store->create_bot(bot("b1", "alice", 1), small_faqs());

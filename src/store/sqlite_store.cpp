@@ -1,5 +1,5 @@
 // SQLite backend: one connection per Store, guarded by a mutex (SQLite serialises writers anyway),
-// WAL mode, writes and checkpoints as sqlite_checkpoint.hpp says, and a busy timeout so that
+// WAL mode, writes and checkpoints as sqlite_writers.hpp says, and a busy timeout so that
 // several processes can share the file. Every query is a
 // statement prepared once and reused. Every SQLite failure becomes sb::Error(SB_EDB, "<what was
 // being done>: <sqlite's message>").
@@ -19,7 +19,7 @@
 
 #include "common/error.hpp"
 #include "store/idle_list.hpp"
-#include "store/sqlite_checkpoint.hpp"
+#include "store/sqlite_writers.hpp"
 #include "store/store.hpp"
 
 namespace sb {
@@ -217,8 +217,9 @@ constexpr const char* kSessionCountFrom =
 class SqliteStore final : public Store {
   public:
     // writers: those of the pool this connection belongs to.
-    SqliteStore(const std::string& path, SqliteWriters& writers) : path_(path), writers_(writers) {
+    SqliteStore(const std::string& path, SqliteWriters& writers) : path_(path) {
         open_database();
+        writer_.emplace(writers, db());
         migrate();
         prepare_all();
         prepare_insights();
@@ -789,7 +790,6 @@ class SqliteStore final : public Store {
         sqlite3_extended_result_codes(db(), 1);
         if (sqlite3_busy_timeout(db(), kBusyTimeoutMs) != SQLITE_OK) fail(db(), what);
         exec(db(), "PRAGMA journal_mode=WAL", what);
-        writer_.emplace(writers_, db());
         exec(db(), "PRAGMA foreign_keys=ON", what);
         exec(db(), "PRAGMA synchronous=NORMAL", what);
     }
@@ -932,9 +932,8 @@ class SqliteStore final : public Store {
     }
 
     std::string path_;
-    SqliteWriters& writers_;
     std::mutex mu_;
-    // Outlives the connection, whose WAL hook points at it (set when it is opened).
+    // Outlives the connection, whose WAL hook points at it (set once it is open).
     std::optional<SqliteWriters::Connection> writer_;
     DbPtr db_;  // declared before the statements: they are finalized first
     StmtPtr begin_, commit_, version_get_, bot_insert_, faqs_insert_, faqs_replace_, faqs_get_,
