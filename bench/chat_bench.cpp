@@ -361,16 +361,18 @@ std::vector<TurnRows> turn_rows(sb_engine* engine, const std::string& faqs) {
 // checkpointing (sb::SqliteWriters), and the store's statements, prepared once.
 class CeilingConnection {
   public:
+    static constexpr int kBusyTimeoutMs = 5000;  // the store's
+
     CeilingConnection(const std::string& path, sb::SqliteWriters& writers) : writers_(writers) {
         if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
                             nullptr) != SQLITE_OK)
             fail("opening " + path);
         sqlite3_extended_result_codes(db_, 1);
-        sqlite3_busy_timeout(db_, 5000);
+        sqlite3_busy_timeout(db_, kBusyTimeoutMs);
         exec("PRAGMA journal_mode=WAL");
         exec("PRAGMA foreign_keys=ON");
         exec("PRAGMA synchronous=NORMAL");
-        writer_.emplace(writers_, db_);
+        writer_.emplace(writers_, db_, kBusyTimeoutMs);
         begin_ = prepare("BEGIN IMMEDIATE");
         commit_ = prepare("COMMIT");
         session_insert_ = prepare(

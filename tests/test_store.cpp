@@ -771,6 +771,67 @@ TEST_CASE("store: sqlite checkpoints the WAL while two threads write") {
     CHECK(h.back().text == "answer to " + last);
 }
 
+TEST_CASE("store: sqlite writes go on while a reader holds an old snapshot past a RESTART") {
+    // A reader of another connection keeps its snapshot while two threads write far past the
+    // store's RESTART threshold: each RESTART gives up after a short wait and is not tried
+    // again on every write (with the 5 s busy timeout on every write past 2,000 frames, this
+    // test would take an hour), every write succeeds, and once the reader is gone the WAL is
+    // started over.
+    Backend backend("sqlite");
+    auto store = backend.open();
+    store->create_bot(bot("b1", "alice", 1), small_faqs());
+    sqlite3* reader = nullptr;
+    REQUIRE(sqlite3_open_v2(backend.sqlite_file().c_str(), &reader, SQLITE_OPEN_READONLY,
+                            nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(reader, "BEGIN", nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_stmt* q = nullptr;
+    REQUIRE(sqlite3_prepare_v2(reader, "SELECT count(*) FROM bots", -1, &q, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(q) == SQLITE_ROW);  // the read transaction, and its snapshot, begin
+    sqlite3_finalize(q);
+
+    const std::string padding(6000, 'x');
+    auto write = [&](const std::string& prefix, int turns) {
+        std::vector<std::string> errors(2);
+        std::vector<std::thread> threads;
+        for (int t = 0; t < 2; ++t) {
+            threads.emplace_back([&, t] {
+                try {
+                    SessionRecord s = session(prefix + std::to_string(t), "b1", "u", 1000);
+                    for (int i = 0; i < turns; ++i) {
+                        std::string question = std::to_string(i);
+                        question += padding;
+                        store->record_turn(turn(s, i == 0, question, 1000));
+                        if (i > 0) ++s.revision;
+                    }
+                } catch (const std::exception& e) {
+                    errors[static_cast<std::size_t>(t)] = e.what();
+                }
+            });
+        }
+        for (auto& th : threads) th.join();
+        for (const auto& e : errors) CHECK(e.empty());
+    };
+    write("held", 400);  // some 4,000 frames: RESTARTs that cannot finish
+    REQUIRE(sqlite3_exec(reader, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(reader);
+    write("free", 400);
+    CHECK(store->history("held1", 0).size() == 800);
+    // The WAL was started over once the reader had gone: what a checkpoint finds in it now is
+    // less than one RESTART's worth, not the 8,000 frames of both rounds.
+    sqlite3* other = nullptr;
+    REQUIRE(sqlite3_open_v2(backend.sqlite_file().c_str(), &other, SQLITE_OPEN_READWRITE,
+                            nullptr) == SQLITE_OK);
+    // (A first read opens the WAL.)
+    REQUIRE(sqlite3_exec(other, "SELECT count(*) FROM bots", nullptr, nullptr, nullptr) ==
+            SQLITE_OK);
+    int log = -1, done = -1;
+    REQUIRE(sqlite3_wal_checkpoint_v2(other, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &done) ==
+            SQLITE_OK);
+    sqlite3_close(other);
+    CHECK(log >= 0);
+    CHECK(log < 3000);
+}
+
 TEST_CASE("store: open by URL") {
     TempDir dir;
     SUBCASE("absolute sqlite path") {

@@ -24,6 +24,9 @@ class IdleList {
     bool empty() const noexcept { return items_.empty(); }
     std::size_t size() const noexcept { return items_.size(); }
 
+    // Room for n connections, so that put() never allocates (it runs in destructors).
+    void reserve(std::size_t n) { items_.reserve(n); }
+
     // Gives c back, remembering the calling thread.
     void put(Conn c) { items_.push_back({std::move(c), std::this_thread::get_id()}); }
 

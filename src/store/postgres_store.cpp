@@ -372,6 +372,7 @@ class PostgresStore final : public Store {
         : url_(std::move(url)),
           safe_url_(redact_url(url_)),
           max_connections_(std::max<std::size_t>(1, options.pool_size)) {
+        idle_.reserve(max_connections_);
         auto first = connect();
         migrate(*first);
         idle_.put(std::move(first));

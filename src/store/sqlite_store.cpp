@@ -146,10 +146,9 @@ StmtPtr prepare(sqlite3* db, const char* sql) {
 }
 
 // A write transaction (BEGIN IMMEDIATE, so the write lock is taken up front and waits under the
-// busy timeout instead of failing at the first write). Rolled back unless committed.
-// A write transaction (BEGIN IMMEDIATE ... COMMIT), rolled back unless committed. Chat turns pass
-// prepared BEGIN and COMMIT statements: they run once a turn, and parsing them each time showed
-// in the profile.
+// busy timeout instead of failing at the first write), rolled back unless committed. Chat turns
+// pass prepared BEGIN and COMMIT statements: they run once a turn, and parsing them each time
+// showed in the profile.
 class Transaction {
   public:
     Transaction(sqlite3* db, const char* what, sqlite3_stmt* begin = nullptr,
@@ -219,7 +218,7 @@ class SqliteStore final : public Store {
     // writers: those of the pool this connection belongs to.
     SqliteStore(const std::string& path, SqliteWriters& writers) : path_(path) {
         open_database();
-        writer_.emplace(writers, db());
+        writer_.emplace(writers, db(), kBusyTimeoutMs);
         migrate();
         prepare_all();
         prepare_insights();
@@ -946,12 +945,14 @@ class SqliteStore final : public Store {
 #undef SB_SQLITE_NOW_MS
 
 // A small pool of connections to one file, so that one thread's reads (WAL lets readers run
-// beside the writer) and the work between its calls overlap another thread's write. SQLite
-// still serialises the writes themselves (BEGIN IMMEDIATE, with the busy timeout).
+// beside the writer) and the work between its calls overlap another thread's write. The writes
+// themselves take turns on the pool's gate (SqliteWriters), and with other processes on
+// SQLite's lock (BEGIN IMMEDIATE, with the busy timeout).
 class SqlitePool final : public Store {
   public:
     SqlitePool(const std::string& path, std::size_t size)
         : path_(path), size_(std::max<std::size_t>(size, 1)) {
+        idle_.reserve(size_);
         idle_.put(std::make_unique<SqliteStore>(path_, writers_));  // creates / migrates the schema
         created_ = 1;
     }
