@@ -723,24 +723,23 @@ TEST_CASE("store: sqlite waits for a lock another connection holds, then writes"
     CHECK(store->history("s1", 0).size() == 2);
 }
 
-TEST_CASE("store: sqlite checkpoints the WAL while two threads write") {
-    // SQLite's automatic checkpoint alone left 46 MB of WAL after these turns; the store's
-    // restarts the WAL once it holds 2,000 frames (see store/sqlite_writers.hpp).
-    Backend backend("sqlite");
-    auto store = backend.open();
-    store->create_bot(bot("b1", "alice", 1), small_faqs());
-    constexpr int kTurns = 600;
+namespace {
+
+// Two threads, each with a session of its own (prefix + "0", prefix + "1") in bot "b1", record
+// `turns` turns whose questions are padded to 6 KB, so that the WAL grows fast; what either
+// thread threw is checked.
+void write_padded_turns(Store& store, const std::string& prefix, int turns) {
     const std::string padding(6000, 'x');
     std::vector<std::string> errors(2);
     std::vector<std::thread> threads;
     for (int t = 0; t < 2; ++t) {
         threads.emplace_back([&, t] {
             try {
-                SessionRecord s = session(std::string("s") + std::to_string(t), "b1", "u", 1000);
-                for (int i = 0; i < kTurns; ++i) {
+                SessionRecord s = session(prefix + std::to_string(t), "b1", "u", 1000);
+                for (int i = 0; i < turns; ++i) {
                     std::string question = std::to_string(i);
                     question += padding;
-                    store->record_turn(turn(s, i == 0, question, 1000));
+                    store.record_turn(turn(s, i == 0, question, 1000));
                     if (i > 0) ++s.revision;
                 }
             } catch (const std::exception& e) {
@@ -750,6 +749,18 @@ TEST_CASE("store: sqlite checkpoints the WAL while two threads write") {
     }
     for (auto& th : threads) th.join();
     for (const auto& e : errors) CHECK(e.empty());
+}
+
+}  // namespace
+
+TEST_CASE("store: sqlite checkpoints the WAL while two threads write") {
+    // SQLite's automatic checkpoint alone left 46 MB of WAL after these turns; the store's
+    // restarts the WAL once it holds 2,000 frames (see store/sqlite_writers.hpp).
+    Backend backend("sqlite");
+    auto store = backend.open();
+    store->create_bot(bot("b1", "alice", 1), small_faqs());
+    constexpr int kTurns = 600;
+    write_padded_turns(*store, "s", kTurns);
 
     sqlite3* other = nullptr;
     REQUIRE(sqlite3_open_v2(backend.sqlite_file().c_str(), &other, SQLITE_OPEN_READONLY, nullptr) ==
@@ -767,7 +778,7 @@ TEST_CASE("store: sqlite checkpoints the WAL while two threads write") {
     const auto h = store->history("s1", 0);
     REQUIRE(h.size() == 2 * kTurns);
     std::string last = std::to_string(kTurns - 1);
-    last += padding;
+    last += std::string(6000, 'x');
     CHECK(h.back().text == "answer to " + last);
 }
 
@@ -789,32 +800,10 @@ TEST_CASE("store: sqlite writes go on while a reader holds an old snapshot past 
     REQUIRE(sqlite3_step(q) == SQLITE_ROW);  // the read transaction, and its snapshot, begin
     sqlite3_finalize(q);
 
-    const std::string padding(6000, 'x');
-    auto write = [&](const std::string& prefix, int turns) {
-        std::vector<std::string> errors(2);
-        std::vector<std::thread> threads;
-        for (int t = 0; t < 2; ++t) {
-            threads.emplace_back([&, t] {
-                try {
-                    SessionRecord s = session(prefix + std::to_string(t), "b1", "u", 1000);
-                    for (int i = 0; i < turns; ++i) {
-                        std::string question = std::to_string(i);
-                        question += padding;
-                        store->record_turn(turn(s, i == 0, question, 1000));
-                        if (i > 0) ++s.revision;
-                    }
-                } catch (const std::exception& e) {
-                    errors[static_cast<std::size_t>(t)] = e.what();
-                }
-            });
-        }
-        for (auto& th : threads) th.join();
-        for (const auto& e : errors) CHECK(e.empty());
-    };
-    write("held", 400);  // some 4,000 frames: RESTARTs that cannot finish
+    write_padded_turns(*store, "held", 400);  // some 4,000 frames: RESTARTs that cannot finish
     REQUIRE(sqlite3_exec(reader, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK);
     sqlite3_close(reader);
-    write("free", 400);
+    write_padded_turns(*store, "free", 400);
     CHECK(store->history("held1", 0).size() == 800);
     // The WAL was started over once the reader had gone: what a checkpoint finds in it now is
     // less than one RESTART's worth, not the 8,000 frames of both rounds.
