@@ -361,18 +361,16 @@ std::vector<TurnRows> turn_rows(sb_engine* engine, const std::string& faqs) {
 // checkpointing (sb::SqliteWriters), and the store's statements, prepared once.
 class CeilingConnection {
   public:
-    static constexpr int kBusyTimeoutMs = 5000;  // the store's
-
-    CeilingConnection(const std::string& path, sb::SqliteWriters& writers) : writers_(writers) {
+    CeilingConnection(const std::string& path, sb::SqliteWriters& writers) {
         if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
                             nullptr) != SQLITE_OK)
             fail("opening " + path);
         sqlite3_extended_result_codes(db_, 1);
-        sqlite3_busy_timeout(db_, kBusyTimeoutMs);
+        sqlite3_busy_timeout(db_, sb::SqliteWriters::kBusyTimeoutMs);
         exec("PRAGMA journal_mode=WAL");
         exec("PRAGMA foreign_keys=ON");
         exec("PRAGMA synchronous=NORMAL");
-        writer_.emplace(writers_, db_, kBusyTimeoutMs);
+        writer_.emplace(writers, db_);
         begin_ = prepare("BEGIN IMMEDIATE");
         commit_ = prepare("COMMIT");
         session_insert_ = prepare(
@@ -468,7 +466,6 @@ class CeilingConnection {
         step(s);
     }
 
-    sb::SqliteWriters& writers_;
     std::optional<sb::SqliteWriters::Connection> writer_;
     sqlite3* db_ = nullptr;
     sqlite3_stmt* begin_ = nullptr;

@@ -26,8 +26,6 @@ namespace sb {
 
 namespace {
 
-constexpr int kBusyTimeoutMs = 5000;
-
 struct DbClose {
     void operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
 };
@@ -218,7 +216,7 @@ class SqliteStore final : public Store {
     // writers: those of the pool this connection belongs to.
     SqliteStore(const std::string& path, SqliteWriters& writers) : path_(path) {
         open_database();
-        writer_.emplace(writers, db(), kBusyTimeoutMs);
+        writer_.emplace(writers, db());
         migrate();
         prepare_all();
         prepare_insights();
@@ -787,7 +785,8 @@ class SqliteStore final : public Store {
         const std::string what = "opening SQLite database \"" + path_ + "\"";
         if (rc != SQLITE_OK) fail(raw, what);
         sqlite3_extended_result_codes(db(), 1);
-        if (sqlite3_busy_timeout(db(), kBusyTimeoutMs) != SQLITE_OK) fail(db(), what);
+        if (sqlite3_busy_timeout(db(), SqliteWriters::kBusyTimeoutMs) != SQLITE_OK)
+            fail(db(), what);
         exec(db(), "PRAGMA journal_mode=WAL", what);
         exec(db(), "PRAGMA foreign_keys=ON", what);
         exec(db(), "PRAGMA synchronous=NORMAL", what);

@@ -41,6 +41,9 @@ namespace sb {
 // later write, as SQLite leaves its own.
 class SqliteWriters {
   public:
+    // The busy timeout of the store's connections (and of the bench's ceiling, which writes as
+    // they do): how long a write waits for another process's lock.
+    static constexpr int kBusyTimeoutMs = 5000;
     static constexpr int kCheckpointFrames = 1000;  // SQLite's default wal_autocheckpoint
     static constexpr int kRestartFrames = 2 * kCheckpointFrames;
     static constexpr int kRestartWaitMs = 50;
@@ -48,12 +51,11 @@ class SqliteWriters {
 
     class Write;
 
-    // One connection of the pool: replaces its automatic checkpoint. busy_timeout_ms: the
-    // connection's own busy timeout, restored after a RESTART checkpoint.
+    // One connection of the pool, with kBusyTimeoutMs as its busy timeout (restored after a
+    // RESTART checkpoint): replaces its automatic checkpoint.
     class Connection {
       public:
-        Connection(SqliteWriters& writers, sqlite3* db, int busy_timeout_ms)
-            : writers_(writers), db_(db), busy_timeout_ms_(busy_timeout_ms) {
+        Connection(SqliteWriters& writers, sqlite3* db) : writers_(writers), db_(db) {
             sqlite3_wal_hook(db, &Connection::on_commit, this);
         }
         Connection(const Connection&) = delete;
@@ -69,7 +71,6 @@ class SqliteWriters {
         }
         SqliteWriters& writers_;
         sqlite3* db_;
-        int busy_timeout_ms_;
         int frames_ = 0;
     };
 
@@ -116,7 +117,7 @@ class SqliteWriters {
                 sqlite3_busy_timeout(c.db_, kRestartWaitMs);
                 rc = sqlite3_wal_checkpoint_v2(c.db_, nullptr, SQLITE_CHECKPOINT_RESTART, nullptr,
                                                nullptr);
-                sqlite3_busy_timeout(c.db_, c.busy_timeout_ms_);
+                sqlite3_busy_timeout(c.db_, kBusyTimeoutMs);
             }
             next_restart_ = rc == SQLITE_OK ? kRestartFrames : frames + kCheckpointFrames;
             gate_.unlock();
