@@ -723,6 +723,49 @@ TEST_CASE("store: sqlite waits for a lock another connection holds, then writes"
     CHECK(store->history("s1", 0).size() == 2);
 }
 
+TEST_CASE("store: sqlite does not lend out a connection whose ROLLBACK failed") {
+    // A write fails (a duplicate bot) and so does its ROLLBACK, which leaves the connection inside
+    // its transaction, holding SQLite's write lock. Given back to the pool like that, it would make
+    // its next user's BEGIN fail and every other connection to the file wait for the lock. The
+    // pool has one connection, so that a closed one must be replaced for the store to go on.
+    struct StopFailing {
+        ~StopFailing() { sb::sqlite_fail_next_rollbacks_for_testing(0); }
+    } stop_failing;
+    Backend backend("sqlite");
+    sb::StoreOptions options;
+    options.pool_size = 1;
+    auto store = Store::open(backend.url(), options);
+    store->create_bot(bot("b1", "alice", 1), small_faqs());
+    int failing = 0;
+    SUBCASE("the pool's second ROLLBACK ends the transaction") {
+        failing = 1;
+    }
+    SUBCASE("the second fails too: the connection is closed and another opened") {
+        failing = 2;
+    }
+    sb::sqlite_fail_next_rollbacks_for_testing(failing);
+    const Failure f = failure_of([&] { store->create_bot(bot("b1", "bob", 2), small_faqs()); });
+    CHECK(f.status == SB_ECONFLICT);
+    CHECK(sb::sqlite_fail_next_rollbacks_for_testing(0) == 0);  // each was tried, and failed
+
+    // No connection holds the write lock: another one takes it at once (it has no busy timeout).
+    sqlite3* other = nullptr;
+    REQUIRE(sqlite3_open_v2(backend.sqlite_file().c_str(), &other, SQLITE_OPEN_READWRITE,
+                            nullptr) == SQLITE_OK);
+    const int begin = sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+    CHECK(begin == SQLITE_OK);
+    if (begin == SQLITE_OK)
+        CHECK(sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(other);
+
+    // The next user of the pool writes, and the failed write left nothing.
+    CHECK_NOTHROW(store->create_bot(bot("b2", "alice", 3), small_faqs()));
+    const auto bots = store->list_bots(std::nullopt);
+    REQUIRE(bots.size() == 2);
+    CHECK(bots[0].owner == "alice");
+    CHECK(bots[1].id == "b2");
+}
+
 namespace {
 
 // Two threads, each with a session of its own (prefix + "0", prefix + "1") in bot "b1", record

@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <atomic>
 #include <climits>
 #include <condition_variable>
 #include <cstdint>
@@ -143,22 +144,47 @@ StmtPtr prepare(sqlite3* db, const char* sql) {
     return out;
 }
 
+// How many more ROLLBACKs are to fail (sqlite_fail_next_rollbacks_for_testing); outside tests, 0
+// and read once per ROLLBACK.
+std::atomic<int> failing_rollbacks{0};
+
+bool injected_rollback_failure() noexcept {
+    int n = failing_rollbacks.load(std::memory_order_relaxed);
+    while (n > 0 && !failing_rollbacks.compare_exchange_weak(n, n - 1, std::memory_order_relaxed)) {
+    }
+    return n > 0;
+}
+
+// Runs the connection's prepared ROLLBACK; true when the connection is out of its transaction
+// afterwards. Prepared once per connection, because a ROLLBACK run as SQL text has to be parsed
+// first, and that can fail (out of memory) just when a failure is being cleaned up. Never throws:
+// it runs in destructors.
+bool rollback(sqlite3* db, sqlite3_stmt* stmt) noexcept {
+    const int rc = injected_rollback_failure() ? SQLITE_IOERR : sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    // A failed ROLLBACK may still have ended the transaction: on some errors (I/O, out of memory,
+    // busy) SQLite rolls back by itself.
+    return rc == SQLITE_DONE || sqlite3_get_autocommit(db) != 0;
+}
+
 // A write transaction (BEGIN IMMEDIATE, so the write lock is taken up front and waits under the
-// busy timeout instead of failing at the first write), rolled back unless committed. Chat turns
-// pass prepared BEGIN and COMMIT statements: they run once a turn, and parsing them each time
-// showed in the profile.
+// busy timeout instead of failing at the first write), rolled back unless committed, with the
+// connection's prepared ROLLBACK. Chat turns also pass prepared BEGIN and COMMIT statements: they
+// run once a turn, and parsing them each time showed in the profile.
 class Transaction {
   public:
-    Transaction(sqlite3* db, const char* what, sqlite3_stmt* begin = nullptr,
-                sqlite3_stmt* commit = nullptr)
-        : db_(db), what_(what), commit_(commit) {
+    Transaction(sqlite3* db, sqlite3_stmt* rollback, const char* what,
+                sqlite3_stmt* begin = nullptr, sqlite3_stmt* commit = nullptr)
+        : db_(db), what_(what), rollback_(rollback), commit_(commit) {
         run(begin, "BEGIN IMMEDIATE", " (beginning a transaction)");
         open_ = true;
     }
+    // A ROLLBACK that fails leaves the transaction open, holding SQLite's write lock; the
+    // destructor cannot report that (it runs while an exception unwinds), but the pool checks
+    // every connection given back to it and does not lend one still inside a transaction
+    // (SqlitePool::give).
     ~Transaction() {
-        if (open_ && !sqlite3_get_autocommit(db_)) {
-            sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-        }
+        if (open_ && !sqlite3_get_autocommit(db_)) rollback(db_, rollback_);
     }
     Transaction(const Transaction&) = delete;
     Transaction& operator=(const Transaction&) = delete;
@@ -178,6 +204,7 @@ class Transaction {
 
     sqlite3* db_;
     const char* what_;
+    sqlite3_stmt* rollback_;
     sqlite3_stmt* commit_;
     bool open_ = false;
 };
@@ -217,10 +244,18 @@ class SqliteStore final : public Store {
     SqliteStore(const std::string& path, SqliteWriters& writers) : path_(path) {
         open_database();
         writer_.emplace(writers, db());
+        rollback_ = prepare(db(), "ROLLBACK");  // before migrate(), whose transactions use it
         migrate();
         prepare_all();
         prepare_insights();
         prepare_accounts();
+    }
+
+    // Whether the connection is out of any transaction, after one more ROLLBACK when it is not.
+    // Called by the pool on a connection given back to it, which nothing else uses meanwhile, so
+    // mu_ is not needed. Never throws.
+    bool end_transaction() noexcept {
+        return sqlite3_get_autocommit(db()) != 0 || rollback(db(), rollback_.get());
     }
 
     int schema_version() override {
@@ -233,7 +268,7 @@ class SqliteStore final : public Store {
         const std::string json = faqs_to_json(faqs);
         std::lock_guard lock(mu_);
         SqliteWriters::Write writing(*writer_);
-        Transaction tx(db(), "creating a bot");
+        Transaction tx(db(), rollback_.get(), "creating a bot");
         {
             Query q(db(), bot_insert_.get(), "creating a bot");
             q.text(1, bot.id).text(2, bot.owner).text(3, bot.name).int64(4, bot.created_ms);
@@ -345,7 +380,7 @@ class SqliteStore final : public Store {
 
         std::lock_guard lock(mu_);
         SqliteWriters::Write writing(*writer_);
-        Transaction tx(db(), "recording a chat turn", begin_.get(), commit_.get());
+        Transaction tx(db(), rollback_.get(), "recording a chat turn", begin_.get(), commit_.get());
         if (turn.create_session) {
             Query q(db(), session_insert_.get(), "creating a session");
             q.text(1, s.id)
@@ -695,7 +730,7 @@ class SqliteStore final : public Store {
         SqliteWriters::Write writing(*writer_);
         // BEGIN IMMEDIATE takes the write lock first, so that the count and the insert are one
         // step for every connection and process.
-        Transaction tx(db(), "recording a login attempt");
+        Transaction tx(db(), rollback_.get(), "recording a login attempt");
         {
             Query q(db(), failures_prune_.get(), "recording a login attempt");
             q.int64(1, forget_before_ms);
@@ -807,7 +842,7 @@ class SqliteStore final : public Store {
         int version = 0;
         {
             SqliteWriters::Write writing(*writer_);
-            Transaction tx(db(), what.c_str());
+            Transaction tx(db(), rollback_.get(), what.c_str());
             exec(db(), "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
                  what);
             exec(db(),
@@ -827,7 +862,7 @@ class SqliteStore final : public Store {
             const std::string step = "migrating \"" + path_ + "\" to schema version " +
                                      std::to_string(m.version) + " (" + m.description + ")";
             SqliteWriters::Write writing(*writer_);
-            Transaction tx(db(), step.c_str());
+            Transaction tx(db(), rollback_.get(), step.c_str());
             // Another process may have applied it since the version was read.
             version = recorded_version(step);
             if (version >= m.version) {
@@ -934,9 +969,9 @@ class SqliteStore final : public Store {
     // Outlives the connection, whose WAL hook points at it (set once it is open).
     std::optional<SqliteWriters::Connection> writer_;
     DbPtr db_;  // declared before the statements: they are finalized first
-    StmtPtr begin_, commit_, version_get_, bot_insert_, faqs_insert_, faqs_replace_, faqs_get_,
-        bot_get_, bots_all_, bots_of_owner_, session_get_, sessions_list_, session_insert_,
-        session_update_, message_insert_, history_;
+    StmtPtr rollback_, begin_, commit_, version_get_, bot_insert_, faqs_insert_, faqs_replace_,
+        faqs_get_, bot_get_, bots_all_, bots_of_owner_, session_get_, sessions_list_,
+        session_insert_, session_update_, message_insert_, history_;
     StmtPtr account_insert_, account_get_, account_find_, account_set_hash_, account_delete_,
         failures_prune_, failure_insert_, failures_count_, failures_clear_, bot_sessions_list_;
 };
@@ -1064,9 +1099,20 @@ class SqlitePool final : public Store {
         }
     }
 
-    void give(std::unique_ptr<SqliteStore> c) {
+    // Takes a connection back. One left inside a transaction (its ROLLBACK failed: out of
+    // memory, an I/O error) would keep SQLite's write lock, or an old snapshot, while idle: every
+    // writer of the file, in this process or another, would wait for it and fail with SQLITE_BUSY,
+    // and its next user's BEGIN would fail. It gets one more ROLLBACK; when that fails too, it is
+    // closed, which ends the transaction and releases its locks (before its slot is freed, so that
+    // the connection opened in its place does not meet them).
+    void give(std::unique_ptr<SqliteStore> c) noexcept {
+        if (!c->end_transaction()) c.reset();
         std::lock_guard lock(mu_);
-        idle_.put(std::move(c));
+        if (c) {
+            idle_.put(std::move(c));
+        } else {
+            --created_;  // take() opens a new connection when one is needed
+        }
         cv_.notify_one();
     }
 
@@ -1091,6 +1137,10 @@ std::unique_ptr<Store> open_sqlite_store(const std::string& path, const StoreOpt
     } catch (const std::exception& e) {
         throw Error(SB_EDB, "opening SQLite database \"" + path + "\": " + e.what());
     }
+}
+
+int sqlite_fail_next_rollbacks_for_testing(int n) noexcept {
+    return failing_rollbacks.exchange(n, std::memory_order_relaxed);
 }
 
 }  // namespace sb

@@ -249,4 +249,10 @@ std::string qualified_columns(std::string_view columns, std::string_view prefix)
 std::unique_ptr<Store> open_sqlite_store(const std::string& path, const StoreOptions& options);
 std::unique_ptr<Store> open_postgres_store(const std::string& url, const StoreOptions& options);
 
+// For tests only (not part of the C ABI): the next n ROLLBACKs that the SQLite stores of this
+// process run fail as an I/O error would, leaving their transaction open; 0 ends that. Returns
+// how many of the previous count had not failed yet. No real failure of ROLLBACK can be provoked
+// at will, and what the pool does with a connection left inside a transaction needs testing.
+int sqlite_fail_next_rollbacks_for_testing(int n) noexcept;
+
 }  // namespace sb
