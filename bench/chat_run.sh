@@ -3,7 +3,9 @@
 # through the library with 1 and 2 threads on SQLite and on PostgreSQL, and each database's
 # ceiling for the same writes (SQLite: a plain loop in sb_chat_bench; PostgreSQL: pgbench with
 # bench/pgbench_turn.sql on the same server and database), then prints one summary table.
-# PostgreSQL is measured twice: with the server and the clients free to share every core, and
+# PostgreSQL is measured three times: with the server and the clients free to share every core;
+# with the server and the clients all on one core (the same sharing, but with no say for the
+# scheduler's placement, which on a VM swings either side's figure by 2x from run to run); and
 # with the server on the first half of the cores and the clients (the library, and pgbench
 # alike) on the other half, as when the database has a host of its own.
 # See bench/README.md, "Chat turns per second".
@@ -63,16 +65,23 @@ pg_part() {
     local cores all_cpus server_cpus
     cores="$(nproc)"
     all_cpus="0-$((cores - 1))"
-    for placement in shared split; do
+    for placement in shared one split; do
         label="postgresql"
         pi=1
-        if [[ "$placement" == split ]]; then
+        if [[ "$placement" == one ]]; then
+            # The server (the postmaster, the processes it started, and so every backend it
+            # forks from now on) and the clients all on the first core: where the scheduler
+            # puts whom no longer decides the figure (bench/README.md, "2026-12-03, second session").
+            pin_server 0
+            client_cpus=0
+            label="postgresql, one core"
+            pi=3
+        elif [[ "$placement" == split ]]; then
             if ((cores < 2)); then
                 echo "chat_run.sh: one core: no separate-cores runs" >&2
                 break
             fi
-            # The server (the postmaster, the processes it started, and so every backend it
-            # forks from now on) on the first half of the cores; the clients on the others.
+            # The server on the first half of the cores; the clients on the others.
             server_cpus="0-$((cores / 2 - 1))"
             client_cpus="$((cores / 2))-$((cores - 1))"
             pin_server "$server_cpus"
