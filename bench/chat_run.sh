@@ -71,7 +71,8 @@ pg_part() {
         if [[ "$placement" == one ]]; then
             # The server (the postmaster, the processes it started, and so every backend it
             # forks from now on) and the clients all on the first core: where the scheduler
-            # puts whom no longer decides the figure (bench/README.md, "2026-12-03, second session").
+            # puts whom no longer decides the figure (bench/README.md, "2026-12-03, second
+            # session").
             pin_server 0
             client_cpus=0
             label="postgresql, one core"
