@@ -55,13 +55,16 @@ std::uint32_t trigram_key(std::string_view s, std::size_t i) {
     return static_cast<std::uint32_t>(hash_bytes(s.substr(i, 3), 7));
 }
 
-std::vector<std::uint32_t> word_trigrams(const std::string& word) {
-    std::string padded = "^" + word + "$";
-    std::vector<std::uint32_t> out;
+// The distinct trigrams of "^word$", sorted, into out; padded is working memory (both reused by
+// typo correction, which runs for every unknown word of a query).
+void word_trigrams(std::string_view word, std::string& padded, std::vector<std::uint32_t>& out) {
+    padded.assign(1, '^');
+    padded += word;
+    padded += '$';
+    out.clear();
     for (std::size_t i = 0; i + 3 <= padded.size(); ++i) out.push_back(trigram_key(padded, i));
     std::sort(out.begin(), out.end());
     out.erase(std::unique(out.begin(), out.end()), out.end());
-    return out;
 }
 
 bool all_digits(std::string_view w) {
@@ -185,10 +188,12 @@ LexicalIndex LexicalIndex::build(const Corpus& corpus,
     }
     // Postings were filled in document order, so each list is sorted by document.
 
+    std::string padded;
+    std::vector<std::uint32_t> grams;
     for (std::size_t w = 0; w < ix.words_.size(); ++w) {
         if (ix.words_[w].size() < 3 || all_digits(ix.words_[w])) continue;
-        for (std::uint32_t g : word_trigrams(ix.words_[w]))
-            ix.trigram_words_[g].push_back(static_cast<std::uint32_t>(w));
+        word_trigrams(ix.words_[w], padded, grams);
+        for (std::uint32_t g : grams) ix.trigram_words_[g].push_back(static_cast<std::uint32_t>(w));
     }
     return ix;
 }
@@ -198,17 +203,8 @@ bool LexicalIndex::correct(Token& token, Scratch& scratch) const {
     // edit_distance compares words of up to 62 bytes; no longer word is ever corrected.
     if (w.size() < 4 || w.size() > 62 || all_digits(w)) return false;
     const int max_d = w.size() >= 8 ? 2 : 1;
-    // The word's distinct trigrams, as word_trigrams gives them, in the scratch buffers (this
-    // runs for every unknown word of a query).
-    std::string& padded = scratch.padded;
-    padded.assign(1, '^');
-    padded += w;
-    padded += '$';
     std::vector<std::uint32_t>& grams = scratch.grams;
-    grams.clear();
-    for (std::size_t i = 0; i + 3 <= padded.size(); ++i) grams.push_back(trigram_key(padded, i));
-    std::sort(grams.begin(), grams.end());
-    grams.erase(std::unique(grams.begin(), grams.end()), grams.end());
+    word_trigrams(w, scratch.padded, grams);
     // Trigrams shared with each vocabulary word that has any: a count per word, and the words.
     std::vector<std::uint16_t>& shared = scratch.shared;
     std::vector<std::uint32_t>& sharing = scratch.sharing;
