@@ -145,31 +145,8 @@ pg_part() {
     return 0
 }
 
-# CPU time (clock ticks, user + system) the server has used so far: the postmaster and the
-# processes it runs, and those it has reaped (backends of closed connections).
-server_ticks() {
-    local pm child total f
-    pm="$(head -n 1 "$SB_TEST_PG_DATA/postmaster.pid")"
-    # /proc/PID/stat after "PID (COMM) ": field 3 is index 0, so utime (14) is index 11.
-    read -r -a f < <(sed 's/^.*) //' "/proc/$pm/stat")
-    total=$((f[11] + f[12] + f[13] + f[14]))
-    for child in $(pgrep -P "$pm"); do
-        if read -r -a f < <(sed 's/^.*) //' "/proc/$child/stat" 2>/dev/null); then
-            total=$((total + f[11] + f[12]))
-        fi
-    done
-    echo "$total"
-}
-
-# Sets the CPU affinity of the running server: the postmaster and its children.
-pin_server() {
-    local pm child
-    pm="$(head -n 1 "$SB_TEST_PG_DATA/postmaster.pid")"
-    taskset -a -c -p "$1" "$pm" >/dev/null
-    for child in $(pgrep -P "$pm"); do
-        taskset -a -c -p "$1" "$child" >/dev/null
-    done
-}
+# server_ticks and pin_server.
+source "$here/pg_common.sh"
 
 if [[ "${SB_CHAT_SKIP_PG:-0}" != 1 ]]; then
     export -f pg_part pin_server server_ticks

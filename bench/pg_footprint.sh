@@ -24,24 +24,11 @@ footprint() {
     db="${db%%\?*}"
     local host="${hostport%:*}" port="${hostport##*:}"
     local turns="${SB_FOOTPRINT_TURNS:-20000}" rounds="${SB_FOOTPRINT_ROUNDS:-5}"
-    local lib_turns=$((turns / 2)) warmup=100 hz pm child round kib t0 t1 out bot
+    local lib_turns=$((turns / 2)) warmup=100 hz round kib t0 t1 out bot
     local TIMEFORMAT='%3U %3S' user sys
     hz="$(getconf CLK_TCK)"
     # The server (and every backend it forks from now on) and the clients on CPU 0.
-    pm="$(head -n 1 "$SB_TEST_PG_DATA/postmaster.pid")"
-    taskset -a -c -p 0 "$pm" >/dev/null
-    for child in $(pgrep -P "$pm"); do taskset -a -c -p 0 "$child" >/dev/null; done
-    server_ticks() {
-        local total f c
-        read -r -a f < <(sed 's/^.*) //' "/proc/$pm/stat")
-        total=$((f[11] + f[12] + f[13] + f[14]))
-        for c in $(pgrep -P "$pm"); do
-            if read -r -a f < <(sed 's/^.*) //' "/proc/$c/stat" 2>/dev/null); then
-                total=$((total + f[11] + f[12]))
-            fi
-        done
-        echo "$total"
-    }
+    pin_server 0
     # The schema and a bot, from the library.
     taskset -c 0 "$FP_BIN/sb_chat_bench" --db "$SB_TEST_PG_URL" --threads 1 --turns 500 \
         --no-ceiling --faqs "$FP_ROOT/faqs.json" --keep >/dev/null
@@ -82,9 +69,12 @@ footprint() {
     done
 }
 
+# server_ticks and pin_server.
+source "$here/pg_common.sh"
+
 tmp="$(mktemp -d /tmp/sb-footprint.XXXXXXXX)"
 trap 'rm -rf "$tmp"' EXIT
-export -f footprint
+export -f footprint server_ticks pin_server
 export FP_BIN="$build/bench" FP_ROOT="$root" FP_TMP="$tmp"
 bash "$root/tests/pg/with-postgres.sh" bash -c 'footprint' | tee "$tmp/runs.txt" >&2
 
