@@ -53,11 +53,8 @@ grep -E '^(RESULT|PASS)' "$tmp/sqlite.out" >>"$results" || true
 # reported), so that load from elsewhere on a shared machine falls on both alike.
 pg_part() {
     set -euo pipefail
-    local rest="${SB_TEST_PG_URL#*://}"
-    rest="${rest#*@}"
-    local hostport="${rest%%/*}" db="${rest#*/}"
-    db="${db%%\?*}"
-    local host="${hostport%:*}" port="${hostport##*:}"
+    local host port db
+    pg_url_parts
     local conn=(-h "$host" -p "$port" -U postgres)
     local c round out tps n bot label client_cpus="" placement pi t0 t1 user sys
     local warmup=100 hz TIMEFORMAT='%3U %3S'
@@ -145,11 +142,11 @@ pg_part() {
     return 0
 }
 
-# server_ticks and pin_server.
+# server_ticks, pin_server and pg_url_parts.
 source "$here/pg_common.sh"
 
 if [[ "${SB_CHAT_SKIP_PG:-0}" != 1 ]]; then
-    export -f pg_part pin_server server_ticks
+    export -f pg_part pin_server server_ticks pg_url_parts
     export SB_CHAT_BIN="$build/bench/sb_chat_bench" SB_CHAT_ROOT="$root" SB_CHAT_TMP="$tmp" \
            SB_CHAT_RESULTS="$results" SB_CHAT_PG_TURNS="$pg_turns" SB_CHAT_REPEAT="$repeat" \
            SB_CHAT_PGBENCH_SECONDS="$pg_seconds"

@@ -27,3 +27,15 @@ pin_server() {
         taskset -a -c -p "$1" "$child" >/dev/null
     done
 }
+
+# Sets host, port and db (declare them local in the caller) from $SB_TEST_PG_URL
+# (postgresql://postgres@HOST:PORT/DB).
+pg_url_parts() {
+    local rest="${SB_TEST_PG_URL#*://}"
+    rest="${rest#*@}"
+    local hostport="${rest%%/*}"
+    db="${rest#*/}"
+    db="${db%%\?*}"
+    host="${hostport%:*}"
+    port="${hostport##*:}"
+}

@@ -18,11 +18,8 @@ cmake --build "$build" -j "${SB_BENCH_JOBS:-2}" --target sb_chat_bench pq_turn >
 
 footprint() {
     set -euo pipefail
-    local rest="${SB_TEST_PG_URL#*://}"
-    rest="${rest#*@}"
-    local hostport="${rest%%/*}" db="${rest#*/}"
-    db="${db%%\?*}"
-    local host="${hostport%:*}" port="${hostport##*:}"
+    local host port db
+    pg_url_parts
     local turns="${SB_FOOTPRINT_TURNS:-20000}" rounds="${SB_FOOTPRINT_ROUNDS:-5}"
     local lib_turns=$((turns / 2)) warmup=100 hz round kib t0 t1 out bot
     local TIMEFORMAT='%3U %3S' user sys
@@ -69,12 +66,12 @@ footprint() {
     done
 }
 
-# server_ticks and pin_server.
+# server_ticks, pin_server and pg_url_parts.
 source "$here/pg_common.sh"
 
 tmp="$(mktemp -d /tmp/sb-footprint.XXXXXXXX)"
 trap 'rm -rf "$tmp"' EXIT
-export -f footprint server_ticks pin_server
+export -f footprint server_ticks pin_server pg_url_parts
 export FP_BIN="$build/bench" FP_ROOT="$root" FP_TMP="$tmp"
 bash "$root/tests/pg/with-postgres.sh" bash -c 'footprint' | tee "$tmp/runs.txt" >&2
 
