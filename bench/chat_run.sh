@@ -142,7 +142,7 @@ pg_part() {
     return 0
 }
 
-# server_ticks, pin_server and pg_url_parts.
+# server_ticks, pin_server, pg_url_parts and median_awk.
 source "$here/pg_common.sh"
 
 if [[ "${SB_CHAT_SKIP_PG:-0}" != 1 ]]; then
@@ -154,18 +154,6 @@ if [[ "${SB_CHAT_SKIP_PG:-0}" != 1 ]]; then
 fi
 
 # ---- Summary ----
-# The median of the values val[key, 1 .. cnt[key]] (the rounds of one measurement), for both
-# tables below.
-median_awk='
-    function median(key,    m, i, j, v, t) {
-        m = cnt[key]
-        for (i = 1; i <= m; i++) v[i] = val[key, i] + 0
-        for (i = 2; i <= m; i++)
-            for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
-        return m % 2 ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2
-    }
-'
-
 # RESULT <db> <kind> <threads> <turns/s> <turns> <seconds> <answered>; several rows of one
 # (db, kind, threads) are rounds: the median is reported. PASS <db> <kind> <threads> <round>
 # <turns/s>: the library's and the ceiling's round of one number ran one after the other, so

@@ -1,5 +1,5 @@
-# Helpers for the PostgreSQL benchmarks (bench/chat_run.sh, bench/pg_footprint.sh), sourced by
-# both; they read the throwaway cluster's data directory from $SB_TEST_PG_DATA
+# Helpers for the chat benchmark scripts (bench/chat_run.sh, bench/pg_footprint.sh), sourced by
+# both. The server's read the throwaway cluster's data directory from $SB_TEST_PG_DATA
 # (tests/pg/with-postgres.sh).
 
 # CPU time (clock ticks, user + system) the server has used so far: the postmaster and the
@@ -39,3 +39,15 @@ pg_url_parts() {
     host="${hostport%:*}"
     port="${hostport##*:}"
 }
+
+# An awk function for the scripts' summaries: median(key) of the values val[key, 1 .. cnt[key]]
+# (the rounds of one measurement).
+median_awk='
+    function median(key,    m, i, j, v, t) {
+        m = cnt[key]
+        for (i = 1; i <= m; i++) v[i] = val[key, i] + 0
+        for (i = 2; i <= m; i++)
+            for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+        return m % 2 ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2
+    }
+'

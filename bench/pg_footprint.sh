@@ -66,7 +66,7 @@ footprint() {
     done
 }
 
-# server_ticks, pin_server and pg_url_parts.
+# server_ticks, pin_server, pg_url_parts and median_awk.
 source "$here/pg_common.sh"
 
 tmp="$(mktemp -d /tmp/sb-footprint.XXXXXXXX)"
@@ -77,21 +77,17 @@ bash "$root/tests/pg/with-postgres.sh" bash -c 'footprint' | tee "$tmp/runs.txt"
 
 echo "| client | turns/s | client CPU us/turn | server CPU us/turn | total us/turn |"
 echo "|---|---:|---:|---:|---:|"
-awk '
-    function median(k, c,    m, i, j, v, t) {
-        m = n[k]
-        for (i = 1; i <= m; i++) v[i] = val[k, c, i] + 0
-        for (i = 2; i <= m; i++)
-            for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
-        return m % 2 ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2
-    }
+awk "$median_awk"'
     NF == 4 {
-        if (!($1 in n)) order[++kinds] = $1
-        i = ++n[$1]
-        val[$1, 1, i] = $2; val[$1, 2, i] = $3; val[$1, 3, i] = $4; val[$1, 4, i] = $3 + $4
+        if (!($1 in seen)) { seen[$1] = 1; order[++kinds] = $1 }
+        for (c = 1; c <= 4; c++) {
+            key = $1 SUBSEP c
+            val[key, ++cnt[key]] = c < 4 ? $(c + 1) : $3 + $4
+        }
     }
     END {
         for (k = 1; k <= kinds; k++)
-            printf "| %s | %.0f | %.1f | %.1f | %.1f |\n", order[k], median(order[k], 1),
-                   median(order[k], 2), median(order[k], 3), median(order[k], 4)
+            printf "| %s | %.0f | %.1f | %.1f | %.1f |\n", order[k],
+                   median(order[k] SUBSEP 1), median(order[k] SUBSEP 2),
+                   median(order[k] SUBSEP 3), median(order[k] SUBSEP 4)
     }' "$tmp/runs.txt"

@@ -19,7 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { kFields = 13, kSessionTurns = 20 };
+/* Parameters: the session's (8 to create it, 6 to update it), then 13 for each message. */
+enum { kFields = 13, kCreateSession = 8, kUpdateSession = 6, kSessionTurns = 20 };
 
 static const char* const kTypes[kFields] = {"text",    "text",   "bigint", "text",   "float8",
                                             "boolean", "text",   "text",   "bigint", "boolean",
@@ -69,15 +70,22 @@ static int prepare(PGconn* c, const char* name, const char* sql) {
     return ok;
 }
 
+/* A whole decimal number in [low, high], or -1. */
+static long parse_count(const char* text, long low, long high) {
+    char* end = NULL;
+    const long v = strtol(text, &end, 10);
+    return end != text && *end == '\0' && v >= low && v <= high ? v : -1;
+}
+
 int main(int argc, char** argv) {
     if (argc < 4 || argc > 5) {
         fprintf(stderr, "usage: pq_turn CONNINFO BOT_ID TURNS [CHURN_KIB]\n");
         return 2;
     }
     const char* bot = argv[2];
-    const long turns = strtol(argv[3], NULL, 10);
-    const long churn_kib = argc == 5 ? strtol(argv[4], NULL, 10) : 0;
-    if (turns < 1 || churn_kib < 0 || churn_kib > 1024) {
+    const long turns = parse_count(argv[3], 1, 1000000000L);
+    const long churn_kib = argc == 5 ? parse_count(argv[4], 0, 1024) : 0;
+    if (turns < 0 || churn_kib < 0) {
         fprintf(stderr, "pq_turn: TURNS at least 1, CHURN_KIB 0 to 1024\n");
         return 2;
     }
@@ -87,20 +95,21 @@ int main(int argc, char** argv) {
         PQfinish(c);
         return 1;
     }
-    static char messages[4096], create[8192], update[8192];
+    static char messages[4096], create_sql[8192], update_sql[8192];
     messages_sql(messages, sizeof messages, 9);
-    snprintf(create, sizeof create,
+    snprintf(create_sql, sizeof create_sql,
              "WITH s AS (INSERT INTO sessions (id, bot_id, user_id, created_ms, last_active_ms, "
              "status, escalation_reason, unanswered_streak) VALUES ($1, $2, $3, $4, $5, $6, $7, "
              "$8) ON CONFLICT (id) DO NOTHING RETURNING id) %s",
              messages);
     messages_sql(messages, sizeof messages, 7);
-    snprintf(update, sizeof update,
+    snprintf(update_sql, sizeof update_sql,
              "WITH s AS (UPDATE sessions SET last_active_ms = $2, status = $3, "
              "escalation_reason = $4, unanswered_streak = $5, revision = revision + 1 WHERE id = "
              "$1 AND revision = $6 RETURNING id) %s",
              messages);
-    if (!prepare(c, "turn_create_session", create) || !prepare(c, "turn_update_session", update)) {
+    if (!prepare(c, "turn_create_session", create_sql) ||
+        !prepare(c, "turn_update_session", update_sql)) {
         PQfinish(c);
         return 1;
     }
@@ -124,6 +133,16 @@ int main(int argc, char** argv) {
         "days.";
     const char* user = "00000000-0000-4000-8000-000000000001";
     char session[128], ms[32], revision[32];
+    /* The user's message and the reply, each: role, text, created_ms, faq_ids, confidence,
+     * escalated, escalation_reason, responder, latency_ms, error, fallback, prompt_tokens,
+     * completion_tokens. `ms` is filled in every turn. */
+    const char* const message_params[kFields] = {
+        "user", question, ms, "[]", "0", "false", "", "", "0", "false", "false", "0", "0"};
+    const char* const faq_ids = "[\"shipping-times\"]";
+    const char* const reply_params[kFields] = {
+        "assistant", answer,  ms,  faq_ids, "0.8123456789", "false", "", "offline", "1",
+        "false",     "false", "0", "0"};
+    const char* params[kCreateSession + 2 * kFields];
     long long rev = 0;
     const double wall0 = wall_seconds(), cpu0 = cpu_seconds();
     for (long t = 0; t < turns; ++t) {
@@ -136,28 +155,23 @@ int main(int argc, char** argv) {
         snprintf(session, sizeof session, "pq-turn-%ld-0000000000000-t1-p0-u0-s%ld", (long)getpid(),
                  t / kSessionTurns);
         snprintf(ms, sizeof ms, "%lld", (long long)(wall_seconds() * 1000));
-        PGresult* r;
-        if (t % kSessionTurns == 0) {
+        /* The session's parameters, then the two messages' (set up before the loop). */
+        const int create = t % kSessionTurns == 0;
+        if (create) {
             rev = 0;
-            const char* p[34] = {session, bot, user, ms, ms, "open", "", "0",
-                                 /* the user's message */
-                                 "user", question, ms, "[]", "0", "false", "", "", "0", "false",
-                                 "false", "0", "0",
-                                 /* the reply */
-                                 "assistant", answer, ms, "[\"shipping-times\"]", "0.8123456789",
-                                 "false", "", "offline", "1", "false", "false", "0", "0"};
-            r = PQexecPrepared(c, "turn_create_session", 34, p, NULL, NULL, 0);
+            const char* session_params[kCreateSession] = {session, bot,    user, ms,
+                                                          ms,      "open", "",   "0"};
+            memcpy(params, session_params, sizeof session_params);
         } else {
             snprintf(revision, sizeof revision, "%lld", rev++);
-            const char* p[32] = {session, ms, "open", "", "0", revision,
-                                 /* the user's message */
-                                 "user", question, ms, "[]", "0", "false", "", "", "0", "false",
-                                 "false", "0", "0",
-                                 /* the reply */
-                                 "assistant", answer, ms, "[\"shipping-times\"]", "0.8123456789",
-                                 "false", "", "offline", "1", "false", "false", "0", "0"};
-            r = PQexecPrepared(c, "turn_update_session", 32, p, NULL, NULL, 0);
+            const char* session_params[kUpdateSession] = {session, ms, "open", "", "0", revision};
+            memcpy(params, session_params, sizeof session_params);
         }
+        const int head = create ? kCreateSession : kUpdateSession;
+        memcpy(params + head, message_params, sizeof message_params);
+        memcpy(params + head + kFields, reply_params, sizeof reply_params);
+        PGresult* r = PQexecPrepared(c, create ? "turn_create_session" : "turn_update_session",
+                                     head + 2 * kFields, params, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 2) {
             fprintf(stderr, "pq_turn: turn %ld: %s(%d rows)\n", t, PQresultErrorMessage(r),
                     PQntuples(r));
