@@ -142,6 +142,10 @@ SB_API int sb_engine_open(sb_engine** out, const sb_engine_options* opts);
 /* Closes an engine. FAQ sets loaded through it stay valid and must still be freed. */
 SB_API void sb_engine_close(sb_engine* engine);
 
+/* Whether the engine's database answers (opening it when no call has yet): SB_OK, or SB_EDB with
+ * the reason. For health checks; cheap enough to call on every probe. */
+SB_API int sb_engine_ping(sb_engine* engine);
+
 /* Frees a string the library returned (e.g. a new bot's id). NULL is a no-op. */
 SB_API void sb_string_free(char* s);
 
@@ -447,6 +451,31 @@ SB_API int sb_sessions_count(const sb_sessions* sessions, size_t* out);
 SB_API int sb_sessions_at(const sb_sessions* sessions, size_t i, sb_session_info* out);
 SB_API void sb_sessions_free(sb_sessions* sessions);
 
+/* Pages of a list (version 1). Lists are read in pages with keyset cursors, so a page costs the
+ * same however deep it is and rows added meanwhile are neither skipped nor repeated within the
+ * ordering. */
+#define SB_LIST_OPTIONS_VERSION 1
+typedef struct sb_list_options {
+    unsigned int version; /* SB_LIST_OPTIONS_VERSION */
+    /* Rows wanted: 0 = all of them (as the calls without options). */
+    size_t limit;
+    /* NULL or "" = the first page; else the cursor that sb_sessions_next_cursor or
+     * sb_messages_next_cursor returned with the previous page of the same list. A cursor that
+     * the library did not make is SB_EINVAL. */
+    const char* cursor;
+} sb_list_options;
+#define SB_LIST_OPTIONS_INIT \
+    { SB_LIST_OPTIONS_VERSION, 0, NULL }
+SB_API int sb_list_options_init(sb_list_options* opts, unsigned int version);
+
+/* As sb_session_list, one page at a time (opts NULL = everything). */
+SB_API int sb_session_list_page(sb_engine* engine, const sb_principal* principal,
+                                const char* bot_id, const sb_list_options* opts,
+                                sb_sessions** out);
+/* The cursor of the next page, or NULL in *out when this page is the last. Lives as long as the
+ * list. */
+SB_API int sb_sessions_next_cursor(const sb_sessions* sessions, const char** out);
+
 /* Closes a session: later messages to it are refused with SB_ECONFLICT. Allowed to the session's
  * user and its bot's owner admin, as for sb_session_history. Closing a closed session succeeds. */
 SB_API int sb_session_close(sb_engine* engine, const sb_principal* principal,
@@ -480,6 +509,14 @@ SB_API int sb_messages_faq_id(const sb_messages* messages, size_t i, size_t j, c
 SB_API int sb_messages_usage(const sb_messages* messages, size_t i, int* fallback,
                              int64_t* prompt_tokens, int64_t* completion_tokens);
 SB_API void sb_messages_free(sb_messages* messages);
+/* As sb_session_history, one page at a time, oldest first (opts NULL = everything). */
+SB_API int sb_session_history_page(sb_engine* engine, const sb_principal* principal,
+                                   const char* session_id, const sb_list_options* opts,
+                                   sb_messages** out);
+/* The cursor of the next page, or NULL in *out when this page is the last. Lives as long as the
+ * list. */
+SB_API int sb_messages_next_cursor(const sb_messages* messages, const char** out);
+
 
 /* ---- Session summaries and analytics ----------------------------------------------------- */
 /* JSON results are NUL-terminated UTF-8 strings freed with sb_string_free; the keys are listed in
