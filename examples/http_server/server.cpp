@@ -528,7 +528,8 @@ void App::login(Ctx& c, bool admin) {
         e.headers.emplace_back("Retry-After", std::to_string(config_.login_window_seconds));
         throw e;
     }
-    if (st == SB_EUNAUTHENTICATED) {
+    // A malformed e-mail cannot be an account: refused like a wrong password.
+    if (st == SB_EUNAUTHENTICATED || st == SB_EINVAL) {
         HttpError e(401, "Incorrect email or password");
         e.headers.emplace_back("WWW-Authenticate", "Bearer");
         throw e;
