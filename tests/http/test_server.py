@@ -721,7 +721,103 @@ def case_postgres_two_processes(tmp):
     assert rc1 == 0 and rc2 == 0, (rc1, rc2)
 
 
-SQLITE_CASES = [case_sqlite_flow, case_bad_input, case_config, case_sigterm]
+class FakeOpenAI:
+    """An OpenAI-compatible /v1/chat/completions server: streams a fixed JSON reply in pieces,
+    or fails with 500 while `failing` is set."""
+
+    REPLY = "You can track your order from the link in your shipping e-mail, or in your account."
+
+    def __init__(self):
+        import http.server
+        fake = self
+        self.failing = False
+        self.requests = 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length", "0"))
+                body = json.loads(self.rfile.read(n) or b"{}")
+                fake.requests += 1
+                if fake.failing:
+                    self.send_response(500)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                text = json.dumps({"reply": FakeOpenAI.REPLY,
+                                   "suggestions": ["How do I cancel my order?",
+                                                   "Can I change my order after placing it?"],
+                                   "escalate": False})
+                if body.get("stream"):
+                    out = ""
+                    for i in range(0, len(text), 12):
+                        out += "data: " + json.dumps({"object": "chat.completion.chunk", "choices": [
+                            {"index": 0, "delta": {"content": text[i:i + 12]}, "finish_reason": None}]}) + "\n\n"
+                    out += "data: " + json.dumps({"object": "chat.completion.chunk", "choices": [
+                        {"index": 0, "delta": {}, "finish_reason": "stop"}]}) + "\n\n"
+                    out += "data: " + json.dumps({"object": "chat.completion.chunk", "choices": [],
+                                                  "usage": {"prompt_tokens": 50, "completion_tokens": 20}}) + "\n\ndata: [DONE]\n\n"
+                    data = out.encode()
+                    ctype = "text/event-stream"
+                else:
+                    data = json.dumps({"object": "chat.completion", "choices": [
+                        {"index": 0, "message": {"role": "assistant", "content": text},
+                         "finish_reason": "stop"}],
+                        "usage": {"prompt_tokens": 50, "completion_tokens": 20}}).encode()
+                    ctype = "application/json"
+                self.send_response(200)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def case_llm_stream(tmp):
+    """With an LLM provider (a fake OpenAI server): the reply streams in several pieces; a failing
+    provider falls back to the offline answer, which /metrics counts."""
+    fake = FakeOpenAI()
+    srv = Server(sqlite_url(tmp, "llm.db"), {"LLM_PROVIDER": "openai", "LLM_MODEL": "fake",
+                                             "LLM_BASE_URL": "http://127.0.0.1:%d" % fake.port})
+    try:
+        faqs = load_faqs()
+        expect(register(srv, "llm@example.com"), 201)
+        t = token_of(srv, "llm@example.com")
+        A = expect(create_bot(srv, t, "L", "l.json", faqs_json(faqs[0:8])), 200).json()["id"]
+        r = expect(srv.request("POST", "/api/v1/chat/%s/stream" % A,
+                               {"message": "How can I track my order?", "session_id": "llm-1"},
+                               token=t), 200)
+        events = parse_sse(r.body)
+        deltas = [e[1]["text"] for e in events if e[0] == "delta"]
+        done = events[-1]
+        assert done[0] == "done" and len(deltas) >= 2, events
+        assert "".join(deltas) == FakeOpenAI.REPLY == done[1]["response"], events
+        assert done[1]["responder"] == "openai" and done[1]["fallback"] is False, done
+        assert done[1]["suggested_actions"] == ["How do I cancel my order?",
+                                                "Can I change my order after placing it?"], done
+        fake.failing = True
+        c = expect(chat(srv, t, A, "How do I cancel my order?", "llm-1"), 200).json()
+        assert c["fallback"] is True and c["responder"] == "offline" and c["response"], c
+        text = expect(srv.request("GET", "/metrics"), 200).body.decode()
+        assert "supportbot_llm_fallbacks_total 1" in text, text
+        assert re.search(r"^supportbot_chat_turns_total 2$", text, re.M), text
+    finally:
+        rc = srv.stop()
+        fake.close()
+    assert rc == 0, rc
+
+
+SQLITE_CASES = [case_sqlite_flow, case_bad_input, case_config, case_sigterm, case_llm_stream]
 PG_CASES = [case_postgres_flow, case_postgres_two_processes]
 
 
