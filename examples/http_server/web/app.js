@@ -67,7 +67,7 @@
     const now = new Date();
     const sameDay = d.toDateString() === now.toDateString();
     return sameDay
-      ? d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' })
+      ? d.toLocaleTimeString(undefined, { hour: 'numeric', minute: '2-digit' })
       : d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
   }
   function percent(x) {
@@ -157,7 +157,8 @@
     } else if (form instanceof FormData) {
       payload = form; // the browser sets the multipart boundary
     }
-    const url = /^(https?:)?\//.test(path) ? path : API + path;
+    // Paths are under /api/v1; a Link header's next page is a whole path or URL already.
+    const url = /^https?:\/\//.test(path) || path.startsWith(API + '/') ? path : API + path;
     let res;
     try {
       res = await fetch(url, { method, headers, body: payload, credentials: 'same-origin' });
@@ -1112,12 +1113,8 @@
       const from = $('analytics-from').value;
       const to = $('analytics-to').value;
       if (from) params.set('from', from);
-      if (to) {
-        // "To" is inclusive on the page: the API's range ends before `to`.
-        const d = new Date(to + 'T00:00:00Z');
-        d.setUTCDate(d.getUTCDate() + 1);
-        params.set('to', d.toISOString().slice(0, 10));
-      }
+      // A date as `to` means up to the end of that day (UTC) for the server.
+      if (to) params.set('to', to);
       const q = params.toString();
       try {
         const a = await api(`/admin/bots/${enc(botId)}/analytics${q ? '?' + q : ''}`, { token: this.token });
