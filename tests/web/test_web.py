@@ -1,0 +1,492 @@
+#!/usr/bin/env python3
+"""End-to-end test of supportbot-server's web page in headless Chromium.
+
+Starts the real supportbot-server on a free loopback port with a throwaway SQLite database and
+drives the page at / with Selenium (Debian's python3-selenium, chromium and chromium-driver):
+
+  an admin registers (after a refused login), logs out and in again, is refused a bad FAQ file,
+  creates a bot by uploading one and sees it listed; a user registers to that bot, asks an FAQ
+  question and sees the answer streamed in with its source, clicks a suggested question, asks
+  something no FAQ covers, and asks for a human and sees the hand-over; the admin then sees the
+  conversation in the bot's list, its history and summary, the stored summaries, and the
+  analytics page with its charts.
+
+Everything checked is what the page shows (DOM text and elements). Screenshots go to --artifacts.
+Exits 77 (ctest's SKIP_RETURN_CODE) only when Chromium, its driver or Selenium is not installed.
+
+Usage: test_web.py --server build/examples/http_server/supportbot-server --artifacts DIR
+"""
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.error
+import urllib.request
+
+SKIP = 77
+
+FAQS = [
+    {
+        "id": "order-status",
+        "question": "How can I track my order?",
+        "answer": "Go to Account > Orders and select the order to see its status and a live tracking link.",
+        "category": "orders",
+        "alternates": ["where is my package", "has my order shipped yet", "check delivery status",
+                       "can I get a tracking number"],
+    },
+    {
+        "id": "returns",
+        "question": "How do I return an item?",
+        "answer": "Start a return from Account > Orders within 30 days; we email you a prepaid label.",
+        "category": "returns",
+        "alternates": ["send something back", "return policy", "I want to return my purchase"],
+    },
+    {
+        "id": "refund-time",
+        "question": "When will I get my refund?",
+        "answer": "Refunds reach your original payment method 5 to 7 business days after we receive the return.",
+        "category": "returns",
+        "alternates": ["how long do refunds take", "where is my money back", "refund not received"],
+    },
+    {
+        "id": "shipping-cost",
+        "question": "How much does shipping cost?",
+        "answer": "Standard shipping is free over $50; otherwise it costs $4.99. Express is $14.99.",
+        "category": "shipping",
+        "alternates": ["delivery fee", "is shipping free", "express shipping price"],
+    },
+    {
+        "id": "payment-methods",
+        "question": "Which payment methods do you accept?",
+        "answer": "We accept Visa, Mastercard, American Express, PayPal and gift cards.",
+        "category": "payments",
+        "alternates": ["can I pay with paypal", "do you take amex", "pay by card"],
+    },
+    {
+        "id": "reset-password",
+        "question": "How do I reset my password?",
+        "answer": "Choose Forgot password on the sign-in page and follow the link we email you.",
+        "category": "account",
+        "alternates": ["forgot my password", "can't log in", "change my password"],
+    },
+]
+
+
+def skip(why):
+    print(f"SKIP: {why}")
+    sys.exit(SKIP)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """The real supportbot-server, in a temp directory of its own (no .env from the repo)."""
+
+    def __init__(self, binary, workdir, log_path):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "GEMINI_API_KEY")}
+        env.update({
+            "DATABASE_URL": "sqlite:///" + os.path.join(workdir, "web-test.db"),
+            "SECRET_KEY": secrets.token_hex(32),
+            "HOST": "127.0.0.1",
+            "PORT": str(self.port),
+            "LLM_PROVIDER": "offline",
+        })
+        self.log = open(log_path, "wb")
+        self.proc = subprocess.Popen([binary, "--host", "127.0.0.1", "--port", str(self.port)],
+                                     cwd=workdir, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.log_path = log_path
+
+    def wait_ready(self, timeout=60):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"supportbot-server exited with {self.proc.returncode}; see {self.log_path}")
+            try:
+                with urllib.request.urlopen(self.base + "/health", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, OSError):
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"supportbot-server did not answer /health within {timeout} s")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+
+class Page:
+    """Selenium helpers: waits on what the page shows, screenshots."""
+
+    def __init__(self, driver, artifacts):
+        from selenium.common.exceptions import StaleElementReferenceException
+        from selenium.webdriver.support.ui import WebDriverWait
+        self.d = driver
+        self.artifacts = artifacts
+        # Lists are redrawn as answers arrive: an element read while it is replaced is retried.
+        self.wait = WebDriverWait(driver, 30, poll_frequency=0.05,
+                                  ignored_exceptions=[StaleElementReferenceException])
+        self.shots = 0
+
+    def by_id(self, id_):
+        from selenium.webdriver.common.by import By
+        return self.d.find_element(By.ID, id_)
+
+    def css(self, sel, root=None):
+        from selenium.webdriver.common.by import By
+        return (root or self.d).find_elements(By.CSS_SELECTOR, sel)
+
+    def until(self, what, fn):
+        try:
+            return self.wait.until(lambda _d: fn())
+        except Exception as e:  # TimeoutException, with what we waited for
+            self.screenshot("FAILED-" + what.replace(" ", "-")[:40])
+            raise AssertionError(f"timed out waiting for: {what}") from e
+
+    def visible(self, id_):
+        return self.until(f"#{id_} visible", lambda: self.by_id(id_).is_displayed() and self.by_id(id_))
+
+    def text(self, id_):
+        return self.by_id(id_).text
+
+    def fill(self, id_, value):
+        e = self.by_id(id_)
+        e.clear()
+        e.send_keys(value)
+
+    def screenshot(self, name, full=True):
+        self.shots += 1
+        path = os.path.join(self.artifacts, f"{self.shots:02d}-{name}.png")
+        size = self.d.get_window_size()
+        try:
+            if full:
+                self.d.execute_script("window.scrollTo(0, 0)")
+                h = self.d.execute_script(
+                    "return Math.max(document.documentElement.scrollHeight, document.body.scrollHeight)")
+                self.d.set_window_size(size["width"], min(max(int(h) + 120, size["height"]), 4000))
+            self.d.save_screenshot(path)
+        finally:
+            if full:
+                self.d.set_window_size(size["width"], size["height"])
+        print(f"screenshot: {path}")
+        return path
+
+
+def last(items, what):
+    assert items, f"no {what} on the page"
+    return items[-1]
+
+
+def run(args, page, base, workdir):
+    p = page
+    d = p.d
+    admin_email = "admin@example.com"
+    admin_password = "correct horse 42"
+    user_email = "customer@example.com"
+    user_password = "s3cret-pass"
+
+    # ---- Admin: refused login, register, log out, log in ----
+    d.get(base + "/#admin")
+    p.visible("admin-auth")
+    assert "Admin" in p.text("admin-auth-title")
+    p.fill("admin-email", admin_email)
+    p.fill("admin-password", admin_password)
+    p.by_id("admin-login").click()
+    err = p.visible("admin-auth-error")
+    assert err.text.strip(), "a refused login shows the API's detail"
+    print("refused login shows:", err.text)
+
+    p.by_id("admin-register").click()
+    p.visible("admin-app")
+    p.until("admin email shown", lambda: admin_email in p.text("admin-who"))
+    assert p.by_id("admin-bots-empty").is_displayed(), "a new admin has no bots"
+    token = d.execute_script("return JSON.parse(sessionStorage.getItem('supportbot.admin')).token")
+    assert token and token.count(".") == 2, "the admin's token is kept in sessionStorage"
+
+    p.by_id("admin-logout").click()
+    p.visible("admin-auth")
+    assert d.execute_script("return sessionStorage.getItem('supportbot.admin')") is None
+    p.fill("admin-email", admin_email)
+    p.fill("admin-password", admin_password)
+    p.by_id("admin-login").click()
+    p.visible("admin-app")
+
+    # ---- Admin: a bad FAQ file is refused with the reason, then a bot is created ----
+    bad = os.path.join(workdir, "bad.json")
+    with open(bad, "w") as f:
+        json.dump([{"question": "Half an entry"}], f)
+    p.fill("bot-name", "Broken bot")
+    p.by_id("bot-file").send_keys(bad)
+    p.by_id("bot-create").click()
+    err = p.visible("bot-create-error")
+    assert err.text.strip(), "a refused upload shows the API's detail"
+    print("refused upload shows:", err.text)
+    assert not p.css("#admin-bots li"), "a refused upload creates no bot"
+
+    faqs = os.path.join(workdir, "faqs.json")
+    with open(faqs, "w") as f:
+        json.dump(FAQS, f)
+    bot_name = "Northwind <b>Help</b> & Co"  # markup in API data must show as text
+    p.fill("bot-name", bot_name)
+    p.by_id("bot-file").clear()
+    p.by_id("bot-file").send_keys(faqs)
+    p.by_id("bot-create").click()
+    p.until("the new bot listed", lambda: any(e.text.startswith(bot_name) for e in p.css("#admin-bots .bot-name")))
+    p.until("the new bot opened", lambda: p.by_id("bot-detail").is_displayed() and p.text("bot-title") == bot_name)
+    assert not p.css("#bot-title b, #admin-bots b"), "the bot's name is shown as text, not markup"
+    assert not p.by_id("bot-create-error").is_displayed()
+    bot_id = p.text("bot-id").strip()
+    assert len(bot_id) >= 8, f"bot id shown: {bot_id!r}"
+    p.until("no conversations yet", lambda: p.by_id("sessions-empty").is_displayed())
+    p.screenshot("admin-bot-created")
+
+    # ---- User: register to the bot from its link, chat ----
+    d.get(base + f"/?bot={bot_id}#chat")
+    p.visible("chat-auth")
+    assert p.by_id("chat-bot-id").get_attribute("value") == bot_id, "the bot id comes from the URL"
+    p.fill("chat-email", user_email)
+    p.fill("chat-password", "short")
+    p.by_id("chat-register").click()
+    err = p.visible("chat-auth-error")
+    assert err.text.strip(), "a refused registration shows the API's detail"
+    print("refused registration shows:", err.text)
+    p.fill("chat-password", user_password)
+    p.by_id("chat-register").click()
+    p.visible("chat-app")
+    p.until("user email shown", lambda: user_email in p.text("chat-who"))
+
+    def ask(text=None, click=None):
+        """Sends text (or clicks a suggestion button); returns the finished reply <li>."""
+        before = len(p.css("#chat-log .msg.assistant"))
+        if click is not None:
+            click.click()
+        else:
+            box = p.by_id("chat-input")
+            box.send_keys(text)
+            from selenium.webdriver.common.keys import Keys
+            box.send_keys(Keys.ENTER)
+        p.until("a reply", lambda: len(p.css("#chat-log .msg.assistant")) > before)
+        li = p.css("#chat-log .msg.assistant")[-1]
+        p.until("the reply finished", lambda: "pending" not in (li.get_attribute("class") or ""))
+        assert "failed" not in li.get_attribute("class"), "reply failed: " + li.text
+        return li
+
+    # An FAQ question: the answer streams in (server-sent events), with its source.
+    li = ask("where is my package? has it shipped")
+    reply_text = p.css(".bubble-text", li)[0].text
+    assert "Account > Orders" in reply_text and "tracking" in reply_text, reply_text
+    assert li.get_attribute("data-delivery") == "stream", "the reply came as server-sent events"
+    assert int(li.get_attribute("data-pieces")) >= 1, "at least one text piece was streamed"
+    sources = p.css(".sources", li)
+    assert sources and "How can I track my order?" in sources[0].text, "the source FAQ is shown"
+    assert "match" in sources[0].text
+    mine = last(p.css("#chat-log .msg.user .bubble-text"), "user message")
+    assert "where is my package" in mine.text
+    assert not p.by_id("chat-handover").is_displayed()
+    suggestions = p.css(".suggestion", li)
+    assert suggestions, "suggested questions are shown as buttons"
+    suggestion_texts = [s.text for s in suggestions]
+    print("suggestions:", suggestion_texts)
+    p.screenshot("chat-answer")
+
+    # Click a suggested question: it is sent as the user's message and answered.
+    chosen = suggestion_texts[0]
+    li2 = ask(click=suggestions[0])
+    assert last(p.css("#chat-log .msg.user .bubble-text"), "user message").text == chosen
+    assert p.css(".bubble-text", li2)[0].text.strip(), "the suggestion got an answer"
+    assert not p.css(".suggestion", li), "older suggestions are cleared"
+
+    # A question no FAQ covers.
+    li3 = ask("do you repair vintage motorcycles")
+    assert p.css(".bubble-text", li3)[0].text.strip()
+
+    # Asking for a person: the hand-over is shown in the reply and above the conversation.
+    li4 = ask("I want to talk to a human agent")
+    note = p.css(".handover-note", li4)
+    assert note, "the hand-over is shown in the reply"
+    assert "Handed over to a person" in note[0].text and "You asked to talk to a person" in note[0].text
+    banner = p.visible("chat-handover")
+    assert "taking over" in banner.text
+    assert "escalated" in li4.get_attribute("class")
+    p.until("the conversation listed", lambda: len(p.css("#chat-sessions .session-item")) == 1)
+    assert "where is my package" in p.css("#chat-sessions .session-item")[0].text
+    p.screenshot("chat-handover")
+
+    # The conversation survives a reload (the history is read back from the API).
+    user_msgs = [e.text for e in p.css("#chat-log .msg.user .bubble-text")]
+    d.refresh()
+    p.visible("chat-app")
+    p.until("history reloaded", lambda: [e.text for e in p.css("#chat-log .msg.user .bubble-text")] == user_msgs)
+    assert p.by_id("chat-handover").is_displayed(), "the hand-over is shown after a reload"
+
+    # Narrow screen (a phone).
+    size = d.get_window_size()
+    d.set_window_size(390, 844)
+    time.sleep(0.2)
+    width = d.execute_script("return document.documentElement.scrollWidth")
+    assert width <= 392, f"nothing sticks out sideways on a phone (scrollWidth {width})"
+    p.screenshot("chat-phone", full=False)
+    d.set_window_size(size["width"], size["height"])
+
+    # ---- Admin: the conversation, its history and summary ----
+    d.get(base + f"/#admin/{bot_id}/sessions")
+    p.visible("bot-detail")
+    p.until("the session listed", lambda: len(p.css("#sessions-body tr")) == 1)
+    row = p.css("#sessions-body tr")[0]
+    assert "where is my package" in row.text, row.text
+    assert "With a person" in row.text, "the escalated status is shown: " + row.text
+    assert row.text.strip().endswith("8"), "4 questions and 4 replies: " + row.text
+    p.css("button.row-link", row)[0].click()
+    p.visible("history-panel")
+    p.until("the history shown", lambda: len(p.css("#history-log .msg")) == 8)
+    hist = p.by_id("history-log").text
+    for m in user_msgs:
+        assert m in hist, f"history shows {m!r}"
+    assert "Account > Orders" in hist
+    assert "Handed over to a person" in hist and "Asked for a person" in hist
+    p.by_id("history-summary").click()
+    box = p.visible("history-summary-box")
+    p.until("the summary shown", lambda: len(p.by_id("history-summary-box").text) > 20)
+    print("summary:", box.text.replace("\n", " | "))
+    p.screenshot("admin-history")
+
+    # ---- Admin: stored summaries ----
+    p.by_id("tab-summaries").click()
+    p.visible("pane-summaries")
+    p.by_id("summaries-process").click()
+    p.until("summaries processed", lambda: "summarised" in p.text("summaries-result") or "Done" in p.text("summaries-result"))
+    p.until("a summary card", lambda: len(p.css("#summaries-list .summary-card")) == 1)
+    card = p.css("#summaries-list .summary-card")[0].text
+    assert "Not resolved" in card or "Resolved" in card, card
+
+    # ---- Admin: analytics with charts ----
+    p.by_id("tab-analytics").click()
+    p.visible("pane-analytics")
+    p.until("analytics shown", lambda: p.css("#analytics-body .stats"))
+    stats = p.css("#analytics-body .stats")[0].text
+    assert "Conversations\n1" in stats, stats
+    assert "Handed to a person\n100%" in stats, stats
+    charts = {e.find_element("css selector", "h3").text: e for e in p.css("#analytics-body figure.chart")}
+    print("charts:", list(charts))
+    for title in ("Conversations per day", "Why the bot handed over", "Most used FAQs", "Knowledge gaps"):
+        assert title in charts, f"chart {title!r} shown"
+    day = charts["Conversations per day"]
+    p.until("the day chart drawn", lambda: p.css("svg rect.col", day))
+    cols = p.css("svg rect.col", day)
+    heights = [float(c.get_attribute("height")) for c in cols]
+    assert len(cols) >= 7 and sum(h > 0 for h in heights) == 1, f"one day with sessions: {heights}"
+    assert "1 in" in p.css("svg", day)[0].get_attribute("aria-label")
+    reasons = charts["Why the bot handed over"].text
+    assert "Asked for a person" in reasons, reasons
+    top = charts["Most used FAQs"].text
+    assert "How can I track my order?" in top, top
+    assert p.css(".bar-fill", charts["Most used FAQs"]), "top FAQs drawn as bars"
+    gaps = charts["Knowledge gaps"].text
+    print("knowledge gaps:", gaps.replace("\n", " | "))
+    assert "vintage motorcycles" in gaps, "the unanswered question is a knowledge gap"
+    p.screenshot("admin-analytics")
+
+    # No script errors in the browser (failed requests the test caused on purpose aside).
+    try:
+        logs = d.get_log("browser")
+    except Exception:
+        logs = []
+    errors = [e for e in logs if e.get("level") == "SEVERE" and "Failed to load resource" not in e.get("message", "")]
+    assert not errors, f"browser errors: {errors}"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--server", required=True, help="the supportbot-server binary")
+    ap.add_argument("--artifacts", required=True, help="where screenshots and the server log go")
+    ap.add_argument("--chromium", default=os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+    ap.add_argument("--chromedriver", default=os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver"))
+    args = ap.parse_args()
+
+    chromium = args.chromium if os.access(args.chromium, os.X_OK) else shutil.which("chromium")
+    driver_bin = args.chromedriver if os.access(args.chromedriver, os.X_OK) else shutil.which("chromedriver")
+    if not chromium:
+        skip("chromium is not installed (Debian: apt-get install chromium)")
+    if not driver_bin:
+        skip("chromedriver is not installed (Debian: apt-get install chromium-driver)")
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        skip(f"selenium is not importable by {sys.executable} (Debian: apt-get install python3-selenium)")
+
+    if not os.access(args.server, os.X_OK):
+        print(f"FAIL: no server binary at {args.server}")
+        return 1
+    os.makedirs(args.artifacts, exist_ok=True)
+    for f in os.listdir(args.artifacts):
+        if f.endswith(".png"):
+            os.remove(os.path.join(args.artifacts, f))
+
+    workdir = tempfile.mkdtemp(prefix="sb-web-test-")
+    server = Server(os.path.abspath(args.server), workdir, os.path.join(args.artifacts, "server.log"))
+    driver = None
+    ok = False
+    try:
+        server.wait_ready()
+        opts = webdriver.ChromeOptions()
+        opts.binary_location = chromium
+        for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                  "--window-size=1280,900", "--lang=en-US", "--no-first-run",
+                  "--disable-extensions", "--disable-background-networking",
+                  f"--user-data-dir={os.path.join(workdir, 'chromium-profile')}"):
+            opts.add_argument(a)
+        opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        service = Service(executable_path=driver_bin, log_path=os.path.join(args.artifacts, "chromedriver.log"))
+        driver = webdriver.Chrome(service=service, options=opts)
+        page = Page(driver, args.artifacts)
+        t0 = time.time()
+        run(args, page, server.base, workdir)
+        print(f"web page end to end: passed in {time.time() - t0:.1f} s; screenshots in {args.artifacts}")
+        ok = True
+    except Exception:
+        traceback.print_exc()
+        if driver is not None:
+            try:
+                driver.save_screenshot(os.path.join(args.artifacts, "FAILED-final.png"))
+                for e in driver.get_log("browser"):
+                    print("browser:", e.get("level"), e.get("message"))
+            except Exception:
+                pass
+    finally:
+        if driver is not None:
+            try:
+                driver.quit()
+            except Exception:
+                pass
+        rc = server.stop()
+        if rc not in (0, None):
+            print(f"supportbot-server exited with {rc} after SIGTERM (expected 0); see {server.log_path}")
+            ok = False
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
