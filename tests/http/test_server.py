@@ -492,6 +492,9 @@ def case_bad_input(tmp):
         expect(register(srv, "u@example.com", A), 201)
         k = token_of(srv, "u@example.com", A)
         expect(chat(srv, k, A, "How can I track my order?", "keep"), 200)
+        # A session id that is also a word of a route is still a session id.
+        expect(chat(srv, k, A, "How can I track my order?", "sessions"), 200)
+        assert len(expect(srv.request("GET", "/api/v1/chat/history/sessions", token=k), 200).json()) == 2
         J = {"Content-Type": "application/json"}
         reg = "/api/v1/auth/admin/register"
 
