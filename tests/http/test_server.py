@@ -820,7 +820,31 @@ def case_llm_stream(tmp):
     assert rc == 0, rc
 
 
-SQLITE_CASES = [case_sqlite_flow, case_bad_input, case_config, case_sigterm, case_llm_stream]
+def case_slow_clients(tmp):
+    """Slow clients cannot hold the workers: with 2 workers and a 1 s read timeout, two
+    connections that never finish their request are dropped, and a third client is served."""
+    import socket
+    srv = Server(sqlite_url(tmp, "slow.db"), {"WORKER_THREADS": "2", "READ_TIMEOUT_SECONDS": "1",
+                                              "KEEP_ALIVE_SECONDS": "1"})
+    try:
+        idle = []
+        for _ in range(2):
+            s = socket.create_connection((srv.host, srv.port), timeout=10)
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")  # headers never end
+            idle.append(s)
+        start = time.time()
+        r = expect(srv.request("GET", "/health", timeout=15), 200)
+        assert time.time() - start < 10, time.time() - start
+        for s in idle:
+            data = s.recv(4096)  # closed by the server (maybe after an error status)
+            assert data == b"" or data.startswith(b"HTTP/1.1 4"), data
+            s.close()
+    finally:
+        rc = srv.stop()
+    assert rc == 0, rc
+
+
+SQLITE_CASES = [case_slow_clients, case_sqlite_flow, case_bad_input, case_config, case_sigterm, case_llm_stream]
 PG_CASES = [case_postgres_flow, case_postgres_two_processes]
 
 
