@@ -844,8 +844,32 @@ def case_slow_clients(tmp):
     assert rc == 0, rc
 
 
+def case_postgres_health(tmp):
+    """/health says whether the database answers: 503 while PostgreSQL is down, 200 once back."""
+    srv = Server(os.environ["SB_TEST_PG_URL"])
+    try:
+        assert expect(srv.request("GET", "/health"), 200).json()["database"] == "ok"
+        subprocess.run(os.environ["SB_TEST_PG_STOP"], shell=True, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            r = srv.request("GET", "/health")
+            assert r.status == 503 and r.json()["database"] == "unavailable", r
+        finally:
+            subprocess.run(os.environ["SB_TEST_PG_START"], shell=True, check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(50):
+            r = srv.request("GET", "/health")
+            if r.status == 200:
+                break
+            time.sleep(0.2)
+        assert r.status == 200 and r.json()["database"] == "ok", r
+    finally:
+        rc = srv.stop()
+    assert rc == 0, rc
+
+
 SQLITE_CASES = [case_slow_clients, case_sqlite_flow, case_bad_input, case_config, case_sigterm, case_llm_stream]
-PG_CASES = [case_postgres_flow, case_postgres_two_processes]
+PG_CASES = [case_postgres_flow, case_postgres_two_processes, case_postgres_health]
 
 
 def main():
