@@ -1523,6 +1523,14 @@ void App::install(httplib::Server& server) {
         t_started = true;
         t_route = "unmatched";
         metrics_.in_flight.fetch_add(1);
+        // cpp-httplib 0.11 does not hold a chunked multipart body to the payload limit: such
+        // uploads must declare their length.
+        if (media_type(req) == "multipart/form-data" &&
+            req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos) {
+            set_detail(res, 411, "send multipart uploads with a Content-Length, not chunked");
+            res.set_header("Connection", "close");
+            return httplib::Server::HandlerResponse::Handled;
+        }
         // Refuse a declared body over the route's limit before reading it.
         if (req.has_header("Content-Length")) {
             const std::string v = req.get_header_value("Content-Length");

@@ -555,6 +555,15 @@ def case_bad_input(tmp):
         expect(srv.request("POST", "/api/v1/bots/", b"garbage",
                            {"Content-Type": "multipart/form-data"}, t), 400)
         expect(create_bot(srv, k, "x", "a.json", faqs_json(faqs[0:5])), 403)
+        # A chunked multipart upload must declare its length (its size could not be bounded).
+        body, ct = multipart({"name": "x"}, {"file": ("a.json", faqs_json(faqs[0:5]))})
+        conn = http.client.HTTPConnection(srv.host, srv.port, timeout=30)
+        conn.request("POST", "/api/v1/bots/", body=iter([body[:100], body[100:]]),
+                     headers={"Content-Type": ct, "Authorization": "Bearer " + t},
+                     encode_chunked=True)
+        r = conn.getresponse()
+        expect(Resp(r.status, dict(r.getheaders()), r.read()), 411)
+        conn.close()
         assert bots() == before, (before, bots())
 
         # Replace FAQs: nothing changes on bad input.
