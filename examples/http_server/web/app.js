@@ -73,7 +73,8 @@
   function percent(x) {
     if (typeof x !== 'number' || !Number.isFinite(x)) return '–';
     const p = x * 100;
-    return (p > 0 && p < 1 ? p.toFixed(1) : Math.round(p).toString()) + '%';
+    if (p > 0 && p < 1) return '<1%';
+    return Math.round(p).toString() + '%';
   }
   function truncate(s, n) {
     s = String(s ?? '');
@@ -433,16 +434,33 @@
       el('span', null, ' — ' + (forUser ? REASONS_TO_USER[reason] || reasonLabel(reason) : reasonLabel(reason))));
   }
 
-  function sourcesList(sources) {
+  function sourceItem(s) {
+    return el('li', null,
+      el('span', { class: 'source-q' }, s && s.question ? s.question : String(s && s.id ? s.id : s)),
+      s && typeof s.confidence === 'number'
+        ? el('span', { class: 'confidence', title: 'How likely this FAQ answers the question' }, ' ' + percent(s.confidence) + ' match')
+        : null);
+  }
+
+  // The FAQs behind a reply. When the server says whether the reply answered from an FAQ, that
+  // FAQ (the first) is the source and the others are shown folded as the FAQs also considered;
+  // when no FAQ answered, all of them are folded.
+  function sourcesList(sources, answered) {
     if (!Array.isArray(sources) || sources.length === 0) return null;
+    if (typeof answered !== 'boolean') {
+      return el('div', { class: 'sources' },
+        el('span', { class: 'sources-label' }, sources.length === 1 ? 'Source' : 'Sources'),
+        el('ul', null, sources.map(sourceItem)));
+    }
+    const rest = answered ? sources.slice(1) : sources;
     return el('div', { class: 'sources' },
-      el('span', { class: 'sources-label' }, sources.length === 1 ? 'Source' : 'Sources'),
-      el('ul', null, sources.map((s) =>
-        el('li', null,
-          el('span', { class: 'source-q' }, s && s.question ? s.question : String(s && s.id ? s.id : s)),
-          s && typeof s.confidence === 'number'
-            ? el('span', { class: 'confidence', title: 'How likely this FAQ answers the question' }, ' ' + percent(s.confidence) + ' match')
-            : null))));
+      answered ? el('span', { class: 'sources-label' }, 'Answered from') : null,
+      answered ? el('ul', { class: 'source-main' }, sourceItem(sources[0])) : null,
+      rest.length
+        ? el('details', { class: 'sources-more' },
+          el('summary', null, answered ? `Other FAQs considered (${rest.length})` : `FAQs considered (${rest.length})`),
+          el('ul', null, rest.map(sourceItem)))
+        : null);
   }
 
   // ---- The user's chat ----------------------------------------------------------------------
@@ -594,7 +612,7 @@
               'data-session': id,
               onclick: () => this.openSession(id, true),
             },
-            el('span', { class: 'session-first' }, truncate(s.first_message || '(no message)', 60)),
+            el('span', { class: 'session-first' }, truncate(sessionLabel(s), 60)),
             el('span', { class: 'session-meta' },
               formatTime(s.last_updated || s.last_active),
               escalated ? el('span', { class: 'badge warn' }, 'with a person') : null)));
@@ -731,7 +749,7 @@
         b.extras.appendChild(handoverNote(r.escalation_reason, true));
         this.setEscalated(true, r.escalation_reason);
       }
-      const sources = sourcesList(r.sources);
+      const sources = sourcesList(r.sources, r.answered);
       if (sources) b.extras.appendChild(sources);
       if (r.fallback) {
         b.extras.appendChild(el('p', { class: 'muted small' }, 'The AI assistant was unavailable, so this answer comes straight from the FAQs.'));
@@ -986,8 +1004,8 @@
       const open = () => this.openHistory(id, s);
       return el('tr', { 'data-session': id },
         el('td', null,
-          el('button', { type: 'button', class: 'link row-link', onclick: open, 'aria-label': `Open conversation: ${truncate(s.first_message || id, 80)}` },
-            truncate(s.first_message || '(no message)', 90))),
+          el('button', { type: 'button', class: 'link row-link', onclick: open, 'aria-label': `Open conversation: ${truncate(sessionLabel(s), 80)}` },
+            truncate(sessionLabel(s), 90))),
         el('td', null, formatTime(s.last_updated ?? s.last_active)),
         el('td', null, el('span', { class: 'badge ' + status.kind }, status.label)),
         el('td', { class: 'num' }, s.message_count ?? ''));
@@ -1001,7 +1019,7 @@
         else tr.removeAttribute('aria-current');
       }
       show($('history-panel'), true);
-      $('history-title').textContent = info && info.first_message ? truncate(info.first_message, 70) : 'Conversation';
+      $('history-title').textContent = info ? truncate(sessionLabel(info), 70) : 'Conversation';
       $('history-session').textContent = sessionId;
       $('history-log').replaceChildren();
       show($('history-summary-box'), false);
@@ -1132,6 +1150,13 @@
   function faqCount(bot) {
     const n = bot.faq_count ?? bot.faqs_count ?? bot.faqs;
     return typeof n === 'number' ? n : Array.isArray(n) ? n.length : null;
+  }
+
+  // What names a conversation in a list: its first message, else when it started.
+  function sessionLabel(s) {
+    if (s.first_message) return s.first_message;
+    const when = s.created_at ?? s.created_ms ?? s.last_updated;
+    return when ? `Conversation of ${formatTime(when)}` : 'Conversation';
   }
 
   function sessionStatus(s) {
