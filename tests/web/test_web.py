@@ -20,6 +20,7 @@ Usage: test_web.py --server build/examples/http_server/supportbot-server --artif
 import argparse
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -364,8 +365,10 @@ def run(args, page, base, workdir):
     p.by_id("summaries-process").click()
     p.until("summaries processed", lambda: "summarised" in p.text("summaries-result") or "Done" in p.text("summaries-result"))
     p.until("a summary card", lambda: len(p.css("#summaries-list .summary-card")) == 1)
+    print("process-summaries shows:", p.text("summaries-result"))
     card = p.css("#summaries-list .summary-card")[0].text
-    assert "Not resolved" in card or "Resolved" in card, card
+    assert "Not resolved" in card and "where is my package" in card, card
+    p.screenshot("admin-summaries")
 
     # ---- Admin: analytics with charts ----
     p.by_id("tab-analytics").click()
@@ -393,6 +396,39 @@ def run(args, page, base, workdir):
     print("knowledge gaps:", gaps.replace("\n", " | "))
     assert "vintage motorcycles" in gaps, "the unanswered question is a knowledge gap"
     p.screenshot("admin-analytics")
+
+    # The analytics on a phone: nothing sticks out sideways.
+    d.set_window_size(390, 844)
+    time.sleep(0.3)
+    width = d.execute_script("return document.documentElement.scrollWidth")
+    assert width <= 392, f"analytics fit a phone's width (scrollWidth {width})"
+    p.screenshot("admin-analytics-phone")
+    d.set_window_size(size["width"], size["height"])
+
+    # ---- Admin: replace the FAQs (a bad file changes nothing), close the conversation ----
+    p.by_id("tab-sessions").click()
+    p.visible("pane-sessions")
+    p.css("#bot-replace summary")[0].click()
+    p.by_id("bot-replace-file").send_keys(bad)
+    p.by_id("bot-replace-submit").click()
+    err = p.visible("bot-replace-error")
+    assert err.text.strip(), "a refused replacement shows the API's detail"
+    assert re.search(rf"FAQs\W+{FAQ_COUNT}\b", p.text("bot-facts")), "nothing changed: " + p.text("bot-facts")
+    more = os.path.join(workdir, "faqs-more.json")
+    with open(more, "w", encoding="utf-8") as f:
+        json.dump(entries[:FAQ_COUNT + 4], f)
+    p.by_id("bot-replace-file").clear()
+    p.by_id("bot-replace-file").send_keys(more)
+    p.by_id("bot-replace-submit").click()
+    p.until("the new FAQ count", lambda: re.search(rf"FAQs\W+{FAQ_COUNT + 4}\b", p.text("bot-facts")))
+    assert f"{FAQ_COUNT + 4} FAQs" in p.text("admin-bots")
+
+    p.until("the session listed", lambda: len(p.css("#sessions-body tr")) == 1)
+    p.css("#sessions-body button.row-link")[0].click()
+    p.visible("history-panel")
+    p.by_id("history-close").click()
+    p.until("the session closed", lambda: "Closed" in p.css("#sessions-body tr")[0].text)
+    assert not p.by_id("history-close").is_displayed()
 
     # No script errors in the browser (failed requests the test caused on purpose aside).
     try:

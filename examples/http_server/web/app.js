@@ -791,7 +791,12 @@
       show($('admin-auth'), false);
       show($('admin-app'), true);
       $('admin-who').textContent = this.email ? `Signed in as ${this.email}` : '';
-      if (fresh) this.loadBots().then(() => this.select(botId, tab));
+      if (fresh) {
+        this.loadBots().then(() => {
+          $('bot-create-box').open = this.bots.length === 0;
+          this.select(botId, tab);
+        });
+      }
       else this.select(botId, tab);
     },
 
@@ -876,6 +881,8 @@
           el('span', { class: 'bot-name' }, b.name || '(unnamed)'),
           el('span', { class: 'bot-meta' }, faqCount(b) !== null ? `${faqCount(b)} FAQs` : truncate(b.id, 13))))));
       show($('admin-bots-empty'), this.bots.length === 0);
+      // The creation form stays open until there is a bot; then it folds away.
+      if (this.bots.length === 0) $('bot-create-box').open = true;
     },
 
     async createBot(ev) {
@@ -895,6 +902,7 @@
       try {
         const bot = await api('/bots/', { method: 'POST', token: this.token, form });
         $('bot-create-form').reset();
+        $('bot-create-box').open = false;
         notice(`Bot “${bot && bot.name ? bot.name : name}” is ready.`, 'success');
         await this.loadBots();
         if (bot && bot.id) location.hash = `#admin/${enc(bot.id)}/sessions`;
@@ -973,6 +981,34 @@
       $('bot-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', null, k), el('dd', null, v)]));
     },
 
+    async replaceFaqs(ev) {
+      ev.preventDefault();
+      const botId = this.botId;
+      const file = $('bot-replace-file').files[0];
+      if (!file) {
+        formError('bot-replace-error', 'Choose an FAQ file (.json or .csv).');
+        return;
+      }
+      const form = new FormData();
+      form.append('file', file, file.name);
+      const button = $('bot-replace-submit');
+      setBusy(button, true, 'Replacing…');
+      formError('bot-replace-error', null);
+      try {
+        const bot = await api(`/bots/${enc(botId)}/faqs`, { method: 'PUT', token: this.token, form });
+        $('bot-replace-form').reset();
+        $('bot-replace').open = false;
+        if (bot && this.botId === botId) this.renderBot(bot);
+        const n = bot ? faqCount(bot) : null;
+        notice(n !== null ? `The bot now answers from ${n} FAQs.` : 'The FAQs are replaced.', 'success');
+        this.loadBots();
+      } catch (err) {
+        if (!this.authFailed(err)) formError('bot-replace-error', err);
+      } finally {
+        setBusy(button, false);
+      }
+    },
+
     // ---- Conversations and histories ----
 
     async loadSessions(more) {
@@ -1023,6 +1059,7 @@
       $('history-session').textContent = sessionId;
       $('history-log').replaceChildren();
       show($('history-summary-box'), false);
+      show($('history-close'), !(info && sessionStatus(info).label === 'Closed'));
       await this.loadHistory(false);
       $('history-panel').scrollIntoView({ block: 'nearest' });
     },
@@ -1057,6 +1094,25 @@
         this.fail(err);
       } finally {
         if (more) setBusy(button, false);
+      }
+    },
+
+    async closeSession() {
+      const sessionId = this.historySession;
+      const button = $('history-close');
+      setBusy(button, true, 'Closing…');
+      try {
+        await api(`/chat/sessions/${enc(sessionId)}/close`, { method: 'POST', token: this.token });
+        notice('The conversation is closed: the customer starts a new one with the next message.', 'success');
+        show(button, false);
+        await this.loadSessions(false);
+        for (const tr of $('sessions-body').querySelectorAll('tr')) {
+          if (tr.dataset.session === sessionId) tr.setAttribute('aria-current', 'true');
+        }
+      } catch (err) {
+        this.fail(err);
+      } finally {
+        setBusy(button, false);
       }
     },
 
@@ -1527,6 +1583,8 @@
     $('sessions-more').addEventListener('click', () => admin.loadSessions(true));
     $('history-more').addEventListener('click', () => admin.loadHistory(true));
     $('history-summary').addEventListener('click', () => admin.summarise());
+    $('history-close').addEventListener('click', () => admin.closeSession());
+    $('bot-replace-form').addEventListener('submit', (ev) => admin.replaceFaqs(ev));
     $('summaries-process').addEventListener('click', () => admin.processSummaries());
     $('analytics-range').addEventListener('submit', (ev) => {
       ev.preventDefault();
