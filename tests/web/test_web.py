@@ -30,6 +30,7 @@ import tempfile
 import time
 import traceback
 import urllib.error
+import urllib.parse
 import urllib.request
 
 SKIP = 77
@@ -53,7 +54,7 @@ def free_port():
 class Server:
     """The real supportbot-server, in a temp directory of its own (no .env from the repo)."""
 
-    def __init__(self, binary, workdir, log_path):
+    def __init__(self, binary, workdir, log_path, extra_env=None):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "GEMINI_API_KEY")}
@@ -64,6 +65,7 @@ class Server:
             "PORT": str(self.port),
             "LLM_PROVIDER": "offline",
         })
+        env.update(extra_env or {})
         self.log = open(log_path, "wb")
         self.proc = subprocess.Popen([binary, "--host", "127.0.0.1", "--port", str(self.port)],
                                      cwd=workdir, env=env, stdout=self.log, stderr=subprocess.STDOUT)
@@ -93,6 +95,90 @@ class Server:
                 self.proc.wait()
         self.log.close()
         return self.proc.returncode
+
+
+class FakeOpenAI:
+    """An OpenAI-compatible /v1/chat/completions (as Ollama or llama.cpp's server) that writes the
+    model's JSON reply as server-sent events in small pieces, a little apart, so that the page has
+    time to show the reply growing."""
+
+    def __init__(self, reply, suggestions, piece=9, delay=0.04):
+        import http.server
+        import threading
+        model_text = json.dumps({"reply": reply, "suggestions": suggestions, "escalate": False})
+        self.requests = 0
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.0"  # the stream ends when the connection closes
+
+            def log_message(self, *_):
+                pass
+
+            def do_POST(self):
+                fake.requests += 1
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+                if not body.get("stream"):
+                    out = json.dumps({"object": "chat.completion", "choices": [{"index": 0, "message": {
+                        "role": "assistant", "content": model_text}, "finish_reason": "stop"}],
+                        "usage": {"prompt_tokens": 50, "completion_tokens": 20}}).encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(out)))
+                    self.end_headers()
+                    self.wfile.write(out)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                for at in range(0, len(model_text), piece):
+                    chunk = {"object": "chat.completion.chunk", "choices": [
+                        {"index": 0, "delta": {"content": model_text[at:at + piece]}, "finish_reason": None}]}
+                    self.wfile.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+                    self.wfile.flush()
+                    time.sleep(delay)
+                done = {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+                usage = {"object": "chat.completion.chunk", "choices": [], "usage": {"prompt_tokens": 50, "completion_tokens": 20}}
+                self.wfile.write(b"data: " + json.dumps(done).encode() + b"\n\n")
+                self.wfile.write(b"data: " + json.dumps(usage).encode() + b"\n\ndata: [DONE]\n\n")
+                self.wfile.flush()
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def api_call(base, method, path, token=None, json_body=None, form=None, files=None):
+    """A direct call of the REST API (to set up what the page is then used for)."""
+    headers = {}
+    data = None
+    if token:
+        headers["Authorization"] = "Bearer " + token
+    if json_body is not None:
+        data = json.dumps(json_body).encode()
+        headers["Content-Type"] = "application/json"
+    elif form is not None and files is None:
+        data = urllib.parse.urlencode(form).encode()
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    elif files is not None:
+        boundary = "sbtest" + secrets.token_hex(8)
+        parts = []
+        for k, v in (form or {}).items():
+            parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode())
+        for k, (name, content) in files.items():
+            parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"; filename="{name}"\r\n'
+                         f'Content-Type: application/json\r\n\r\n'.encode() + content + b"\r\n")
+        parts.append(f"--{boundary}--\r\n".encode())
+        data = b"".join(parts)
+        headers["Content-Type"] = "multipart/form-data; boundary=" + boundary
+    req = urllib.request.Request(base + path, data=data, method=method, headers=headers)
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read() or b"null")
 
 
 class Page:
@@ -301,7 +387,11 @@ def run(args, page, base, workdir):
     assert not p.css(".suggestion", li), "older suggestions are cleared"
 
     # A question no FAQ covers.
-    li3 = ask("do you repair vintage motorcycles")
+    # A question no FAQ covers, with markup in it: shown as text wherever it appears.
+    odd = "do you repair <b>vintage</b> motorcycles"
+    li3 = ask(odd)
+    assert last(p.css("#chat-log .msg.user .bubble-text"), "user message").text == odd
+    assert not p.css("#chat-log b"), "a message's markup is shown as text"
     assert p.css(".bubble-text", li3)[0].text.strip()
 
     # Asking for a person: the hand-over is shown in the reply and above the conversation.
@@ -394,7 +484,8 @@ def run(args, page, base, workdir):
     assert p.css(".bar-fill", charts["Most used FAQs"]), "top FAQs drawn as bars"
     gaps = charts["Knowledge gaps"].text
     print("knowledge gaps:", gaps.replace("\n", " | "))
-    assert "vintage motorcycles" in gaps, "the unanswered question is a knowledge gap"
+    assert odd in gaps, "the unanswered question is a knowledge gap"
+    assert not p.css("#analytics-body b"), "analytics show users' questions as text"
     p.screenshot("admin-analytics")
 
     # The analytics on a phone: nothing sticks out sideways.
@@ -437,6 +528,71 @@ def run(args, page, base, workdir):
         logs = []
     errors = [e for e in logs if e.get("level") == "SEVERE" and "Failed to load resource" not in e.get("message", "")]
     assert not errors, f"browser errors: {errors}"
+    return entries
+
+
+def run_llm_stream(args, page, workdir, entries):
+    """With an LLM provider the reply streams in many pieces: the page shows it growing."""
+    p = page
+    d = p.d
+    reply = ("You can follow your parcel under Account > Orders: pick the order and open its live "
+             "tracking link. The first carrier scan can take up to a day to show.")
+    suggestions = ["How much does shipping cost?", "How do I return an item?"]
+    fake = FakeOpenAI(reply, suggestions)
+    llm_dir = os.path.join(workdir, "llm")
+    os.makedirs(llm_dir)
+    server = Server(os.path.abspath(args.server), llm_dir, os.path.join(args.artifacts, "server-llm.log"),
+                    {"LLM_PROVIDER": "openai", "LLM_BASE_URL": fake.base, "LLM_MODEL": "fake-model"})
+    try:
+        server.wait_ready()
+        base = server.base
+        api_call(base, "POST", "/api/v1/auth/admin/register", json_body={"email": "owner@example.com", "password": "owner-pass-1"})
+        token = api_call(base, "POST", "/api/v1/auth/admin/login",
+                         form={"username": "owner@example.com", "password": "owner-pass-1"})["access_token"]
+        bot = api_call(base, "POST", "/api/v1/bots/", token=token, form={"name": "LLM shop"},
+                       files={"file": ("faqs.json", json.dumps(entries[:FAQ_COUNT]).encode())})
+        api_call(base, "POST", f"/api/v1/auth/{bot['id']}/register", json_body={"email": "buyer@example.com", "password": "buyer-pass-1"})
+
+        # The user logs in on the page (the first part registered through it).
+        d.get(base + "/#chat")
+        p.visible("chat-auth")
+        p.fill("chat-bot-id", bot["id"])
+        p.fill("chat-email", "buyer@example.com")
+        p.fill("chat-password", "buyer-pass-1")
+        p.by_id("chat-login").click()
+        p.visible("chat-app")
+        p.until("the bot's name", lambda: p.text("chat-title") == "LLM shop")
+
+        # Record every length the reply's text has on screen while it streams.
+        d.execute_script("""
+            window.sbSeen = [];
+            new MutationObserver(() => {
+              const b = [...document.querySelectorAll('#chat-log .msg.assistant .bubble-text')].pop();
+              if (b) window.sbSeen.push(b.textContent.length);
+            }).observe(document.getElementById('chat-log'), {subtree: true, childList: true, characterData: true});
+        """)
+        from selenium.webdriver.common.keys import Keys
+        box = p.by_id("chat-input")
+        box.send_keys("where is my package")
+        box.send_keys(Keys.ENTER)
+        p.until("a reply", lambda: p.css("#chat-log .msg.assistant"))
+        li = p.css("#chat-log .msg.assistant")[-1]
+        p.until("the reply finished", lambda: "pending" not in (li.get_attribute("class") or ""))
+        assert "failed" not in li.get_attribute("class"), li.text
+        assert p.css(".bubble-text", li)[0].text == reply, p.css(".bubble-text", li)[0].text
+        pieces = int(li.get_attribute("data-pieces"))
+        seen = d.execute_script("return window.sbSeen")
+        partial = sorted({n for n in seen if 0 < n < len(reply)})
+        print(f"LLM stream: {pieces} pieces; partial lengths on screen: {partial[:12]}{'...' if len(partial) > 12 else ''}")
+        assert li.get_attribute("data-delivery") == "stream" and pieces >= 5, f"{pieces} pieces"
+        assert len(partial) >= 3, f"the reply grew on screen before it was complete: {seen}"
+        assert [s.text for s in p.css(".suggestion", li)] == suggestions
+        assert fake.requests >= 1
+        p.screenshot("chat-llm-streamed")
+    finally:
+        rc = server.stop()
+        fake.stop()
+    assert rc == 0, f"the LLM server exited with {rc} after SIGTERM"
 
 
 def main():
@@ -487,7 +643,8 @@ def main():
         driver = webdriver.Chrome(service=service, options=opts)
         page = Page(driver, args.artifacts)
         t0 = time.time()
-        run(args, page, server.base, workdir)
+        entries = run(args, page, server.base, workdir)
+        run_llm_stream(args, page, workdir, entries)
         print(f"web page end to end: passed in {time.time() - t0:.1f} s; screenshots in {args.artifacts}")
         ok = True
     except Exception:
