@@ -528,7 +528,8 @@ void App::login(Ctx& c, bool admin) {
         e.headers.emplace_back("Retry-After", std::to_string(config_.login_window_seconds));
         throw e;
     }
-    if (st == SB_EUNAUTHENTICATED) {
+    // A malformed e-mail cannot be an account: refused like a wrong password.
+    if (st == SB_EUNAUTHENTICATED || st == SB_EINVAL) {
         HttpError e(401, "Incorrect email or password");
         e.headers.emplace_back("WWW-Authenticate", "Bearer");
         throw e;
@@ -1433,6 +1434,17 @@ const Route* App::match(const std::string& method, const std::string& path, Ctx*
     const auto segs = split_path(path);
     const std::string m = method == "HEAD" ? "GET" : method;
     *path_known = false;
+    // Of the routes that match, the most specific: at the first segment where they differ, a
+    // literal beats a parameter (GET /chat/history/sessions is the history of a session called
+    // "sessions", not the sessions of a bot called "history"; /health is not a web file).
+    auto more_specific = [](const Route& a, const Route& b) {
+        for (std::size_t i = 0; i < a.segments.size(); ++i) {
+            const bool la = a.segments[i].front() != '{', lb = b.segments[i].front() != '{';
+            if (la != lb) return la;
+        }
+        return false;
+    };
+    const Route* best = nullptr;
     for (const auto& r : routes_) {
         if (r.segments.size() != segs.size()) continue;
         bool ok = true;
@@ -1442,20 +1454,18 @@ const Route* App::match(const std::string& method, const std::string& path, Ctx*
             ok = t == segs[i];
         }
         if (!ok) continue;
-        // A literal route wins over a template one for the same path ("/health" over "/{asset}")
-        // only if it is listed first, which the table does.
         *path_known = true;
         if (r.method != m) continue;
-        if (ctx) {
-            ctx->params.clear();
-            for (std::size_t i = 0; i < segs.size(); ++i)
-                if (r.segments[i].front() == '{')
-                    ctx->params.emplace_back(r.segments[i].substr(1, r.segments[i].size() - 2),
-                                             segs[i]);
-        }
-        return &r;
+        if (!best || more_specific(r, *best)) best = &r;
     }
-    return nullptr;
+    if (best && ctx) {
+        ctx->params.clear();
+        for (std::size_t i = 0; i < segs.size(); ++i)
+            if (best->segments[i].front() == '{')
+                ctx->params.emplace_back(best->segments[i].substr(1, best->segments[i].size() - 2),
+                                         segs[i]);
+    }
+    return best;
 }
 
 void App::dispatch(const httplib::Request& req, httplib::Response& res) {
