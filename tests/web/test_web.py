@@ -193,6 +193,7 @@ class Page:
         self.wait = WebDriverWait(driver, 30, poll_frequency=0.05,
                                   ignored_exceptions=[StaleElementReferenceException])
         self.shots = 0
+        self.t0 = time.time()
 
     def by_id(self, id_):
         from selenium.webdriver.common.by import By
@@ -234,7 +235,7 @@ class Page:
         finally:
             if full:
                 self.d.set_window_size(size["width"], size["height"])
-        print(f"screenshot: {path}")
+        print(f"screenshot: {path} ({time.time() - self.t0:.1f} s)")
         return path
 
 
@@ -421,7 +422,7 @@ def run(args, page, base, workdir):
     # Narrow screen (a phone).
     size = d.get_window_size()
     d.set_window_size(390, 844)
-    time.sleep(0.2)
+    time.sleep(0.4)
     width = d.execute_script("return document.documentElement.scrollWidth")
     assert width <= 392, f"nothing sticks out sideways on a phone (scrollWidth {width})"
     p.screenshot("chat-phone", full=False)

@@ -591,9 +591,7 @@
     setEscalated(on, reason) {
       this.escalated = on;
       show($('chat-handover'), on);
-      $('chat-handover-text').textContent = on
-        ? ' ' + (REASONS_TO_USER[reason] || '') + ' They can see this conversation and will reply here or by email.'
-        : '';
+      $('chat-handover-text').textContent = on ? REASONS_TO_USER[reason] || '' : '';
     },
 
     async loadSessions() {
@@ -1391,6 +1389,7 @@
   window.addEventListener('resize', () => {
     clearTimeout(resizeTimer);
     resizeTimer = setTimeout(() => {
+      if (!$('chat-app').hidden) chat.scrollDown();
       for (const c of [...charts]) {
         if (!c.isConnected) charts.delete(c);
         else c.draw();
