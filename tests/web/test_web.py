@@ -285,7 +285,7 @@ def run(args, page, base, workdir):
     p.by_id("admin-register").click()
     p.visible("admin-app")
     p.until("admin email shown", lambda: admin_email in p.text("admin-who"))
-    assert p.by_id("admin-bots-empty").is_displayed(), "a new admin has no bots"
+    p.until("a new admin has no bots", lambda: p.by_id("admin-bots-empty").is_displayed())
     token = d.execute_script("return JSON.parse(sessionStorage.getItem('supportbot.admin')).token")
     assert token and token.count(".") == 2, "the admin's token is kept in sessionStorage"
 
@@ -489,6 +489,17 @@ def run(args, page, base, workdir):
     assert not p.css("#analytics-body b"), "analytics show users' questions as text"
     p.screenshot("admin-analytics")
 
+    # A date range with no conversations in it, then all of them again.
+    tomorrow = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 86400))
+    d.execute_script("document.getElementById('analytics-from').value = arguments[0]", tomorrow)
+    p.css("#analytics-range button[type=submit]")[0].click()
+    stats_text = lambda: "".join(e.text for e in p.css("#analytics-body .stats"))  # noqa: E731
+    p.until("analytics of an empty range", lambda: "Conversations\n0" in stats_text())
+    assert "No conversations in this range yet." in p.text("analytics-body")
+    d.execute_script("document.getElementById('analytics-from').value = ''")
+    p.css("#analytics-range button[type=submit]")[0].click()
+    p.until("analytics of every day", lambda: "Conversations\n1" in stats_text())
+
     # The analytics on a phone: nothing sticks out sideways.
     d.set_window_size(390, 844)
     time.sleep(0.3)
@@ -513,7 +524,7 @@ def run(args, page, base, workdir):
     p.by_id("bot-replace-file").send_keys(more)
     p.by_id("bot-replace-submit").click()
     p.until("the new FAQ count", lambda: re.search(rf"FAQs\W+{FAQ_COUNT + 4}\b", p.text("bot-facts")))
-    assert f"{FAQ_COUNT + 4} FAQs" in p.text("admin-bots")
+    p.until("the new FAQ count listed", lambda: f"{FAQ_COUNT + 4} FAQs" in p.text("admin-bots"))
 
     p.until("the session listed", lambda: len(p.css("#sessions-body tr")) == 1)
     p.css("#sessions-body button.row-link")[0].click()
