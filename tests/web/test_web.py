@@ -667,7 +667,7 @@ def main():
         return 1
     os.makedirs(args.artifacts, exist_ok=True)
     for f in os.listdir(args.artifacts):
-        if f.endswith(".png"):
+        if f.endswith(".png") or f.endswith(".log"):
             os.remove(os.path.join(args.artifacts, f))
 
     workdir = tempfile.mkdtemp(prefix="sb-web-test-")
@@ -684,7 +684,7 @@ def main():
                   f"--user-data-dir={os.path.join(workdir, 'chromium-profile')}"):
             opts.add_argument(a)
         opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-        service = Service(executable_path=driver_bin, log_path=os.path.join(args.artifacts, "chromedriver.log"))
+        service = Service(executable_path=driver_bin, log_path=os.devnull)
         driver = webdriver.Chrome(service=service, options=opts)
         page = Page(driver, args.artifacts)
         t0 = time.time()
