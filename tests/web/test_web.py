@@ -258,6 +258,39 @@ def check_session_label(shown, session, expect_in_first):
         assert shown.startswith("Conversation of "), shown
 
 
+A11Y_SCRIPT = """
+const problems = [];
+const visible = (e) => !!(e.offsetWidth || e.offsetHeight || e.getClientRects().length);
+for (const e of document.querySelectorAll('input, textarea, select')) {
+  if (!visible(e) || e.type === 'hidden') continue;
+  const labelled = (e.id && document.querySelector('label[for="' + e.id + '"]')) || e.closest('label') ||
+                   e.getAttribute('aria-label') || e.getAttribute('aria-labelledby');
+  if (!labelled) problems.push('unlabelled ' + e.tagName + '#' + e.id);
+}
+for (const e of document.querySelectorAll('button, a[href]')) {
+  if (!visible(e)) continue;
+  if (!(e.textContent.trim() || e.getAttribute('aria-label'))) problems.push('nameless ' + e.tagName + '#' + e.id);
+}
+for (const e of document.querySelectorAll('svg')) {
+  if (!visible(e)) continue;
+  if (e.getAttribute('aria-hidden') !== 'true' && !e.getAttribute('aria-label') && !e.querySelector('title'))
+    problems.push('svg without a text alternative in ' + (e.parentElement.id || e.parentElement.className));
+}
+const ids = [...document.querySelectorAll('[id]')].map((e) => e.id);
+for (const id of new Set(ids)) if (ids.indexOf(id) !== ids.lastIndexOf(id)) problems.push('duplicate id ' + id);
+if (!document.documentElement.lang) problems.push('no lang');
+if (document.querySelectorAll('h1:not([hidden])').length === 0) problems.push('no h1');
+return problems;
+"""
+
+
+def check_a11y(page, where):
+    """The basics a screen reader needs: labelled fields, named buttons and links, text for the
+    charts, unique ids."""
+    problems = page.d.execute_script(A11Y_SCRIPT)
+    assert not problems, f"{where}: {problems}"
+
+
 def last(items, what):
     assert items, f"no {what} on the page"
     return items[-1]
@@ -275,6 +308,7 @@ def run(args, page, base, workdir):
     d.get(base + "/#admin")
     p.visible("admin-auth")
     assert "Admin" in p.text("admin-auth-title")
+    check_a11y(p, "the admin's login")
     p.fill("admin-email", admin_email)
     p.fill("admin-password", admin_password)
     p.by_id("admin-login").click()
@@ -413,6 +447,7 @@ def run(args, page, base, workdir):
                         "where is my package")
     assert "with a person" in p.css("#chat-sessions .session-item")[0].text
     p.screenshot("chat-handover")
+    check_a11y(p, "the chat")
 
     # The conversation survives a reload (the history is read back from the API).
     user_msgs = [e.text for e in p.css("#chat-log .msg.user .bubble-text")]
@@ -451,6 +486,7 @@ def run(args, page, base, workdir):
     p.until("the summary shown", lambda: len(p.by_id("history-summary-box").text) > 20)
     print("summary:", box.text.replace("\n", " | "))
     p.screenshot("admin-history")
+    check_a11y(p, "the admin's conversations")
 
     # ---- Admin: stored summaries ----
     p.by_id("tab-summaries").click()
@@ -490,6 +526,7 @@ def run(args, page, base, workdir):
     assert odd in gaps, "the unanswered question is a knowledge gap"
     assert not p.css("#analytics-body b"), "analytics show users' questions as text"
     p.screenshot("admin-analytics")
+    check_a11y(p, "the analytics")
 
     # A date range with no conversations in it, then all of them again.
     tomorrow = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 86400))
