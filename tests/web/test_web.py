@@ -382,7 +382,8 @@ def run(args, page, base, workdir):
 
     def ask(text=None, click=None):
         """Sends text (or clicks a suggestion button); returns the finished reply <li>."""
-        before = len(p.css("#chat-log .msg.assistant"))
+        earlier = p.css("#chat-log .msg.assistant")
+        before = earlier[-1] if earlier else None
         if click is not None:
             click.click()
         else:
@@ -390,7 +391,7 @@ def run(args, page, base, workdir):
             box.send_keys(text)
             from selenium.webdriver.common.keys import Keys
             box.send_keys(Keys.ENTER)
-        p.until("a reply", lambda: len(p.css("#chat-log .msg.assistant")) > before)
+        p.until("a reply", lambda: p.css("#chat-log .msg.assistant") and p.css("#chat-log .msg.assistant")[-1] != before)
         li = p.css("#chat-log .msg.assistant")[-1]
         p.until("the reply finished", lambda: "pending" not in (li.get_attribute("class") or ""))
         assert "failed" not in li.get_attribute("class"), "reply failed: " + li.text
@@ -602,6 +603,20 @@ def run(args, page, base, workdir):
         assert first_page == 2 * turns and not p.by_id("history-more").is_displayed()
     shown = [e.text for e in p.css("#history-log .msg.user .bubble-text")]
     assert shown == [f"{questions[i % 2]} ({i + 1})" for i in range(turns)], shown[:3]
+
+    # ---- User: the closed conversation takes no more messages; the next one starts anew ----
+    d.get(base + f"/?bot={bot_id}#chat")
+    p.visible("chat-app")
+    p.until("the closed conversation reopened", lambda: len(p.css("#chat-log .msg")) == 8)
+    p.until("the closed and the long conversation listed", lambda: len(p.css("#chat-sessions .session-item")) == 2)
+    li5 = ask("how much does shipping cost")
+    note = p.css("#chat-log .system-note")
+    assert note and "closed" in note[0].text, "the page says why a new conversation started"
+    assert len(p.css("#chat-log .msg")) == 2, "the new conversation holds the new message only"
+    assert p.css(".bubble-text", li5)[0].text.strip()
+    assert not p.by_id("chat-handover").is_displayed()
+    p.until("the new conversation listed", lambda: len(p.css("#chat-sessions .session-item")) == 3)
+    assert "closed" in p.text("chat-sessions")
 
     # No script errors in the browser (failed requests the test caused on purpose aside).
     try:

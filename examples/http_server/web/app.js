@@ -602,7 +602,7 @@
         const ul = $('chat-sessions');
         ul.replaceChildren(...list.map((s) => {
           const id = s.session_id || s.id;
-          const escalated = s.status === 'escalated' || s.status === 1;
+          const status = sessionStatus(s);
           return el('li', null,
             el('button', {
               type: 'button',
@@ -613,7 +613,8 @@
             el('span', { class: 'session-first' }, truncate(sessionLabel(s), 60)),
             el('span', { class: 'session-meta' },
               formatTime(s.last_updated || s.last_active),
-              escalated ? el('span', { class: 'badge warn' }, 'with a person') : null)));
+              status.kind === 'warn' ? el('span', { class: 'badge warn' }, 'with a person') : null,
+              status.label === 'Closed' ? el('span', { class: 'badge' }, 'closed') : null)));
         }));
         show($('chat-sessions-empty'), list.length === 0);
         this.markCurrent();
@@ -702,13 +703,29 @@
 
       let streamed = '';
       const meta = {};
+      const onText = (piece) => {
+        if (!streamed) reply.textNode.replaceChildren();
+        streamed += piece;
+        reply.textNode.textContent = streamed;
+        this.scrollDown();
+      };
       try {
-        const result = await chatTurn(this.botId, this.token, text, this.sessionId, (piece) => {
-          if (!streamed) reply.textNode.replaceChildren();
-          streamed += piece;
-          reply.textNode.textContent = streamed;
-          this.scrollDown();
-        }, meta);
+        let result;
+        try {
+          result = await chatTurn(this.botId, this.token, text, this.sessionId, onText, meta);
+        } catch (err) {
+          // A conversation the support team closed takes no more messages (409): this message
+          // starts a new conversation instead.
+          if (!(err instanceof ApiError && err.status === 409 && !streamed)) throw err;
+          this.sessionId = newSessionId();
+          store.set(sessionKey(this.botId), this.sessionId);
+          this.setEscalated(false);
+          $('chat-log').replaceChildren(
+            el('li', { class: 'system-note', role: 'note' }, 'Your previous conversation was closed by the support team, so this message starts a new one.'),
+            mine.li, reply.li);
+          this.markCurrent();
+          result = await chatTurn(this.botId, this.token, text, this.sessionId, onText, meta);
+        }
         // How the reply came (for the end-to-end test and for anyone debugging).
         reply.li.dataset.delivery = meta.via || '';
         reply.li.dataset.pieces = String(meta.pieces || 0);
@@ -723,9 +740,6 @@
         reply.li.classList.add('failed');
         if (!streamed) reply.textNode.textContent = 'The reply could not be delivered.';
         reply.extras.appendChild(el('p', { class: 'error-text', role: 'alert' }, err.message));
-        if (err instanceof ApiError && err.status === 409) {
-          reply.extras.appendChild(el('button', { type: 'button', class: 'small', onclick: () => this.newConversation() }, 'Start a new conversation'));
-        }
         this.authFailed(err);
       } finally {
         reply.li.classList.remove('pending');
