@@ -73,7 +73,8 @@
   function percent(x) {
     if (typeof x !== 'number' || !Number.isFinite(x)) return '–';
     const p = x * 100;
-    return (p > 0 && p < 1 ? p.toFixed(1) : Math.round(p).toString()) + '%';
+    if (p > 0 && p < 1) return '<1%';
+    return Math.round(p).toString() + '%';
   }
   function truncate(s, n) {
     s = String(s ?? '');
@@ -433,16 +434,33 @@
       el('span', null, ' — ' + (forUser ? REASONS_TO_USER[reason] || reasonLabel(reason) : reasonLabel(reason))));
   }
 
-  function sourcesList(sources) {
+  function sourceItem(s) {
+    return el('li', null,
+      el('span', { class: 'source-q' }, s && s.question ? s.question : String(s && s.id ? s.id : s)),
+      s && typeof s.confidence === 'number'
+        ? el('span', { class: 'confidence', title: 'How likely this FAQ answers the question' }, ' ' + percent(s.confidence) + ' match')
+        : null);
+  }
+
+  // The FAQs behind a reply. When the server says whether the reply answered from an FAQ, that
+  // FAQ (the first) is the source and the others are shown folded as the FAQs also considered;
+  // when no FAQ answered, all of them are folded.
+  function sourcesList(sources, answered) {
     if (!Array.isArray(sources) || sources.length === 0) return null;
+    if (typeof answered !== 'boolean') {
+      return el('div', { class: 'sources' },
+        el('span', { class: 'sources-label' }, sources.length === 1 ? 'Source' : 'Sources'),
+        el('ul', null, sources.map(sourceItem)));
+    }
+    const rest = answered ? sources.slice(1) : sources;
     return el('div', { class: 'sources' },
-      el('span', { class: 'sources-label' }, sources.length === 1 ? 'Source' : 'Sources'),
-      el('ul', null, sources.map((s) =>
-        el('li', null,
-          el('span', { class: 'source-q' }, s && s.question ? s.question : String(s && s.id ? s.id : s)),
-          s && typeof s.confidence === 'number'
-            ? el('span', { class: 'confidence', title: 'How likely this FAQ answers the question' }, ' ' + percent(s.confidence) + ' match')
-            : null))));
+      answered ? el('span', { class: 'sources-label' }, 'Answered from') : null,
+      answered ? el('ul', { class: 'source-main' }, sourceItem(sources[0])) : null,
+      rest.length
+        ? el('details', { class: 'sources-more' },
+          el('summary', null, answered ? `Other FAQs considered (${rest.length})` : `FAQs considered (${rest.length})`),
+          el('ul', null, rest.map(sourceItem)))
+        : null);
   }
 
   // ---- The user's chat ----------------------------------------------------------------------
@@ -573,9 +591,7 @@
     setEscalated(on, reason) {
       this.escalated = on;
       show($('chat-handover'), on);
-      $('chat-handover-text').textContent = on
-        ? ' ' + (REASONS_TO_USER[reason] || '') + ' They can see this conversation and will reply here or by email.'
-        : '';
+      $('chat-handover-text').textContent = on ? REASONS_TO_USER[reason] || '' : '';
     },
 
     async loadSessions() {
@@ -586,7 +602,7 @@
         const ul = $('chat-sessions');
         ul.replaceChildren(...list.map((s) => {
           const id = s.session_id || s.id;
-          const escalated = s.status === 'escalated' || s.status === 1;
+          const status = sessionStatus(s);
           return el('li', null,
             el('button', {
               type: 'button',
@@ -594,10 +610,11 @@
               'data-session': id,
               onclick: () => this.openSession(id, true),
             },
-            el('span', { class: 'session-first' }, truncate(s.first_message || '(no message)', 60)),
+            el('span', { class: 'session-first' }, truncate(sessionLabel(s), 60)),
             el('span', { class: 'session-meta' },
               formatTime(s.last_updated || s.last_active),
-              escalated ? el('span', { class: 'badge warn' }, 'with a person') : null)));
+              status.kind === 'warn' ? el('span', { class: 'badge warn' }, 'with a person') : null,
+              status.label === 'Closed' ? el('span', { class: 'badge' }, 'closed') : null)));
         }));
         show($('chat-sessions-empty'), list.length === 0);
         this.markCurrent();
@@ -686,13 +703,29 @@
 
       let streamed = '';
       const meta = {};
+      const onText = (piece) => {
+        if (!streamed) reply.textNode.replaceChildren();
+        streamed += piece;
+        reply.textNode.textContent = streamed;
+        this.scrollDown();
+      };
       try {
-        const result = await chatTurn(this.botId, this.token, text, this.sessionId, (piece) => {
-          if (!streamed) reply.textNode.replaceChildren();
-          streamed += piece;
-          reply.textNode.textContent = streamed;
-          this.scrollDown();
-        }, meta);
+        let result;
+        try {
+          result = await chatTurn(this.botId, this.token, text, this.sessionId, onText, meta);
+        } catch (err) {
+          // A conversation the support team closed takes no more messages (409): this message
+          // starts a new conversation instead.
+          if (!(err instanceof ApiError && err.status === 409 && !streamed)) throw err;
+          this.sessionId = newSessionId();
+          store.set(sessionKey(this.botId), this.sessionId);
+          this.setEscalated(false);
+          $('chat-log').replaceChildren(
+            el('li', { class: 'system-note', role: 'note' }, 'Your previous conversation was closed by the support team, so this message starts a new one.'),
+            mine.li, reply.li);
+          this.markCurrent();
+          result = await chatTurn(this.botId, this.token, text, this.sessionId, onText, meta);
+        }
         // How the reply came (for the end-to-end test and for anyone debugging).
         reply.li.dataset.delivery = meta.via || '';
         reply.li.dataset.pieces = String(meta.pieces || 0);
@@ -707,9 +740,6 @@
         reply.li.classList.add('failed');
         if (!streamed) reply.textNode.textContent = 'The reply could not be delivered.';
         reply.extras.appendChild(el('p', { class: 'error-text', role: 'alert' }, err.message));
-        if (err instanceof ApiError && err.status === 409) {
-          reply.extras.appendChild(el('button', { type: 'button', class: 'small', onclick: () => this.newConversation() }, 'Start a new conversation'));
-        }
         this.authFailed(err);
       } finally {
         reply.li.classList.remove('pending');
@@ -731,7 +761,7 @@
         b.extras.appendChild(handoverNote(r.escalation_reason, true));
         this.setEscalated(true, r.escalation_reason);
       }
-      const sources = sourcesList(r.sources);
+      const sources = sourcesList(r.sources, r.answered);
       if (sources) b.extras.appendChild(sources);
       if (r.fallback) {
         b.extras.appendChild(el('p', { class: 'muted small' }, 'The AI assistant was unavailable, so this answer comes straight from the FAQs.'));
@@ -773,7 +803,12 @@
       show($('admin-auth'), false);
       show($('admin-app'), true);
       $('admin-who').textContent = this.email ? `Signed in as ${this.email}` : '';
-      if (fresh) this.loadBots().then(() => this.select(botId, tab));
+      if (fresh) {
+        this.loadBots().then(() => {
+          $('bot-create-box').open = this.bots.length === 0;
+          this.select(botId, tab);
+        });
+      }
       else this.select(botId, tab);
     },
 
@@ -858,6 +893,8 @@
           el('span', { class: 'bot-name' }, b.name || '(unnamed)'),
           el('span', { class: 'bot-meta' }, faqCount(b) !== null ? `${faqCount(b)} FAQs` : truncate(b.id, 13))))));
       show($('admin-bots-empty'), this.bots.length === 0);
+      // The creation form stays open until there is a bot; then it folds away.
+      if (this.bots.length === 0) $('bot-create-box').open = true;
     },
 
     async createBot(ev) {
@@ -877,6 +914,7 @@
       try {
         const bot = await api('/bots/', { method: 'POST', token: this.token, form });
         $('bot-create-form').reset();
+        $('bot-create-box').open = false;
         notice(`Bot “${bot && bot.name ? bot.name : name}” is ready.`, 'success');
         await this.loadBots();
         if (bot && bot.id) location.hash = `#admin/${enc(bot.id)}/sessions`;
@@ -955,6 +993,34 @@
       $('bot-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', null, k), el('dd', null, v)]));
     },
 
+    async replaceFaqs(ev) {
+      ev.preventDefault();
+      const botId = this.botId;
+      const file = $('bot-replace-file').files[0];
+      if (!file) {
+        formError('bot-replace-error', 'Choose an FAQ file (.json or .csv).');
+        return;
+      }
+      const form = new FormData();
+      form.append('file', file, file.name);
+      const button = $('bot-replace-submit');
+      setBusy(button, true, 'Replacing…');
+      formError('bot-replace-error', null);
+      try {
+        const bot = await api(`/bots/${enc(botId)}/faqs`, { method: 'PUT', token: this.token, form });
+        $('bot-replace-form').reset();
+        $('bot-replace').open = false;
+        if (bot && this.botId === botId) this.renderBot(bot);
+        const n = bot ? faqCount(bot) : null;
+        notice(n !== null ? `The bot now answers from ${n} FAQs.` : 'The FAQs are replaced.', 'success');
+        this.loadBots();
+      } catch (err) {
+        if (!this.authFailed(err)) formError('bot-replace-error', err);
+      } finally {
+        setBusy(button, false);
+      }
+    },
+
     // ---- Conversations and histories ----
 
     async loadSessions(more) {
@@ -986,8 +1052,8 @@
       const open = () => this.openHistory(id, s);
       return el('tr', { 'data-session': id },
         el('td', null,
-          el('button', { type: 'button', class: 'link row-link', onclick: open, 'aria-label': `Open conversation: ${truncate(s.first_message || id, 80)}` },
-            truncate(s.first_message || '(no message)', 90))),
+          el('button', { type: 'button', class: 'link row-link', onclick: open, 'aria-label': `Open conversation: ${truncate(sessionLabel(s), 80)}` },
+            truncate(sessionLabel(s), 90))),
         el('td', null, formatTime(s.last_updated ?? s.last_active)),
         el('td', null, el('span', { class: 'badge ' + status.kind }, status.label)),
         el('td', { class: 'num' }, s.message_count ?? ''));
@@ -1001,10 +1067,11 @@
         else tr.removeAttribute('aria-current');
       }
       show($('history-panel'), true);
-      $('history-title').textContent = info && info.first_message ? truncate(info.first_message, 70) : 'Conversation';
+      $('history-title').textContent = info ? truncate(sessionLabel(info), 70) : 'Conversation';
       $('history-session').textContent = sessionId;
       $('history-log').replaceChildren();
       show($('history-summary-box'), false);
+      show($('history-close'), !(info && sessionStatus(info).label === 'Closed'));
       await this.loadHistory(false);
       $('history-panel').scrollIntoView({ block: 'nearest' });
     },
@@ -1039,6 +1106,25 @@
         this.fail(err);
       } finally {
         if (more) setBusy(button, false);
+      }
+    },
+
+    async closeSession() {
+      const sessionId = this.historySession;
+      const button = $('history-close');
+      setBusy(button, true, 'Closing…');
+      try {
+        await api(`/chat/sessions/${enc(sessionId)}/close`, { method: 'POST', token: this.token });
+        notice('The conversation is closed: the customer starts a new one with the next message.', 'success');
+        show(button, false);
+        await this.loadSessions(false);
+        for (const tr of $('sessions-body').querySelectorAll('tr')) {
+          if (tr.dataset.session === sessionId) tr.setAttribute('aria-current', 'true');
+        }
+      } catch (err) {
+        this.fail(err);
+      } finally {
+        setBusy(button, false);
       }
     },
 
@@ -1132,6 +1218,13 @@
   function faqCount(bot) {
     const n = bot.faq_count ?? bot.faqs_count ?? bot.faqs;
     return typeof n === 'number' ? n : Array.isArray(n) ? n.length : null;
+  }
+
+  // What names a conversation in a list: its first message, else when it started.
+  function sessionLabel(s) {
+    if (s.first_message) return s.first_message;
+    const when = s.created_at ?? s.created_ms ?? s.last_updated;
+    return when ? `Conversation of ${formatTime(when)}` : 'Conversation';
   }
 
   function sessionStatus(s) {
@@ -1310,6 +1403,7 @@
   window.addEventListener('resize', () => {
     clearTimeout(resizeTimer);
     resizeTimer = setTimeout(() => {
+      if (!$('chat-app').hidden) chat.scrollDown();
       for (const c of [...charts]) {
         if (!c.isConnected) charts.delete(c);
         else c.draw();
@@ -1502,6 +1596,8 @@
     $('sessions-more').addEventListener('click', () => admin.loadSessions(true));
     $('history-more').addEventListener('click', () => admin.loadHistory(true));
     $('history-summary').addEventListener('click', () => admin.summarise());
+    $('history-close').addEventListener('click', () => admin.closeSession());
+    $('bot-replace-form').addEventListener('submit', (ev) => admin.replaceFaqs(ev));
     $('summaries-process').addEventListener('click', () => admin.processSummaries());
     $('analytics-range').addEventListener('submit', (ev) => {
       ev.preventDefault();
