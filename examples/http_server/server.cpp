@@ -801,17 +801,12 @@ void App::sessions(Ctx& c) {
     const std::string cursor = c.req.get_param_value("cursor");
     if (!valid_utf8(cursor) || cursor.size() > 1024) throw HttpError(400, "malformed cursor");
     sb_sessions* list = nullptr;
-#if SB_SERVER_HAVE_PAGES
     sb_list_options lo = SB_LIST_OPTIONS_INIT;
     lo.limit = limit;
     lo.cursor = cursor.empty() ? nullptr : cursor.c_str();
     const int st = sb_session_list_page(engine_, p.get(), c.param("bot_id").c_str(), &lo, &list);
     if (st == SB_EINVAL && !cursor.empty()) throw HttpError(400, "malformed cursor");
     check(st);
-#else
-    (void)limit;
-    check(sb_session_list(engine_, p.get(), c.param("bot_id").c_str(), &list));
-#endif
     std::unique_ptr<sb_sessions, decltype(&sb_sessions_free)> guard(list, sb_sessions_free);
     std::size_t n = 0;
     check(sb_sessions_count(list, &n));
@@ -822,13 +817,9 @@ void App::sessions(Ctx& c) {
         check(sb_sessions_at(list, i, &s));
         w.begin_object();
         w.key("session_id").str(s.id);
-#if SB_SERVER_HAVE_PAGES
         const char* first = nullptr;
         check(sb_sessions_first_message(list, i, &first));
         w.key("first_message").str_or_null(first ? first : "");
-#else
-        w.key("first_message").null();
-#endif
         w.key("last_updated").str(iso8601_ms(s.last_active_ms));
         w.key("created_at").str(iso8601_ms(s.created_ms));
         w.key("status").str(session_status_name(s.status));
@@ -839,11 +830,9 @@ void App::sessions(Ctx& c) {
         w.end_object();
     }
     w.end_array();
-#if SB_SERVER_HAVE_PAGES
     const char* next = nullptr;
     check(sb_sessions_next_cursor(list, &next));
     if (next && *next) c.res.set_header("Link", link_next(c, next, limit));
-#endif
     c.res.set_content(w.take(), "application/json");
 }
 
@@ -853,7 +842,6 @@ void App::history(Ctx& c) {
     const std::string cursor = c.req.get_param_value("cursor");
     if (!valid_utf8(cursor) || cursor.size() > 1024) throw HttpError(400, "malformed cursor");
     sb_messages* list = nullptr;
-#if SB_SERVER_HAVE_PAGES
     sb_list_options lo = SB_LIST_OPTIONS_INIT;
     lo.limit = limit;
     lo.cursor = cursor.empty() ? nullptr : cursor.c_str();
@@ -861,10 +849,6 @@ void App::history(Ctx& c) {
         sb_session_history_page(engine_, p.get(), c.param("session_id").c_str(), &lo, &list);
     if (st == SB_EINVAL && !cursor.empty()) throw HttpError(400, "malformed cursor");
     check(st);
-#else
-    (void)limit;
-    check(sb_session_history(engine_, p.get(), c.param("session_id").c_str(), &list));
-#endif
     std::unique_ptr<sb_messages, decltype(&sb_messages_free)> guard(list, sb_messages_free);
     std::size_t n = 0;
     check(sb_messages_count(list, &n));
@@ -898,11 +882,9 @@ void App::history(Ctx& c) {
         w.end_object();
     }
     w.end_array();
-#if SB_SERVER_HAVE_PAGES
     const char* next = nullptr;
     check(sb_messages_next_cursor(list, &next));
     if (next && *next) c.res.set_header("Link", link_next(c, next, limit));
-#endif
     c.res.set_content(w.take(), "application/json");
 }
 
@@ -1069,11 +1051,7 @@ void App::analytics(Ctx& c) {
 // ---- Service routes ------------------------------------------------------------------------
 
 void App::health(Ctx& c) {
-#if SB_SERVER_HAVE_PAGES
     const int st = sb_engine_ping(engine_);
-#else
-    const int st = SB_OK;
-#endif
     JsonWriter w;
     w.begin_object();
     w.key("status").str(st == SB_OK ? "ok" : "unavailable");
