@@ -883,11 +883,18 @@ def case_postgres_health(tmp):
     srv = Server(os.environ["SB_TEST_PG_URL"])
     try:
         assert expect(srv.request("GET", "/health"), 200).json()["database"] == "ok"
+        expect(register(srv, "down@example.com"), 201)
+        t = token_of(srv, "down@example.com")
         subprocess.run(os.environ["SB_TEST_PG_STOP"], shell=True, check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             r = srv.request("GET", "/health")
             assert r.status == 503 and r.json()["database"] == "unavailable", r
+            # A request that needs the database: 503, and nothing internal in the answer.
+            r = expect(srv.request("GET", "/api/v1/bots/", token=t), 503)
+            port = urllib.parse.urlsplit(os.environ["SB_TEST_PG_URL"]).port
+            for leak in (str(port), "postgres", "sbtest", "connection", "SB_E"):
+                assert leak not in r.json()["detail"], r
         finally:
             subprocess.run(os.environ["SB_TEST_PG_START"], shell=True, check=True,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
