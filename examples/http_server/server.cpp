@@ -1500,6 +1500,8 @@ void App::install(httplib::Server& server) {
     server.set_tcp_nodelay(true);
 
     server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+        // A request whose response could not be written was never logged: it is over now.
+        if (t_started) metrics_.in_flight.fetch_sub(1);
         t_start = Clock::clock::now();
         t_started = true;
         t_route = "unmatched";
