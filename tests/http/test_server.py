@@ -393,6 +393,10 @@ def flow(srv, tag):
     r = expect(srv.request("POST", "/api/v1/chat/sessions/%s/close" % s1, token=k1), 200).json()
     assert r == {"session_id": s1, "status": "closed"}, r
     expect(chat(srv, k1, A, "How do I cancel my order?", s1), 409)
+    r = expect(srv.request("POST", "/api/v1/chat/%s/stream" % A,
+                           {"message": "How do I cancel my order?", "session_id": s1}, token=k1), 200)
+    ev = parse_sse(r.body)
+    assert len(ev) == 1 and ev[0][0] == "error" and ev[0][1]["status"] == 409 and ev[0][1]["detail"], ev
     assert srv.request("POST", "/api/v1/chat/sessions/%s/close" % ("b-" + s1), token=k1).status in (403, 404)
 
     # Service routes.
