@@ -659,6 +659,7 @@ def run_llm_stream(args, page, workdir, entries):
         p.by_id("chat-login").click()
         p.visible("chat-app")
         p.until("the bot's name", lambda: p.text("chat-title") == "LLM shop")
+        assert d.title == "LLM shop · supportbot", d.title
 
         # Record every length the reply's text has on screen while it streams.
         d.execute_script("""

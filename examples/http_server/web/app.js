@@ -281,6 +281,7 @@
     }
     $('nav-chat').toggleAttribute('aria-current', view === 'chat');
     $('nav-admin').toggleAttribute('aria-current', view === 'admin');
+    document.title = view === 'chat' ? 'Support chat · supportbot' : 'Admin · supportbot';
     if (view === 'chat') {
       $('nav-chat').setAttribute('aria-current', 'page');
       show($('view-admin'), false);
@@ -546,7 +547,10 @@
       // Users may not be allowed to read the bot: then the page keeps its plain title.
       try {
         const bot = await api(`/bots/${enc(this.botId)}`, { token: this.token });
-        if (bot && bot.name) $('chat-title').textContent = bot.name;
+        if (bot && bot.name) {
+          $('chat-title').textContent = bot.name;
+          document.title = `${bot.name} · supportbot`;
+        }
       } catch (_) {
         /* not shown to users */
       }
@@ -982,6 +986,7 @@
 
     renderBot(bot) {
       $('bot-title').textContent = bot.name || 'Bot';
+      document.title = `${bot.name || 'Bot'} · Admin · supportbot`;
       $('bot-id').textContent = bot.id;
       const link = `${location.pathname}?bot=${enc(bot.id)}#chat`;
       $('bot-chat-link').setAttribute('href', link);
