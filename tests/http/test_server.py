@@ -555,6 +555,15 @@ def case_bad_input(tmp):
         expect(srv.request("POST", "/api/v1/bots/", b"garbage",
                            {"Content-Type": "multipart/form-data"}, t), 400)
         expect(create_bot(srv, k, "x", "a.json", faqs_json(faqs[0:5])), 403)
+        # A chunked multipart upload must declare its length (its size could not be bounded).
+        body, ct = multipart({"name": "x"}, {"file": ("a.json", faqs_json(faqs[0:5]))})
+        conn = http.client.HTTPConnection(srv.host, srv.port, timeout=30)
+        conn.request("POST", "/api/v1/bots/", body=iter([body[:100], body[100:]]),
+                     headers={"Content-Type": ct, "Authorization": "Bearer " + t},
+                     encode_chunked=True)
+        r = conn.getresponse()
+        expect(Resp(r.status, dict(r.getheaders()), r.read()), 411)
+        conn.close()
         assert bots() == before, (before, bots())
 
         # Replace FAQs: nothing changes on bad input.
@@ -602,6 +611,31 @@ def case_bad_input(tmp):
         expect(srv.request("PATCH", "/api/v1/bots/", token=t), 405)
         expect(srv.request("GET", "/nothing/here"), 404)
         assert history() == h0 and sessions() == s0
+        assert srv.request("GET", "/health").status == 200
+
+        # Garbage of every kind on every route: no crash, no 5xx, nothing stored.
+        import random
+        rnd = random.Random(20)
+        routes = subprocess.run([ARGS.server, "--print-routes"], capture_output=True, text=True,
+                                check=True).stdout.split()
+        table = list(zip(routes[0::2], routes[1::2]))
+        bodies = [b"", b"\x00\xff\xfe", b"{}", b"[]", b"null", b'{"message": null}',
+                  b'{"email": [], "password": {}}', bytes(rnd.randrange(256) for _ in range(3000)),
+                  b"--x\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n"]
+        types = ["application/json", "multipart/form-data; boundary=x", FORM["Content-Type"],
+                 "text/csv", "text/plain"]
+        bots_before = bots()
+        for method, path in table:
+            if path.endswith("/me") and method == "DELETE":
+                continue
+            for body in bodies:
+                for ct in types:
+                    url = re.sub(r"\{\w+\}", lambda m: rnd.choice([A, "keep", "%FF", "x" * 300]), path)
+                    r = srv.request(method, url, body, {"Content-Type": ct}, rnd.choice([t, k, None]))
+                    assert r.status < 500 or r.status == 503 and path == "/health", (method, url, ct, body[:40], r)
+                    if r.status >= 400:
+                        assert "detail" in r.json(), r
+        assert bots() == bots_before and history() == h0
         assert srv.request("GET", "/health").status == 200
     finally:
         rc = srv.stop()
@@ -844,8 +878,32 @@ def case_slow_clients(tmp):
     assert rc == 0, rc
 
 
+def case_postgres_health(tmp):
+    """/health says whether the database answers: 503 while PostgreSQL is down, 200 once back."""
+    srv = Server(os.environ["SB_TEST_PG_URL"])
+    try:
+        assert expect(srv.request("GET", "/health"), 200).json()["database"] == "ok"
+        subprocess.run(os.environ["SB_TEST_PG_STOP"], shell=True, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            r = srv.request("GET", "/health")
+            assert r.status == 503 and r.json()["database"] == "unavailable", r
+        finally:
+            subprocess.run(os.environ["SB_TEST_PG_START"], shell=True, check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(50):
+            r = srv.request("GET", "/health")
+            if r.status == 200:
+                break
+            time.sleep(0.2)
+        assert r.status == 200 and r.json()["database"] == "ok", r
+    finally:
+        rc = srv.stop()
+    assert rc == 0, rc
+
+
 SQLITE_CASES = [case_slow_clients, case_sqlite_flow, case_bad_input, case_config, case_sigterm, case_llm_stream]
-PG_CASES = [case_postgres_flow, case_postgres_two_processes]
+PG_CASES = [case_postgres_flow, case_postgres_two_processes, case_postgres_health]
 
 
 def main():
