@@ -618,6 +618,13 @@ def run(args, page, base, workdir):
     p.until("the new conversation listed", lambda: len(p.css("#chat-sessions .session-item")) == 3)
     assert "closed" in p.text("chat-sessions")
 
+    # A token the server no longer takes: back to the login, saying why.
+    d.execute_script("sessionStorage.setItem('supportbot.admin', JSON.stringify({token: 'not.a.token', email: 'x'}))")
+    d.get(base + "/#admin")
+    err = p.visible("admin-auth-error")
+    assert "log in again" in err.text, err.text
+    assert d.execute_script("return sessionStorage.getItem('supportbot.admin')") is None
+
     # No script errors in the browser (failed requests the test caused on purpose aside).
     try:
         logs = d.get_log("browser")
