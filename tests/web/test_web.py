@@ -12,7 +12,8 @@ drives the page at / with Selenium (Debian's python3-selenium, chromium and chro
   analytics page with its charts.
 
 Everything checked is what the page shows (DOM text and elements). Screenshots go to --artifacts.
-Exits 77 (ctest's SKIP_RETURN_CODE) only when Chromium, its driver or Selenium is not installed.
+Exits 77 (ctest's SKIP_RETURN_CODE) only when Chromium or its driver is not installed; anything
+else that is wrong (Selenium missing included) fails.
 
 Usage: test_web.py --server build/examples/http_server/supportbot-server --artifacts DIR
 """
@@ -720,7 +721,10 @@ def main():
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
     except ImportError:
-        skip(f"selenium is not importable by {sys.executable} (Debian: apt-get install python3-selenium)")
+        # Not a skip: scripts/install-deps.sh installs it with Chromium, so its absence (or a
+        # python3 that is not Debian's) is a broken setup to fix, not a missing browser.
+        print(f"FAIL: selenium is not importable by {sys.executable} (Debian: apt-get install python3-selenium)")
+        return 1
 
     if not os.access(args.server, os.X_OK):
         print(f"FAIL: no server binary at {args.server}")
