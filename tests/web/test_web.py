@@ -473,7 +473,7 @@ def run(args, page, base, workdir):
     p.until("the session listed", lambda: len(p.css("#sessions-body tr")) == 1)
     row = p.css("#sessions-body tr")[0]
     check_session_label(p.css("button.row-link", row)[0].text, api_sessions[0], "where is my package")
-    assert "With a person" in row.text, "the escalated status is shown: " + row.text
+    assert "Escalated" in row.text, "the escalated status is shown: " + row.text
     assert row.text.strip().endswith("8"), "4 questions and 4 replies: " + row.text
     p.css("button.row-link", row)[0].click()
     p.visible("history-panel")

@@ -1234,7 +1234,7 @@
 
   function sessionStatus(s) {
     const st = s.status;
-    if (st === 'escalated' || st === 1) return { label: 'With a person', kind: 'warn' };
+    if (st === 'escalated' || st === 1) return { label: 'Escalated', kind: 'warn' };
     if (st === 'closed' || st === 2) return { label: 'Closed', kind: 'muted' };
     if (st === 'open' || st === 0) return { label: 'Open', kind: 'ok' };
     return { label: st ? String(st) : '—', kind: 'muted' };
