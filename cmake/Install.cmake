@@ -1,16 +1,58 @@
+# What `cmake --install` puts in place (and what cpack packs):
+#   include/supportbot/            the C header (the ABI) and the header-only C++ wrapper
+#   lib/libsupportbot.so.*         the shared library (SONAME libsupportbot.so.<ABI>) and symlinks
+#   lib/libsupportbot.a            the static library
+#   lib/cmake/supportbot/          find_package(supportbot CONFIG): supportbot::supportbot (shared)
+#                                  and supportbot::supportbot_static (static; needs the
+#                                  dependencies' development files, see supportbotConfig.cmake.in)
+#   lib/pkgconfig/supportbot.pc    pkg-config (--static adds what the static library needs)
+#   bin/supportbot                 the CLI (and bin/supportbot-server when the server is built)
+#   share/man/man1/                their man pages
 include(CMakePackageConfigHelpers)
-install(TARGETS supportbot supportbot_static EXPORT supportbotTargets
-  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
-  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+
+set(SB_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/supportbot)
+
+# The shared and the static library are two export sets: the shared one needs nothing at build
+# time beyond the header, the static one the development files of every dependency.
+install(TARGETS supportbot EXPORT supportbotTargets
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT runtime NAMELINK_COMPONENT development
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(DIRECTORY include/supportbot DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(EXPORT supportbotTargets NAMESPACE supportbot::
-  DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/supportbot)
+install(TARGETS supportbot_static EXPORT supportbotStaticTargets
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT development
+  INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(DIRECTORY include/supportbot DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+  COMPONENT development)
+install(EXPORT supportbotTargets NAMESPACE supportbot:: DESTINATION ${SB_CMAKE_DIR}
+  COMPONENT development)
+install(EXPORT supportbotStaticTargets NAMESPACE supportbot:: DESTINATION ${SB_CMAKE_DIR}
+  COMPONENT development)
 configure_package_config_file(cmake/supportbotConfig.cmake.in
   ${CMAKE_CURRENT_BINARY_DIR}/supportbotConfig.cmake
-  INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/supportbot)
+  INSTALL_DESTINATION ${SB_CMAKE_DIR})
+# Minor versions add to the ABI and never break it; the major version (with the SONAME) does.
 write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/supportbotConfigVersion.cmake
   COMPATIBILITY SameMajorVersion)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/supportbotConfig.cmake
               ${CMAKE_CURRENT_BINARY_DIR}/supportbotConfigVersion.cmake
-  DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/supportbot)
+  DESTINATION ${SB_CMAKE_DIR} COMPONENT development)
+
+# pkg-config. The prefix is found from the .pc file's own place (${pcfiledir}), so the installed
+# tree can be moved (a DESTDIR, a package, `cmake --install --prefix`).
+file(RELATIVE_PATH SB_PC_TO_PREFIX
+  /prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig /prefix)
+string(REGEX REPLACE "/$" "" SB_PC_TO_PREFIX "${SB_PC_TO_PREFIX}")
+configure_file(cmake/supportbot.pc.in ${CMAKE_CURRENT_BINARY_DIR}/supportbot.pc @ONLY)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/supportbot.pc
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT development)
+
+# The tools and their man pages. The HTTP server (examples/http_server) is installed when it is
+# part of the build.
+install(TARGETS supportbot_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT tools)
+install(FILES man/supportbot.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 COMPONENT tools)
+if(TARGET supportbot_server)
+  install(TARGETS supportbot_server RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT tools)
+  if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/man/supportbot-server.1)
+    install(FILES man/supportbot-server.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1
+      COMPONENT tools)
+  endif()
+endif()

@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# Installs supportbot from a build folder into a temporary prefix, then builds the README's C and
+# C++ examples (taken from README.md's "<!-- example: NAME -->" blocks) against the installed copy
+# both ways, with CMake's find_package and with pkg-config, linked with the shared and with the
+# static library, and runs them. Also checks the installed files, the SONAME and the tools'
+# --help and man pages.
+# The examples run on tests/install/faqs_small.json, ten entries of faqs.json, which index in a
+# fraction of the time.
+# usage: install_test.sh BUILD_DIR SOURCE_DIR
+set -euo pipefail
+build=$(cd "$1" && pwd)
+src=$(cd "$2" && pwd)
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/sb-install.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+prefix=$tmp/prefix
+
+fail() { echo "install_test: FAIL: $*" >&2; exit 1; }
+step() { echo "== $*"; }
+
+step "cmake --install into $prefix"
+cmake --install "$build" --prefix "$prefix" >"$tmp/install.log" || { cat "$tmp/install.log"; fail "cmake --install"; }
+
+# The library folder (lib, or lib/<multiarch> when installed to /usr).
+libdir=$(dirname "$(find "$prefix" -name libsupportbot.a -print -quit)")
+[ -d "$libdir" ] || fail "no libsupportbot.a installed"
+for f in include/supportbot/supportbot.h include/supportbot/supportbot.hpp bin/supportbot \
+         share/man/man1/supportbot.1; do
+  [ -f "$prefix/$f" ] || fail "$f not installed"
+done
+for f in libsupportbot.so libsupportbot.so.2 pkgconfig/supportbot.pc \
+         cmake/supportbot/supportbotConfig.cmake cmake/supportbot/supportbotConfigVersion.cmake \
+         cmake/supportbot/supportbotTargets.cmake cmake/supportbot/supportbotStaticTargets.cmake; do
+  [ -e "$libdir/$f" ] || fail "${libdir#"$prefix"/}/$f not installed"
+done
+[ -L "$libdir/libsupportbot.so" ] && [ -L "$libdir/libsupportbot.so.2" ] ||
+  fail "libsupportbot.so and libsupportbot.so.2 should be symlinks"
+soname=$(readelf -d "$libdir/libsupportbot.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+[ "$soname" = "libsupportbot.so.2" ] || fail "SONAME is '$soname', not libsupportbot.so.2"
+# (Pipelines into grep -q are avoided: with pipefail, the writer's SIGPIPE would fail them.)
+dyn=$(readelf -d "$prefix/bin/supportbot")
+if [[ $(grep -E 'R(UN)?PATH' <<<"$dyn" || true) == *"$build"* ]]; then
+  fail "the installed CLI still points at the build folder"
+fi
+
+step "the README's examples"
+mkdir -p "$tmp/examples"
+for name in example.c example.cpp; do
+  awk -v name="$name" '
+    $0 == "<!-- example: " name " -->" { want = 1; next }
+    want && /^```/ { if (inside) exit; inside = 1; next }
+    inside { print }
+  ' "$src/README.md" >"$tmp/examples/$name"
+  [ -s "$tmp/examples/$name" ] || fail "README.md has no block marked <!-- example: $name -->"
+done
+
+export LD_LIBRARY_PATH="$libdir"
+export SECRET_KEY=install-test-signing-key-0123456789abcdef
+run_examples() {  # $1: a label; $2: the folder with example_c and example_cpp
+  local label=$1 dir=$2 out
+  for exe in "$dir/example_c" "$dir/example_cpp"; do
+    # What each example prints when it answers (the C one then chats).
+    case $(basename "$exe") in
+      example_c) args=("$src/tests/install/faqs_small.json" "how can I track my order")
+                 want=("^search: answer order-status " "^chat: .*Account > Orders") ;;
+      *) args=("$src/tests/install/faqs_small.json" "how do I get my money back")
+         want=("^answer " "^  refund-timing  0\\.[0-9]" "^We process refunds") ;;
+    esac
+    rm -f "$tmp/run.db"
+    out=$(cd "$tmp" && DATABASE_URL="sqlite://$tmp/run.db" "$exe" "${args[@]}" 2>&1) ||
+      fail "$label: $(basename "$exe") failed: $out"
+    for w in "${want[@]}"; do
+      grep -q "$w" <<<"$out" || fail "$label: $(basename "$exe") printed no line like '$w': $out"
+    done
+    echo "$label $(basename "$exe"): ok"
+  done
+}
+check_linkage() {  # $1: executable; $2: shared | static
+  local needed
+  needed=$(readelf -d "$1" | grep NEEDED || true)
+  if [ "$2" = shared ]; then
+    grep -q 'libsupportbot.so.2' <<<"$needed" || fail "$1 does not link libsupportbot.so.2"
+    local deps
+    deps=$(ldd "$1")
+    grep -q "libsupportbot.so.2 => $libdir/" <<<"$deps" ||
+      fail "$1 does not load the installed library: $(grep supportbot <<<"$deps")"
+  else
+    if grep -q 'libsupportbot' <<<"$needed"; then fail "$1 should not need libsupportbot.so"; fi
+  fi
+}
+
+step "find_package(supportbot CONFIG)"
+cmake -S "$src/tests/install/consumer" -B "$tmp/cmake" -DCMAKE_PREFIX_PATH="$prefix" \
+  -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF -DEXAMPLES_DIR="$tmp/examples" \
+  -DCMAKE_BUILD_TYPE=Release >"$tmp/cmake.log" 2>&1 || { cat "$tmp/cmake.log"; fail "configuring the consumer"; }
+grep -q "supportbot 0.2.0 from $libdir/cmake/supportbot" "$tmp/cmake.log" ||
+  { cat "$tmp/cmake.log"; fail "find_package did not find the installed package"; }
+cmake --build "$tmp/cmake" -j2 >"$tmp/build.log" 2>&1 || { cat "$tmp/build.log"; fail "building the consumer"; }
+for kind in shared static; do
+  mkdir -p "$tmp/cmake-$kind"
+  for lang in c cpp; do
+    cp "$tmp/cmake/example_${lang}_$kind" "$tmp/cmake-$kind/example_$lang"
+    check_linkage "$tmp/cmake-$kind/example_$lang" $kind
+  done
+  run_examples "cmake $kind" "$tmp/cmake-$kind"
+done
+
+step "pkg-config --cflags --libs supportbot"
+export PKG_CONFIG_PATH="$libdir/pkgconfig"
+[ "$(pkg-config --modversion supportbot)" = 0.2.0 ] || fail "pkg-config --modversion"
+[ "$(pkg-config --variable=libdir supportbot)" -ef "$libdir" ] ||
+  fail "the .pc's libdir $(pkg-config --variable=libdir supportbot) is not $libdir"
+mkdir -p "$tmp/pc-shared" "$tmp/pc-static"
+ex=$tmp/examples
+# shellcheck disable=SC2046
+{
+  cc -std=c99 -Wall -Wextra -Werror -o "$tmp/pc-shared/example_c" "$ex/example.c" \
+    $(pkg-config --cflags --libs supportbot)
+  c++ -std=c++17 -Wall -Wextra -Werror -o "$tmp/pc-shared/example_cpp" "$ex/example.cpp" \
+    $(pkg-config --cflags --libs supportbot)
+  # The README's recipe for the static library.
+  cc -o "$tmp/pc-static/example_c" "$ex/example.c" $(pkg-config --cflags supportbot) \
+    -Wl,-Bstatic -lsupportbot -Wl,-Bdynamic -Wl,--as-needed $(pkg-config --static --libs supportbot)
+  c++ -std=c++17 -o "$tmp/pc-static/example_cpp" "$ex/example.cpp" $(pkg-config --cflags supportbot) \
+    -Wl,-Bstatic -lsupportbot -Wl,-Bdynamic -Wl,--as-needed $(pkg-config --static --libs supportbot)
+} || fail "building with pkg-config"
+for kind in shared static; do
+  for lang in c cpp; do check_linkage "$tmp/pc-$kind/example_$lang" $kind; done
+  run_examples "pkg-config $kind" "$tmp/pc-$kind"
+done
+
+step "the tools' --help and man pages"
+for tool in "$prefix"/bin/*; do
+  name=$(basename "$tool")
+  help=$("$tool" --help 2>&1) || fail "$name --help failed"
+  [ -n "$help" ] || fail "$name --help printed nothing"
+  page=$prefix/share/man/man1/$name.1
+  if [ -f "$page" ]; then
+    command -v groff >/dev/null && { groff -man -Tutf8 -ww -z "$page" 2>&1 | grep . && fail "$name.1 has troff warnings"; }
+    # Every option the usage names is in the man page.
+    man_text=$(sed 's/\\-/-/g; s/\\//g' "$page")
+    for opt in $(grep -oE -- '(^|[^[:alnum:]-])--?[a-z][a-z-]*' <<<"$help" | grep -oE -- '--?[a-z][a-z-]*' | sort -u); do
+      grep -qF -- "$opt" <<<"$man_text" || fail "$name.1 does not mention $opt, which $name --help does"
+    done
+    echo "$name: --help and $name.1 agree"
+  else
+    echo "$name: --help (no man page)"
+  fi
+done
+# The CLI accepts every option its man page names (parsing rejects unknown options before the
+# command runs; "version" ignores the rest).
+man_text=$(sed 's/\\-/-/g; s/\\//g' "$prefix/share/man/man1/supportbot.1")
+for opt in $(grep -oE -- '(^|[^[:alnum:]-])--?[a-z][a-z-]*' <<<"$man_text" | grep -oE -- '--?[a-z][a-z-]*' | sort -u); do
+  [ "$opt" = "-man" ] && continue
+  err=$("$prefix/bin/supportbot" version "$opt" 1 2>&1 >/dev/null || true)
+  if grep -q "unknown option" <<<"$err"; then fail "supportbot.1 names $opt, which supportbot does not accept"; fi
+done
+version=$("$prefix/bin/supportbot" version)
+[ "$version" = "supportbot 0.2.0 (ABI 2)" ] || fail "supportbot version printed '$version'"
+echo "install_test: ok"
