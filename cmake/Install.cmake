@@ -29,9 +29,11 @@ install(EXPORT supportbotStaticTargets NAMESPACE supportbot:: DESTINATION ${SB_C
 configure_package_config_file(cmake/supportbotConfig.cmake.in
   ${CMAKE_CURRENT_BINARY_DIR}/supportbotConfig.cmake
   INSTALL_DESTINATION ${SB_CMAKE_DIR})
-# Minor versions add to the ABI and never break it; the major version (with the SONAME) does.
-write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/supportbotConfigVersion.cmake
-  COMPATIBILITY SameMajorVersion)
+# Versions of one ABI add to it and never break it; a new SB_ABI_VERSION (a new SONAME) does.
+# The version file accepts a request for any version from the first one of this ABI
+# (SB_ABI_SINCE, set beside SB_ABI_VERSION) up to this one.
+configure_file(cmake/supportbotConfigVersion.cmake.in
+  ${CMAKE_CURRENT_BINARY_DIR}/supportbotConfigVersion.cmake @ONLY)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/supportbotConfig.cmake
               ${CMAKE_CURRENT_BINARY_DIR}/supportbotConfigVersion.cmake
   DESTINATION ${SB_CMAKE_DIR} COMPONENT development)
@@ -45,14 +47,11 @@ configure_file(cmake/supportbot.pc.in ${CMAKE_CURRENT_BINARY_DIR}/supportbot.pc 
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/supportbot.pc
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT development)
 
-# The tools and their man pages. The HTTP server (examples/http_server) is installed when it is
-# part of the build.
+# The tools and their man pages. The HTTP server (examples/http_server, target supportbot_server)
+# installs its binary itself; its usage is `supportbot-server --help`, and a man page
+# man/supportbot-server.1, when there is one, is installed here.
 install(TARGETS supportbot_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT tools)
 install(FILES man/supportbot.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 COMPONENT tools)
-if(TARGET supportbot_server)
-  install(TARGETS supportbot_server RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT tools)
-  if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/man/supportbot-server.1)
-    install(FILES man/supportbot-server.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1
-      COMPONENT tools)
-  endif()
+if(TARGET supportbot_server AND EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/man/supportbot-server.1)
+  install(FILES man/supportbot-server.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 COMPONENT tools)
 endif()

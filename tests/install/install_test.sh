@@ -6,10 +6,14 @@
 # --help and man pages.
 # The examples run on tests/install/faqs_small.json, ten entries of faqs.json, which index in a
 # fraction of the time.
-# usage: install_test.sh BUILD_DIR SOURCE_DIR
+# usage: install_test.sh BUILD_DIR SOURCE_DIR VERSION ABI ABI_SINCE
+#   (ABI_SINCE: the first version of this ABI, cmake/Install.cmake's SB_ABI_SINCE)
 set -euo pipefail
 build=$(cd "$1" && pwd)
 src=$(cd "$2" && pwd)
+version=$3
+abi=$4
+since=$5
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/sb-install.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 prefix=$tmp/prefix
@@ -27,15 +31,15 @@ for f in include/supportbot/supportbot.h include/supportbot/supportbot.hpp bin/s
          share/man/man1/supportbot.1; do
   [ -f "$prefix/$f" ] || fail "$f not installed"
 done
-for f in libsupportbot.so libsupportbot.so.2 pkgconfig/supportbot.pc \
+for f in libsupportbot.so "libsupportbot.so.$abi" pkgconfig/supportbot.pc \
          cmake/supportbot/supportbotConfig.cmake cmake/supportbot/supportbotConfigVersion.cmake \
          cmake/supportbot/supportbotTargets.cmake cmake/supportbot/supportbotStaticTargets.cmake; do
   [ -e "$libdir/$f" ] || fail "${libdir#"$prefix"/}/$f not installed"
 done
-[ -L "$libdir/libsupportbot.so" ] && [ -L "$libdir/libsupportbot.so.2" ] ||
-  fail "libsupportbot.so and libsupportbot.so.2 should be symlinks"
+[ -L "$libdir/libsupportbot.so" ] && [ -L "$libdir/libsupportbot.so.$abi" ] ||
+  fail "libsupportbot.so and libsupportbot.so.$abi should be symlinks"
 soname=$(readelf -d "$libdir/libsupportbot.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
-[ "$soname" = "libsupportbot.so.2" ] || fail "SONAME is '$soname', not libsupportbot.so.2"
+[ "$soname" = "libsupportbot.so.$abi" ] || fail "SONAME is '$soname', not libsupportbot.so.$abi"
 # (Pipelines into grep -q are avoided: with pipefail, the writer's SIGPIPE would fail them.)
 dyn=$(readelf -d "$prefix/bin/supportbot")
 if [[ $(grep -E 'R(UN)?PATH' <<<"$dyn" || true) == *"$build"* ]]; then
@@ -78,21 +82,56 @@ check_linkage() {  # $1: executable; $2: shared | static
   local needed
   needed=$(readelf -d "$1" | grep NEEDED || true)
   if [ "$2" = shared ]; then
-    grep -q 'libsupportbot.so.2' <<<"$needed" || fail "$1 does not link libsupportbot.so.2"
+    grep -q "libsupportbot.so.$abi" <<<"$needed" || fail "$1 does not link libsupportbot.so.$abi"
     local deps
     deps=$(ldd "$1")
-    grep -q "libsupportbot.so.2 => $libdir/" <<<"$deps" ||
+    grep -q "libsupportbot.so.$abi => $libdir/" <<<"$deps" ||
       fail "$1 does not load the installed library: $(grep supportbot <<<"$deps")"
   else
     if grep -q 'libsupportbot' <<<"$needed"; then fail "$1 should not need libsupportbot.so"; fi
   fi
 }
 
+step "the CMake package's version check"
+cat >"$tmp/version_check.cmake" <<'CHECK'
+# -DFILE=supportbotConfigVersion.cmake -DASK=version or min...max -DWANT=TRUE|FALSE
+if(ASK MATCHES "^(.+)\\.\\.\\.(<?)(.+)$")
+  set(PACKAGE_FIND_VERSION_RANGE "${ASK}")
+  set(PACKAGE_FIND_VERSION_MIN "${CMAKE_MATCH_1}")
+  set(PACKAGE_FIND_VERSION "${CMAKE_MATCH_1}")
+  set(PACKAGE_FIND_VERSION_MAX "${CMAKE_MATCH_3}")
+  set(PACKAGE_FIND_VERSION_RANGE_MAX INCLUDE)
+  if(CMAKE_MATCH_2)
+    set(PACKAGE_FIND_VERSION_RANGE_MAX EXCLUDE)
+  endif()
+else()
+  set(PACKAGE_FIND_VERSION "${ASK}")
+endif()
+set(CMAKE_SIZEOF_VOID_P 8)
+include("${FILE}")
+if(NOT "${PACKAGE_VERSION_COMPATIBLE}" STREQUAL "${WANT}")
+  message(FATAL_ERROR "asking for ${ASK}: compatible is '${PACKAGE_VERSION_COMPATIBLE}', not ${WANT}")
+endif()
+CHECK
+# Accepted: this version, the first one of this ABI, ranges from it. Refused: a newer minor or
+# major version, a range that ends before this version, a version before this ABI's first.
+IFS=. read -r major minor _ <<<"$version"
+IFS=. read -r since_major since_minor _ <<<"$since"
+cases=("$version:TRUE" "$since:TRUE" "$since...$version:TRUE" "$since...$major.$((minor + 9)):TRUE"
+       "$major.$((minor + 1)):FALSE" "$((major + 1)).0:FALSE" "$since...<$since:FALSE")
+if [ "$since_minor" -gt 0 ]; then
+  cases+=("$since_major.$((since_minor - 1)):FALSE" "$since_major.$((since_minor - 1))...$version:FALSE")
+fi
+for pair in "${cases[@]}"; do
+  cmake -DFILE="$libdir/cmake/supportbot/supportbotConfigVersion.cmake" -DASK="${pair%:*}" \
+    -DWANT="${pair##*:}" -P "$tmp/version_check.cmake" || fail "version check ${pair%:*}"
+done
+
 step "find_package(supportbot CONFIG)"
 cmake -S "$src/tests/install/consumer" -B "$tmp/cmake" -DCMAKE_PREFIX_PATH="$prefix" \
-  -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF -DEXAMPLES_DIR="$tmp/examples" \
+  -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF -DEXAMPLES_DIR="$tmp/examples" -DWANT_VERSION="$since" \
   -DCMAKE_BUILD_TYPE=Release >"$tmp/cmake.log" 2>&1 || { cat "$tmp/cmake.log"; fail "configuring the consumer"; }
-grep -q "supportbot 0.2.0 from $libdir/cmake/supportbot" "$tmp/cmake.log" ||
+grep -q "supportbot $version from $libdir/cmake/supportbot" "$tmp/cmake.log" ||
   { cat "$tmp/cmake.log"; fail "find_package did not find the installed package"; }
 cmake --build "$tmp/cmake" -j2 >"$tmp/build.log" 2>&1 || { cat "$tmp/build.log"; fail "building the consumer"; }
 for kind in shared static; do
@@ -106,7 +145,7 @@ done
 
 step "pkg-config --cflags --libs supportbot"
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
-[ "$(pkg-config --modversion supportbot)" = 0.2.0 ] || fail "pkg-config --modversion"
+[ "$(pkg-config --modversion supportbot)" = "$version" ] || fail "pkg-config --modversion"
 [ "$(pkg-config --variable=libdir supportbot)" -ef "$libdir" ] ||
   fail "the .pc's libdir $(pkg-config --variable=libdir supportbot) is not $libdir"
 mkdir -p "$tmp/pc-shared" "$tmp/pc-static"
@@ -154,6 +193,6 @@ for opt in $(grep -oE -- '(^|[^[:alnum:]-])--?[a-z][a-z-]*' <<<"$man_text" | gre
   err=$("$prefix/bin/supportbot" version "$opt" 1 2>&1 >/dev/null || true)
   if grep -q "unknown option" <<<"$err"; then fail "supportbot.1 names $opt, which supportbot does not accept"; fi
 done
-version=$("$prefix/bin/supportbot" version)
-[ "$version" = "supportbot 0.2.0 (ABI 2)" ] || fail "supportbot version printed '$version'"
+out=$("$prefix/bin/supportbot" version)
+[ "$out" = "supportbot $version (ABI $abi)" ] || fail "supportbot version printed '$out'"
 echo "install_test: ok"
