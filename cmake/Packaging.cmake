@@ -32,4 +32,6 @@ set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS_POLICY ">=")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS
     "pkg-config, libsimdjson-dev, libsqlite3-dev, libssl-dev, libcurl4-openssl-dev, libutf8proc-dev, libpqxx-dev, libstemmer-dev")
 
+set(CPACK_PRE_BUILD_SCRIPTS ${CMAKE_CURRENT_LIST_DIR}/CPackGzipManPages.cmake)
+
 include(CPack)

@@ -51,7 +51,7 @@ dpkg-deb -c "$deb" | awk '{print $6}' | sed 's|^\./||' >"$tmp/files"
 libdir=$(grep -E '/libsupportbot\.a$' "$tmp/files" | xargs -r dirname)
 [ -n "$libdir" ] || fail "no libsupportbot.a in the package"
 for f in usr/include/supportbot/supportbot.h usr/include/supportbot/supportbot.hpp \
-         usr/bin/supportbot usr/share/man/man1/supportbot.1 \
+         usr/bin/supportbot usr/share/man/man1/supportbot.1.gz \
          "$libdir/libsupportbot.so" "$libdir/libsupportbot.so.$abi" \
          "$libdir/pkgconfig/supportbot.pc" "$libdir/cmake/supportbot/supportbotConfig.cmake" \
          "$libdir/cmake/supportbot/supportbotConfigVersion.cmake" \
@@ -61,6 +61,7 @@ done
 if grep -vE '^usr/' "$tmp/files" | grep -vxE '|\.?/?' | grep -q .; then
   fail "files outside /usr: $(grep -vE '^usr/' "$tmp/files" | tr '\n' ' ')"
 fi
+if grep -E '^usr/share/man/.*\.[1-9]$' "$tmp/files"; then fail "man pages not gzipped"; fi
 dpkg-deb -e "$deb" "$tmp/control"
 grep -qxF "libsupportbot $abi supportbot (>= $version)" "$tmp/control/shlibs" ||
   fail "shlibs is '$(cat "$tmp/control/shlibs")'"
@@ -70,6 +71,7 @@ grep -q ldconfig "$tmp/control/postinst" 2>/dev/null || [ -f "$tmp/control/trigg
 echo "== unpacked"
 root=$tmp/root
 dpkg-deb -x "$deb" "$root"
+(cd "$root" && md5sum --quiet -c "$tmp/control/md5sums") || fail "md5sums do not match the files"
 export LD_LIBRARY_PATH="$root/$libdir"
 # Every library an ELF file of the package needs comes from a package the Depends names.
 owner_of() {  # the package that installed a file (dpkg knows it by one of its merged-/usr names)
