@@ -38,14 +38,17 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/supportbotConfig.cmake
               ${CMAKE_CURRENT_BINARY_DIR}/supportbotConfigVersion.cmake
   DESTINATION ${SB_CMAKE_DIR} COMPONENT development)
 
-# pkg-config. The prefix is found from the .pc file's own place (${pcfiledir}), so the installed
-# tree can be moved (a DESTDIR, a package, `cmake --install --prefix`).
-file(RELATIVE_PATH SB_PC_TO_PREFIX
-  /prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig /prefix)
-string(REGEX REPLACE "/$" "" SB_PC_TO_PREFIX "${SB_PC_TO_PREFIX}")
-configure_file(cmake/supportbot.pc.in ${CMAKE_CURRENT_BINARY_DIR}/supportbot.pc @ONLY)
-install(FILES ${CMAKE_CURRENT_BINARY_DIR}/supportbot.pc
-  DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT development)
+# pkg-config. The file is written at install time with the prefix it is installed under
+# (`cmake --install --prefix`, or /usr for the .deb); DESTDIR does not change it.
+set(SB_PC_PREFIX "@SB_PC_PREFIX@")  # left for the install step to fill
+configure_file(cmake/supportbot.pc.in ${CMAKE_CURRENT_BINARY_DIR}/supportbot.pc.in @ONLY)
+install(CODE "
+  set(SB_PC_PREFIX \"\${CMAKE_INSTALL_PREFIX}\")
+  configure_file(\"${CMAKE_CURRENT_BINARY_DIR}/supportbot.pc.in\"
+                 \"${CMAKE_CURRENT_BINARY_DIR}/pc-install/supportbot.pc\" @ONLY)
+  file(INSTALL DESTINATION \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/pkgconfig\"
+       TYPE FILE FILES \"${CMAKE_CURRENT_BINARY_DIR}/pc-install/supportbot.pc\")
+" COMPONENT development)
 
 # The tools and their man pages. The HTTP server (examples/http_server, target supportbot_server)
 # installs its binary itself; its usage is `supportbot-server --help`, and a man page
