@@ -42,8 +42,8 @@ for want in 'libc6' 'libstdc\+\+6' 'libpqxx-[0-9.]+' 'libcurl4' 'libsqlite3-0' '
 done
 # Every name is a real package (here, installed: the build needed each of them).
 for name in $dep_names; do
-  dpkg-query -W -f='${Status}' "$name" 2>/dev/null | grep -q "install ok installed" ||
-    fail "Depends names $name, which is not an installed package"
+  status=$(dpkg-query -W -f='${Status}' "$name" 2>/dev/null || true)
+  [ "$status" = "install ok installed" ] || fail "Depends names $name, which is not an installed package"
 done
 
 echo "== files"
@@ -58,9 +58,8 @@ for f in usr/include/supportbot/supportbot.h usr/include/supportbot/supportbot.h
          "$libdir/cmake/supportbot/supportbotTargets.cmake"; do
   grep -qxF "$f" "$tmp/files" || fail "$f is not in the package"
 done
-if grep -vE '^usr/' "$tmp/files" | grep -vxE '|\.?/?' | grep -q .; then
-  fail "files outside /usr: $(grep -vE '^usr/' "$tmp/files" | tr '\n' ' ')"
-fi
+outside=$(grep -vE '^(usr/.*|\.?/?)$' "$tmp/files" || true)
+[ -z "$outside" ] || fail "files outside /usr: $outside"
 if grep -E '^usr/share/man/.*\.[1-9]$' "$tmp/files"; then fail "man pages not gzipped"; fi
 dpkg-deb -e "$deb" "$tmp/control"
 grep -qxF "libsupportbot $abi supportbot (>= $version)" "$tmp/control/shlibs" ||
