@@ -42,12 +42,17 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/supportbotConfig.cmake
 # (`cmake --install --prefix`, or /usr for the .deb); DESTDIR does not change it.
 set(SB_PC_PREFIX "@SB_PC_PREFIX@")  # left for the install step to fill
 configure_file(cmake/supportbot.pc.in ${CMAKE_CURRENT_BINARY_DIR}/supportbot.pc.in @ONLY)
+# The file is made beside its destination (installs that run at once, as cpack and the tests'
+# `cmake --install --prefix` do, each have their own), then installed, so that it is in the
+# install manifest.
 install(CODE "
   set(SB_PC_PREFIX \"\${CMAKE_INSTALL_PREFIX}\")
-  configure_file(\"${CMAKE_CURRENT_BINARY_DIR}/supportbot.pc.in\"
-                 \"${CMAKE_CURRENT_BINARY_DIR}/pc-install/supportbot.pc\" @ONLY)
-  file(INSTALL DESTINATION \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/pkgconfig\"
-       TYPE FILE FILES \"${CMAKE_CURRENT_BINARY_DIR}/pc-install/supportbot.pc\")
+  set(sb_pc_dir \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/pkgconfig\")
+  set(sb_pc_tmp \"\$ENV{DESTDIR}\${sb_pc_dir}/supportbot.pc.tmp\")
+  configure_file(\"${CMAKE_CURRENT_BINARY_DIR}/supportbot.pc.in\" \"\${sb_pc_tmp}\" @ONLY)
+  file(INSTALL DESTINATION \"\${sb_pc_dir}\" TYPE FILE RENAME supportbot.pc
+       FILES \"\${sb_pc_tmp}\")
+  file(REMOVE \"\${sb_pc_tmp}\")
 " COMPONENT development)
 
 # The tools and their man pages. The HTTP server (examples/http_server, target supportbot_server)
