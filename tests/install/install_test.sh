@@ -178,11 +178,16 @@ for tool in "$prefix"/bin/*; do
       warnings=$(groff -man -Tutf8 -ww -z "$page" 2>&1 || true)
       [ -z "$warnings" ] || fail "$name.1 has troff warnings: $warnings"
     fi
-    # Every option the usage names is in the man page.
+    # Every option the usage names is in the man page,
     man_text=$(sed 's/\\-/-/g; s/\\//g' "$page")
     for opt in $(grep -oE -- '(^|[^[:alnum:]-])--?[a-z][a-z-]*' <<<"$help" | grep -oE -- '--?[a-z][a-z-]*' | sort -u); do
       grep -qE -- "(^|[^[:alnum:]-])$opt([^[:alnum:]-]|\$)" <<<"$man_text" ||
         fail "$name.1 does not mention $opt, which $name --help does"
+    done
+    # And every environment variable and placeholder (capitals: SECRET_KEY, FILE, ...).
+    for word in $(grep -oE '\b[A-Z][A-Z0-9_]{2,}\b' <<<"$help" | sort -u); do
+      grep -qE -- "(^|[^[:alnum:]_])$word([^[:alnum:]_]|\$)" <<<"$man_text" ||
+        fail "$name.1 does not mention $word, which $name --help does"
     done
     echo "$name: --help and $name.1 agree"
   else
