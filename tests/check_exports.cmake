@@ -6,7 +6,37 @@
 # Prints every difference, each with what to do, then fails.
 # usage: cmake -DLIB=libsupportbot.so -DSYMBOLS=cmake/supportbot.symbols
 #              -DHEADER=include/supportbot/supportbot.h -DVERSION_NODE=SUPPORTBOT_2 -P this
+# After adding functions to the header, the list can be rewritten from it (then review the diff):
+#        cmake -DSYMBOLS=cmake/supportbot.symbols -DHEADER=include/supportbot/supportbot.h
+#              -DUPDATE=ON -P tests/check_exports.cmake
 cmake_minimum_required(VERSION 3.22)
+
+# The header's SB_API declarations, comments removed.
+function(sb_declared_functions header out)
+  file(READ ${header} text)
+  string(REGEX REPLACE "/\\*([^*]|\\*+[^*/])*\\*+/" "" text "${text}")
+  string(REGEX MATCHALL "SB_API[^;(]*[ *](sb_[a-z0-9_]+)[ \t\n]*\\(" decls "${text}")
+  set(names "")
+  foreach(d IN LISTS decls)
+    string(REGEX MATCH "(sb_[a-z0-9_]+)[ \t\n]*\\($" m "${d}")
+    list(APPEND names ${CMAKE_MATCH_1})
+  endforeach()
+  list(REMOVE_DUPLICATES names)
+  set(${out} ${names} PARENT_SCOPE)
+endfunction()
+
+if(UPDATE)
+  sb_declared_functions(${HEADER} declared)
+  list(SORT declared)
+  file(STRINGS ${SYMBOLS} comments REGEX "^#")
+  list(APPEND comments ${declared})
+  list(JOIN comments "\n" text)
+  file(WRITE ${SYMBOLS} "${text}\n")
+  list(LENGTH declared n)
+  message(STATUS "${SYMBOLS}: ${n} functions, from ${HEADER}")
+  return()
+endif()
+
 foreach(v LIB SYMBOLS HEADER VERSION_NODE)
   if(NOT DEFINED ${v})
     message(FATAL_ERROR "check_exports.cmake needs -D${v}=...")
@@ -38,15 +68,7 @@ endforeach()
 file(STRINGS ${SYMBOLS} listed REGEX "^[^#]")
 list(TRANSFORM listed STRIP)
 
-# The header's SB_API declarations, comments removed.
-file(READ ${HEADER} header)
-string(REGEX REPLACE "/\\*([^*]|\\*+[^*/])*\\*+/" "" header "${header}")
-string(REGEX MATCHALL "SB_API[^;(]*[ *](sb_[a-z0-9_]+)[ \t\n]*\\(" decls "${header}")
-set(declared "")
-foreach(d IN LISTS decls)
-  string(REGEX MATCH "(sb_[a-z0-9_]+)[ \t\n]*\\($" m "${d}")
-  list(APPEND declared ${CMAKE_MATCH_1})
-endforeach()
+sb_declared_functions(${HEADER} declared)
 
 foreach(list_name exported listed declared)
   list(REMOVE_DUPLICATES ${list_name})
