@@ -8,7 +8,11 @@ PACKAGES=(
   libsimdjson-dev libsqlite3-dev sqlite3 libutf8proc-dev libstemmer-dev
   doctest-dev libfmt-dev libssl-dev libcurl4-openssl-dev libpqxx-dev libcpp-httplib-dev
   libxapian-dev postgresql
+  # The web page's browser test: headless Chromium driven by Selenium.
   chromium chromium-driver python3-selenium
+  # Packaging and ABI tests: cpack -G DEB runs dpkg-shlibdeps (dpkg-dev) and needs `file`; the
+  # header is compiled with clang as well as gcc; man pages are checked with groff.
+  dpkg-dev file clang groff-base
 )
 
 missing=()

@@ -3,6 +3,11 @@
 #ifndef SUPPORTBOT_HPP
 #define SUPPORTBOT_HPP
 
+// The wrapper needs C++17 (std::string_view); the C header alone needs C99 or C++11.
+#if defined(_MSVC_LANG) ? _MSVC_LANG < 201703L : __cplusplus < 201703L
+#error "supportbot/supportbot.hpp needs C++17 or later; from older C++, use supportbot/supportbot.h"
+#endif
+
 #include <supportbot/supportbot.h>
 
 #include <cstddef>
