@@ -8,6 +8,7 @@ PACKAGES=(
   libsimdjson-dev libsqlite3-dev sqlite3 libutf8proc-dev libstemmer-dev
   doctest-dev libfmt-dev libssl-dev libcurl4-openssl-dev libpqxx-dev libcpp-httplib-dev
   libxapian-dev postgresql
+  python3-pytest python3-pip python3-venv python3-setuptools python3-wheel
 )
 
 missing=()
