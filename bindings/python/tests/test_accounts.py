@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 
 import supportbot
-from conftest import PASSWORD, SHOP_JSON
+from conftest import PASSWORD
 
 
 def test_admin_register_login_principal(engine):

@@ -42,6 +42,10 @@ def test_pip_install_offline_with_the_library_inside(tmp_path):
     assert installed.is_relative_to(env_dir) and installed.name == "supportbot"
     assert Path(library) == installed / "libsupportbot.so.2"
     assert (installed / "py.typed").exists()
+    # A binary inside: the wheel pip built was tagged for this platform, not as pure Python.
+    wheel_info = next(env_dir.glob("lib/python3*/site-packages/supportbot-*.dist-info/WHEEL"))
+    wheel = wheel_info.read_text()
+    assert "Root-Is-Purelib: false" in wheel and "Tag: py3-none-linux_" in wheel
 
     # The installed package passes the FAQ tests.
     env["SUPPORTBOT_TEST_INSTALLED"] = "1"
@@ -50,3 +54,16 @@ def test_pip_install_offline_with_the_library_inside(tmp_path):
                        env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     assert " passed" in r.stdout
+
+
+def test_wheel_without_the_library_is_pure_python(tmp_path):
+    src = tmp_path / "src"
+    shutil.copytree(PACKAGE_ROOT, src, ignore=shutil.ignore_patterns(
+        "tests", "build", "*.egg-info", "__pycache__", "libsupportbot.so*"))
+    env = dict(os.environ, PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps",
+                        "-w", str(tmp_path / "dist"), str(src)], env=env, capture_output=True,
+                       text=True, timeout=300, cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert [p.name for p in (tmp_path / "dist").iterdir()] == [
+        f"supportbot-{supportbot.__version__}-py3-none-any.whl"]

@@ -99,10 +99,10 @@ def scenario(tmp_path):
         pass
     assert s.reply is not None
 
-    def chat(n):
-        engine.chat(admin, bot, "can I pay with paypal", session_id=f"t{n}")
+    def chat(e, who, n):
+        e.chat(who, bot, "can I pay with paypal", session_id=f"t{n}")
 
-    threads = [threading.Thread(target=chat, args=(n,)) for n in range(4)]
+    threads = [threading.Thread(target=chat, args=(engine, admin, n)) for n in range(4)]
     for t in threads:
         t.start()
     for t in threads:
@@ -122,7 +122,7 @@ def scenario(tmp_path):
         engine.chat(user_token, bot, "hello")
     faqs.close()
     engine.close()
-    del admin, faqs, engine
+    del admin, faqs, engine, threads
 
 
 def test_everything_allocated_is_freed(ledger, tmp_path):

@@ -7,7 +7,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-import supportbot
 from conftest import PASSWORD, SHOP_JSON, THRESHOLD
 
 QUERIES = {
