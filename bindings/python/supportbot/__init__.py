@@ -39,7 +39,7 @@ from .errors import (
     error_class,
 )
 from .faqs import FaqSet
-from .types import (
+from .models import (
     Bot,
     FaqEntry,
     Hit,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import datetime as _dt
 import json
 import queue
 import threading
@@ -26,7 +27,7 @@ from ._util import (
 )
 from .errors import InvalidArgument, check
 from .faqs import FaqSet
-from .types import Bot, Message, Page, Reply, Session, Source, SummarizeCounts
+from .models import Bot, Message, Page, Reply, Session, Source, SummarizeCounts
 
 LIB = _lib.LIB
 
@@ -82,7 +83,7 @@ class Principal:
         return self.role == "admin"
 
     @property
-    def expires(self):  # -> datetime.datetime
+    def expires(self) -> _dt.datetime:
         """When the token expires (an aware UTC datetime)."""
         return to_datetime(self.expires_ms)
 

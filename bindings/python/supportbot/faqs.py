@@ -9,7 +9,7 @@ from typing import Iterator, List, Optional, Union
 from . import _lib
 from ._util import Handle, cstr, data
 from .errors import InvalidArgument, NotFound, check
-from .types import FaqEntry, Hit, SearchResult
+from .models import FaqEntry, Hit, SearchResult
 
 LIB = _lib.LIB
 
