@@ -957,6 +957,66 @@ std::vector<Op> operations() {
              return rc;
          },
          {NF, NF, NF, NF, NF, UA, UA, UA, UA}},
+        {"sb_session_list_page (shows the user's session on a page of one?)",
+         [](World& w, const sb_principal* p) {
+             // Pages of one row, following the cursors, so that every page call is made.
+             sb_list_options o = SB_LIST_OPTIONS_INIT;
+             o.limit = 1;
+             std::string cursor;
+             int rc = SB_OK;
+             for (int pages = 0; rc == SB_OK && pages < 100; ++pages) {
+                 o.cursor = cursor.empty() ? nullptr : cursor.c_str();
+                 sb_sessions* list = nullptr;
+                 rc = sb_session_list_page(w.e, p, w.bot_a.c_str(), &o, &list);
+                 if (rc != SB_OK) break;
+                 sb_session_info s;
+                 if (sb_sessions_at(list, 0, &s) == SB_OK && w.session == s.id) rc = SEEN;
+                 const char* next = nullptr;
+                 sb_sessions_next_cursor(list, &next);
+                 cursor = next ? next : "";
+                 sb_sessions_free(list);
+                 if (cursor.empty()) break;
+             }
+             return rc;
+         },
+         {SEEN, FB, SEEN, OK, FB, UA, UA, UA, UA}},
+        {"sb_session_list_page (no such bot)",
+         [](World& w, const sb_principal* p) {
+             sb_list_options o = SB_LIST_OPTIONS_INIT;
+             o.limit = 1;
+             sb_sessions* list = nullptr;
+             const int rc = sb_session_list_page(w.e, p, "no-such-bot", &o, &list);
+             sb_sessions_free(list);
+             return rc;
+         },
+         {NF, NF, NF, NF, NF, UA, UA, UA, UA}},
+        {"sb_session_history_page",
+         [](World& w, const sb_principal* p) {
+             sb_list_options o = SB_LIST_OPTIONS_INIT;
+             o.limit = 1;
+             sb_messages* list = nullptr;
+             int rc = sb_session_history_page(w.e, p, w.session.c_str(), &o, &list);
+             const char* next = nullptr;
+             if (rc == SB_OK) rc = sb_messages_next_cursor(list, &next);
+             // The session has a question and its reply: a second page follows.
+             if (rc == SB_OK && next) {
+                 o.cursor = next;
+                 sb_messages* second = nullptr;
+                 rc = sb_session_history_page(w.e, p, w.session.c_str(), &o, &second);
+                 sb_messages_free(second);
+             }
+             sb_messages_free(list);
+             return rc;
+         },
+         {OK, FB, OK, FB, FB, UA, UA, UA, UA}},
+        {"sb_session_history_page (no such session)",
+         [](World& w, const sb_principal* p) {
+             sb_messages* list = nullptr;
+             const int rc = sb_session_history_page(w.e, p, "no-such-session", nullptr, &list);
+             sb_messages_free(list);
+             return rc;
+         },
+         {NF, NF, NF, NF, NF, UA, UA, UA, UA}},
         {"sb_session_history",
          [](World& w, const sb_principal* p) {
              sb_messages* list = nullptr;

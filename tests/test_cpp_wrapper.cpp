@@ -1,6 +1,13 @@
 // The header-only C++ wrapper over the C ABI.
 #include <doctest/doctest.h>
+#include <unistd.h>
 #include <supportbot/supportbot.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
 
 TEST_CASE("C++ wrapper: load, search and errors as exceptions") {
     supportbot::Engine engine;
@@ -20,4 +27,83 @@ TEST_CASE("C++ wrapper: load, search and errors as exceptions") {
         CHECK(std::string(e.what()).find("answer") != std::string::npos);
     }
     CHECK_THROWS_AS(set.search("\xC3\x28"), supportbot::Error);
+}
+
+TEST_CASE("C++ wrapper: ping, and sessions and histories in pages with first messages") {
+    char dir[] = "/tmp/sb-wrapper-XXXXXX";
+    REQUIRE(mkdtemp(dir) != nullptr);
+    const std::string url = std::string("sqlite://") + dir + "/w.db";
+    sb_engine_options o = SB_ENGINE_OPTIONS_INIT;
+    o.database_url = url.c_str();
+    o.secret_key = "a test signing key, 32 bytes long!";
+    {
+        supportbot::Engine engine(o);
+        engine.ping();
+        auto login = [&](const char* bot, const char* email) {
+            char* token = nullptr;
+            const char* pw = "Wrapper-pass-1";
+            supportbot::check(bot ? sb_user_register(engine.handle(), bot, email, pw, nullptr)
+                                  : sb_admin_register(engine.handle(), email, pw, nullptr));
+            supportbot::check(bot ? sb_user_login(engine.handle(), bot, email, pw, &token)
+                                  : sb_admin_login(engine.handle(), email, pw, &token));
+            const std::string t = token;
+            sb_string_free(token);
+            return engine.principal(t);
+        };
+        supportbot::Principal admin = login(nullptr, "owner@example.com");
+        char* bot = nullptr;
+        supportbot::check(sb_bot_create_from_file(engine.handle(), admin.handle(), "Shop",
+                                                  SB_SOURCE_DIR "/faqs.json", SB_FORMAT_AUTO,
+                                                  nullptr, &bot));
+        const std::string bot_id = bot;
+        sb_string_free(bot);
+        supportbot::Principal ann = login(bot_id.c_str(), "ann@example.com");
+        for (const char* q : {"I forgot my password", "where is my parcel", "refund please"}) {
+            sb_chat_request r = SB_CHAT_REQUEST_INIT;
+            r.bot_id = bot_id.c_str();
+            r.principal = ann.handle();
+            r.message = q;
+            r.message_len = std::strlen(q);
+            sb_reply* reply = nullptr;
+            supportbot::check(sb_chat_send(engine.handle(), &r, &reply));
+            sb_reply_free(reply);
+        }
+        const auto all = engine.sessions(ann, bot_id);
+        REQUIRE(all.items.size() == 3);
+        CHECK_FALSE(all.next_cursor);
+        std::vector<std::string> paged;
+        std::string cursor;
+        for (;;) {
+            auto page = engine.sessions(admin, bot_id, 2, cursor);
+            for (const auto& s : page.items) {
+                paged.push_back(s.id);
+                CHECK(s.message_count == 2);
+                CHECK_FALSE(s.first_message.empty());
+            }
+            if (!page.next_cursor) break;
+            cursor = *page.next_cursor;
+        }
+        REQUIRE(paged.size() == 3);
+        for (std::size_t i = 0; i < 3; ++i) CHECK(paged[i] == all.items[i].id);
+
+        const auto first = engine.history(ann, all.items[0].id, 1);
+        REQUIRE(first.items.size() == 1);
+        CHECK(first.items[0].role == SB_ROLE_USER);
+        CHECK(first.items[0].text == all.items[0].first_message);
+        REQUIRE(first.next_cursor);
+        const auto rest = engine.history(ann, all.items[0].id, 5, *first.next_cursor);
+        REQUIRE(rest.items.size() == 1);
+        CHECK(rest.items[0].role == SB_ROLE_ASSISTANT);
+        CHECK(rest.items[0].id > first.items[0].id);
+        CHECK_FALSE(rest.next_cursor);
+        try {
+            engine.history(ann, all.items[1].id, 1, *first.next_cursor);
+            FAIL("no exception");
+        } catch (const supportbot::Error& e) {
+            CHECK(e.status() == SB_EINVAL);
+        }
+    }
+    for (const char* f : {"/w.db", "/w.db-wal", "/w.db-shm"})
+        std::remove((dir + std::string(f)).c_str());
+    rmdir(dir);
 }

@@ -143,7 +143,10 @@ SB_API int sb_engine_open(sb_engine** out, const sb_engine_options* opts);
 SB_API void sb_engine_close(sb_engine* engine);
 
 /* Whether the engine's database answers (opening it when no call has yet): SB_OK, or SB_EDB with
- * the reason. For health checks; cheap enough to call on every probe. */
+ * the reason (also when it cannot be opened: a bad URL, a schema from a newer version). For
+ * health checks; cheap enough to call on every probe: one trivial query on a pooled connection.
+ * On PostgreSQL a connection whose server went away is replaced and the query asked again, so
+ * SB_OK means the server answers now. */
 SB_API int sb_engine_ping(sb_engine* engine);
 
 /* Frees a string the library returned (e.g. a new bot's id). NULL is a no-op. */
@@ -449,6 +452,10 @@ SB_API int sb_session_list(sb_engine* engine, const sb_principal* principal, con
                            sb_sessions** out);
 SB_API int sb_sessions_count(const sb_sessions* sessions, size_t* out);
 SB_API int sb_sessions_at(const sb_sessions* sessions, size_t i, sb_session_info* out);
+/* The text of the session's first user message, "" when it has none (kept out of
+ * sb_session_info so that callers built against older headers keep working). Lives as long as the
+ * list. */
+SB_API int sb_sessions_first_message(const sb_sessions* sessions, size_t i, const char** out);
 SB_API void sb_sessions_free(sb_sessions* sessions);
 
 /* Pages of a list (version 1). Lists are read in pages with keyset cursors, so a page costs the
@@ -468,10 +475,12 @@ typedef struct sb_list_options {
     { SB_LIST_OPTIONS_VERSION, 0, NULL }
 SB_API int sb_list_options_init(sb_list_options* opts, unsigned int version);
 
-/* As sb_session_list, one page at a time (opts NULL = everything). */
+/* As sb_session_list, one page at a time (opts NULL = everything): most recently active first,
+ * sessions active in the same millisecond by id. A session active again after its page was read
+ * moves to the front, before the cursor: later pages do not show it again. The cursor must be of
+ * the same list (this bot, seen by the same kind of principal); any other text is SB_EINVAL. */
 SB_API int sb_session_list_page(sb_engine* engine, const sb_principal* principal,
-                                const char* bot_id, const sb_list_options* opts,
-                                sb_sessions** out);
+                                const char* bot_id, const sb_list_options* opts, sb_sessions** out);
 /* The cursor of the next page, or NULL in *out when this page is the last. Lives as long as the
  * list. */
 SB_API int sb_sessions_next_cursor(const sb_sessions* sessions, const char** out);
@@ -509,14 +518,15 @@ SB_API int sb_messages_faq_id(const sb_messages* messages, size_t i, size_t j, c
 SB_API int sb_messages_usage(const sb_messages* messages, size_t i, int* fallback,
                              int64_t* prompt_tokens, int64_t* completion_tokens);
 SB_API void sb_messages_free(sb_messages* messages);
-/* As sb_session_history, one page at a time, oldest first (opts NULL = everything). */
+/* As sb_session_history, one page at a time, oldest first (opts NULL = everything); messages
+ * added meanwhile come on later pages. The cursor must be of this session's history (one of
+ * sessions, or of another session, is SB_EINVAL). */
 SB_API int sb_session_history_page(sb_engine* engine, const sb_principal* principal,
                                    const char* session_id, const sb_list_options* opts,
                                    sb_messages** out);
 /* The cursor of the next page, or NULL in *out when this page is the last. Lives as long as the
  * list. */
 SB_API int sb_messages_next_cursor(const sb_messages* messages, const char** out);
-
 
 /* ---- Session summaries and analytics ----------------------------------------------------- */
 /* JSON results are NUL-terminated UTF-8 strings freed with sb_string_free; the keys are listed in

@@ -317,6 +317,10 @@ void sb_engine_close(sb_engine* engine) {
     delete engine;
 }
 
+int sb_engine_ping(sb_engine* engine) {
+    return guarded([&] { engine_of(engine).ping(); });
+}
+
 int sb_load_options_init(sb_load_options* opts, unsigned int version) {
     return guarded([&] {
         require(opts != nullptr, "opts is NULL");

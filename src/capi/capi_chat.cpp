@@ -1,4 +1,5 @@
 // The C ABI of bots, chat and sessions.
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
@@ -8,6 +9,7 @@
 
 #include "auth/authz.hpp"
 #include "capi/capi_internal.hpp"
+#include "chat/cursor.hpp"
 
 struct sb_bots {
     std::vector<sb::BotRecord> bots;
@@ -19,10 +21,12 @@ struct sb_reply {
 
 struct sb_sessions {
     std::vector<sb::SessionRecord> sessions;
+    std::optional<std::string> next_cursor;  // of the next page; none when this is the last
 };
 
 struct sb_messages {
     std::vector<sb::MessageRecord> messages;
+    std::optional<std::string> next_cursor;
 };
 
 namespace sb::capi {
@@ -74,6 +78,77 @@ void out_of_range(size_t i, size_t n, const char* what) {
     if (i >= n)
         throw sb::Error(SB_ERANGE, std::string(what) + " index " + std::to_string(i) +
                                        " is out of range (" + std::to_string(n) + ")");
+}
+
+// What a list call's options ask for: NULL is the whole list.
+struct PageRequest {
+    std::size_t limit = 0;  // 0 = all
+    std::string cursor;     // "" = the first page
+};
+
+PageRequest page_request(const sb_list_options* opts) {
+    PageRequest r;
+    if (!opts) return r;
+    check_version(opts->version, SB_LIST_OPTIONS_VERSION, "sb_list_options");
+    r.limit = opts->limit;
+    if (opts->cursor) r.cursor = opts->cursor;
+    return r;
+}
+
+// The rows to read for a page: one more than the limit, to learn whether another page follows.
+std::size_t rows_to_read(std::size_t limit) noexcept {
+    return limit == 0 || limit == SIZE_MAX ? 0 : limit + 1;
+}
+
+// Cuts rows read by rows_to_read back to the limit; true when one was beyond it (so a next page
+// exists).
+template <class T>
+bool trim_page(std::vector<T>& rows, std::size_t limit) {
+    if (limit == 0 || rows.size() <= limit) return false;
+    rows.resize(limit);
+    return true;
+}
+
+// A page of the bot's sessions as the principal may see them, with the checks of
+// sb_session_list: every user's to the owner, else the principal's own.
+void session_page(sb_engine* engine, const sb_principal* principal, const char* bot_id,
+                  const sb_list_options* opts, sb_sessions** out) {
+    sb::Engine& e = engine_of(engine);
+    const sb::auth::Principal p = authenticated(engine, principal);
+    require(out != nullptr, "out is NULL");
+    const sb::BotRecord bot = bot_of(e, text_arg(bot_id, "bot_id"));
+    sb::auth::require_bot_access(p, bot);
+    const PageRequest page = page_request(opts);
+    const bool owner = sb::auth::is_owner(p, bot);
+    const sb::SessionScope scope = owner ? sb::SessionScope::Bot : sb::SessionScope::User;
+    std::optional<sb::SessionKey> after;
+    if (!page.cursor.empty()) after = sb::parse_sessions_cursor(page.cursor, scope, bot.id);
+    auto list = std::make_unique<sb_sessions>();
+    list->sessions = e.database().list_sessions_page(
+        bot.id, owner ? std::nullopt : std::optional<std::string>(p.account_id), after,
+        rows_to_read(page.limit));
+    if (trim_page(list->sessions, page.limit)) {
+        const sb::SessionRecord& last = list->sessions.back();
+        list->next_cursor = sb::sessions_cursor(scope, bot.id, {last.last_active_ms, last.id});
+    }
+    *out = list.release();
+}
+
+// A page of a session's messages, oldest first, with the checks of sb_session_history.
+void history_page(sb_engine* engine, const sb_principal* principal, const char* session_id,
+                  const sb_list_options* opts, sb_messages** out) {
+    sb::Engine& e = engine_of(engine);
+    const sb::auth::Principal p = authenticated(engine, principal);
+    require(out != nullptr, "out is NULL");
+    const sb::SessionRecord s = accessible_session(e, p, session_id);
+    const PageRequest page = page_request(opts);
+    const std::int64_t after =
+        page.cursor.empty() ? 0 : sb::parse_messages_cursor(page.cursor, s.id);
+    auto list = std::make_unique<sb_messages>();
+    list->messages = e.database().history_page(s.id, after, rows_to_read(page.limit));
+    if (trim_page(list->messages, page.limit))
+        list->next_cursor = sb::messages_cursor(s.id, list->messages.back().id);
+    *out = list.release();
 }
 
 }  // namespace
@@ -294,6 +369,35 @@ int sb_session_list(sb_engine* engine, const sb_principal* principal, const char
     });
 }
 
+int sb_list_options_init(sb_list_options* opts, unsigned int version) {
+    return guarded([&] {
+        require(opts != nullptr, "opts is NULL");
+        check_version(version, SB_LIST_OPTIONS_VERSION, "sb_list_options");
+        *opts = sb_list_options SB_LIST_OPTIONS_INIT;
+    });
+}
+
+int sb_session_list_page(sb_engine* engine, const sb_principal* principal, const char* bot_id,
+                         const sb_list_options* opts, sb_sessions** out) {
+    if (out) *out = nullptr;
+    return guarded([&] { session_page(engine, principal, bot_id, opts, out); });
+}
+
+int sb_sessions_next_cursor(const sb_sessions* sessions, const char** out) {
+    return guarded([&] {
+        require(sessions != nullptr && out != nullptr, "sessions or out is NULL");
+        *out = sessions->next_cursor ? sessions->next_cursor->c_str() : nullptr;
+    });
+}
+
+int sb_sessions_first_message(const sb_sessions* sessions, size_t i, const char** out) {
+    return guarded([&] {
+        require(sessions != nullptr && out != nullptr, "sessions or out is NULL");
+        out_of_range(i, sessions->sessions.size(), "session");
+        *out = sessions->sessions[i].first_message.c_str();
+    });
+}
+
 int sb_sessions_count(const sb_sessions* sessions, size_t* out) {
     return guarded([&] {
         require(sessions != nullptr && out != nullptr, "sessions or out is NULL");
@@ -395,6 +499,20 @@ int sb_messages_usage(const sb_messages* messages, size_t i, int* fallback, int6
 
 void sb_messages_free(sb_messages* messages) {
     delete messages;
+}
+
+int sb_session_history_page(sb_engine* engine, const sb_principal* principal,
+                            const char* session_id, const sb_list_options* opts,
+                            sb_messages** out) {
+    if (out) *out = nullptr;
+    return guarded([&] { history_page(engine, principal, session_id, opts, out); });
+}
+
+int sb_messages_next_cursor(const sb_messages* messages, const char** out) {
+    return guarded([&] {
+        require(messages != nullptr && out != nullptr, "messages or out is NULL");
+        *out = messages->next_cursor ? messages->next_cursor->c_str() : nullptr;
+    });
 }
 
 }  // extern "C"

@@ -186,6 +186,17 @@ Store& Engine::store() {
     return *store_;
 }
 
+void Engine::ping() {
+    try {
+        store().ping();
+    } catch (const Error& e) {
+        // A URL it cannot open or a schema from a newer version: the database does not answer
+        // either, as far as a health check is concerned.
+        if (e.status() == SB_EDB || e.status() == SB_ENOMEM) throw;
+        throw Error(SB_EDB, e.what());
+    }
+}
+
 std::string Engine::create_bot(const std::string& owner, const std::string& name,
                                std::vector<FaqEntry> faqs) {
     check_text(owner, "owner", kMaxUserIdBytes, false);

@@ -142,6 +142,10 @@ class Engine {
     std::string analytics(const std::string& bot_id, std::int64_t from_ms, std::int64_t to_ms,
                           llm::Client* client);
 
+    // Whether the database answers (opening the store when no call has yet): returns, or throws
+    // SB_EDB with the reason, also when the store cannot be opened.
+    void ping();
+
     // The engine's store (opened at first use), for the accounts and authorisation layer
     // (src/auth/), which works beside the pipeline on the same database.
     Store& database() { return store(); }

@@ -103,9 +103,38 @@ constexpr const char* kBotColumns =
 constexpr const char* kSessionColumns =
     "s.id, s.bot_id, s.user_id, s.created_ms, s.last_active_ms, s.status, s.escalation_reason, "
     "s.unanswered_streak, s.revision";
-// The tail of a session listing: each session's message count (column 9), from sessions s.
+// The tail of a session listing: each session's message count (column 9) and first user message
+// (column 10), from sessions s.
 constexpr const char* kSessionCountFrom =
-    ", (SELECT count(*) FROM messages m WHERE m.session_id = s.id) FROM sessions s";
+    ", (SELECT count(*) FROM messages m WHERE m.session_id = s.id), "
+    "COALESCE((SELECT m.text FROM messages m WHERE m.session_id = s.id AND m.role = 'user' "
+    "ORDER BY m.id LIMIT 1), '') FROM sessions s";
+
+// The condition and order of a page of sessions, after the scope's own condition: those after
+// the key ($first = last_active_ms, then id) in the listing's order, at most $(first + 2) of
+// them. Written so that the index (bot_id[, user_id], last_active_ms DESC, id) is read from the
+// key on: the first term bounds the range, the second skips the key's own ties.
+std::string session_page_sql(int first) {
+    // Appended piece by piece: GCC 12 warns (-Wrestrict, wrongly) on a chain of operator+.
+    std::string t = "$";
+    t += std::to_string(first);
+    std::string out = " AND s.last_active_ms <= ";
+    out += t;
+    out += " AND (s.last_active_ms < ";
+    out += t;
+    out += " OR s.id > $";
+    out += std::to_string(first + 1);
+    out += ") ORDER BY s.last_active_ms DESC, s.id LIMIT $";
+    out += std::to_string(first + 2);
+    return out;
+}
+
+// A row count for SQL's LIMIT: 0 (all) as no limit.
+std::int64_t sql_limit(std::size_t limit) noexcept {
+    constexpr auto kMax = std::numeric_limits<std::int64_t>::max();
+    return limit == 0 || limit > static_cast<std::size_t>(kMax) ? kMax
+                                                                : static_cast<std::int64_t>(limit);
+}
 constexpr const char* kMessageColumns =
     "id, session_id, role, text, created_ms, faq_ids, confidence, escalated, escalation_reason, "
     "responder, latency_ms, error, fallback, prompt_tokens, completion_tokens";
@@ -171,9 +200,11 @@ const std::vector<std::pair<std::string, std::string>>& statements() {
          "JOIN faq_sets f ON f.bot_id = b.id WHERE b.id = $1"},
         {"get_session",
          std::string("SELECT ") + kSessionColumns + " FROM sessions s WHERE s.id = $1"},
-        {"list_sessions",
-         std::string("SELECT ") + kSessionColumns + kSessionCountFrom +
-             " WHERE s.bot_id = $1 AND s.user_id = $2 ORDER BY s.last_active_ms DESC, s.id"},
+        {"list_sessions", std::string("SELECT ") + kSessionColumns + kSessionCountFrom +
+                              " WHERE s.bot_id = $1 AND s.user_id = $2" + session_page_sql(3)},
+        {"history_page", std::string("SELECT ") + kMessageColumns +
+                             " FROM messages WHERE session_id = $1 AND id > $2 ORDER BY id "
+                             "LIMIT $3"},
         {"history", std::string("SELECT ") + kMessageColumns + " FROM (SELECT " + kMessageColumns +
                         " FROM messages WHERE session_id = $1 ORDER BY id DESC LIMIT $2) AS last"
                         " ORDER BY id"},
@@ -270,7 +301,7 @@ const std::vector<std::pair<std::string, std::string>>& statements() {
          "SELECT count(*) FROM login_failures WHERE scope = $1 AND at_ms > $2"},
         {"clear_login_failures", "DELETE FROM login_failures WHERE scope = $1"},
         {"list_bot_sessions", std::string("SELECT ") + kSessionColumns + kSessionCountFrom +
-                                  " WHERE s.bot_id = $1 ORDER BY s.last_active_ms DESC, s.id"},
+                                  " WHERE s.bot_id = $1" + session_page_sql(2)},
     };
     return all;
 }
@@ -357,11 +388,13 @@ auto read_rows(const pqxx::result& r, Read read) {
     return out;
 }
 
-// The rows of a session listing: the session's columns, then its message count (column 9).
+// The rows of a session listing: the session's columns, then its message count (column 9) and
+// first user message (column 10).
 std::vector<SessionRecord> sessions_with_count(const pqxx::result& r) {
     return read_rows(r, [](const pqxx::row& row) {
         SessionRecord s = session_from(row);
         s.message_count = static_cast<std::size_t>(row[9].as<std::int64_t>());
+        s.first_message = row[10].as<std::string>();
         return s;
     });
 }
@@ -472,21 +505,53 @@ class PostgresStore final : public Store {
                    });
     }
 
-    std::vector<SessionRecord> list_sessions(const std::string& bot_id,
-                                             const std::string& user_id) override {
-        return run("listing sessions", [&](pqxx::connection& c) {
-            pqxx::nontransaction w(c);  // one statement: no BEGIN/COMMIT round trips
-            const pqxx::result r = w.exec_prepared("list_sessions", bot_id, user_id);
+    std::vector<SessionRecord> list_sessions_page(const std::string& bot_id,
+                                                  const std::optional<std::string>& user_id,
+                                                  const std::optional<SessionKey>& after,
+                                                  std::size_t limit) override {
+        // The first page starts after a key above every row.
+        const std::int64_t t =
+            after ? after->last_active_ms : std::numeric_limits<std::int64_t>::max();
+        const std::string empty;
+        const std::string& id = after ? after->id : empty;
+        const std::int64_t n = sql_limit(limit);
+        return run(user_id ? "listing sessions" : "listing the sessions of a bot",
+                   [&](pqxx::connection& c) {
+                       pqxx::nontransaction w(c);  // one statement: no BEGIN/COMMIT round trips
+                       const pqxx::result r =
+                           user_id ? w.exec_prepared("list_sessions", bot_id, *user_id, t, id, n)
+                                   : w.exec_prepared("list_bot_sessions", bot_id, t, id, n);
+                       w.commit();
+                       return sessions_with_count(r);
+                   });
+    }
+
+    std::vector<MessageRecord> history_page(const std::string& session_id, std::int64_t after_id,
+                                            std::size_t limit) override {
+        const std::int64_t n = sql_limit(limit);
+        return run(
+            "reading the history of session \"" + session_id + "\"", [&](pqxx::connection& c) {
+                pqxx::nontransaction w(c);  // one statement: no BEGIN/COMMIT round trips
+                const pqxx::result r = w.exec_prepared("history_page", session_id, after_id, n);
+                w.commit();
+                return read_rows(r, message_from);
+            });
+    }
+
+    // A trivial query on a pooled connection. An idle connection whose server went away (a
+    // restart, a failover) fails it with pqxx::broken_connection: run() then opens a new one and
+    // asks again, so the answer is the server's as it is now, and SB_EDB with the reason when
+    // it cannot be reached.
+    void ping() override {
+        run("checking that the database answers", [&](pqxx::connection& c) {
+            pqxx::nontransaction w(c);
+            w.exec("SELECT 1");
             w.commit();
-            return sessions_with_count(r);
         });
     }
 
     std::vector<MessageRecord> history(const std::string& session_id, std::size_t limit) override {
-        const std::int64_t n =
-            limit == 0 || limit > static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max())
-                ? std::numeric_limits<std::int64_t>::max()
-                : static_cast<std::int64_t>(limit);
+        const std::int64_t n = sql_limit(limit);
         return run("reading the history of session \"" + session_id + "\"",
                    [&](pqxx::connection& c) {
                        pqxx::nontransaction w(c);  // one statement: no BEGIN/COMMIT round trips
@@ -782,15 +847,6 @@ class PostgresStore final : public Store {
             pqxx::nontransaction w(c);
             w.exec_prepared("clear_login_failures", scope);
             w.commit();
-        });
-    }
-
-    std::vector<SessionRecord> list_bot_sessions(const std::string& bot_id) override {
-        return run("listing the sessions of a bot", [&](pqxx::connection& c) {
-            pqxx::nontransaction w(c);
-            const pqxx::result r = w.exec_prepared("list_bot_sessions", bot_id);
-            w.commit();
-            return sessions_with_count(r);
         });
     }
 

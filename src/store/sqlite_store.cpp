@@ -230,9 +230,26 @@ constexpr const char* kMessageColumns =
     "id, session_id, role, text, created_ms, faq_ids, confidence, escalated, escalation_reason, "
     "responder, latency_ms, error, fallback, prompt_tokens, completion_tokens";
 
-// The tail of a session listing: each session's message count (column 9), from sessions s.
+// The tail of a session listing: each session's message count (column 9) and first user message
+// (column 10), from sessions s.
 constexpr const char* kSessionCountFrom =
-    ", (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id) FROM sessions s ";
+    ", (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id), "
+    "COALESCE((SELECT m.text FROM messages m WHERE m.session_id = s.id AND m.role = 'user' "
+    "ORDER BY m.id LIMIT 1), '') FROM sessions s ";
+
+// The condition and order of a page of sessions, after the scope's own condition: those after
+// the key (?3 = last_active_ms, ?4 = id) in the listing's order, at most ?5 of them. Written so
+// that the index (bot_id[, user_id], last_active_ms DESC, id) is read from the key on: the first
+// term bounds the range, the second skips the key's own ties.
+constexpr const char* kSessionPage =
+    " AND s.last_active_ms <= ?3 AND (s.last_active_ms < ?3 OR s.id > ?4) "
+    "ORDER BY s.last_active_ms DESC, s.id LIMIT ?5";
+
+// A row count for SQL's LIMIT: 0 (all) as no limit.
+std::int64_t sql_limit(std::size_t limit) noexcept {
+    return limit == 0 || limit > std::size_t{INT64_MAX} ? INT64_MAX
+                                                        : static_cast<std::int64_t>(limit);
+}
 
 // updated_ms of a FAQ set replaced by replace_faqs (whose interface carries no time): now, in Unix
 // milliseconds, by SQLite's clock.
@@ -350,12 +367,36 @@ class SqliteStore final : public Store {
         return read_session(q);
     }
 
-    std::vector<SessionRecord> list_sessions(const std::string& bot_id,
-                                             const std::string& user_id) override {
+    std::vector<SessionRecord> list_sessions_page(const std::string& bot_id,
+                                                  const std::optional<std::string>& user_id,
+                                                  const std::optional<SessionKey>& after,
+                                                  std::size_t limit) override {
         std::lock_guard lock(mu_);
-        Query q(db(), sessions_list_.get(), "listing sessions");
-        q.text(1, bot_id).text(2, user_id);
+        Query q(db(), user_id ? sessions_list_.get() : bot_sessions_list_.get(),
+                user_id ? "listing sessions" : "listing the sessions of a bot");
+        q.text(1, bot_id);
+        if (user_id) q.text(2, *user_id);
+        // The first page starts after a key above every row.
+        q.int64(3, after ? after->last_active_ms : INT64_MAX)
+            .text(4, after ? std::string_view(after->id) : std::string_view(""))
+            .int64(5, sql_limit(limit));
         return read_sessions_with_count(q);
+    }
+
+    std::vector<MessageRecord> history_page(const std::string& session_id, std::int64_t after_id,
+                                            std::size_t limit) override {
+        std::lock_guard lock(mu_);
+        std::vector<MessageRecord> out;
+        Query q(db(), history_page_.get(), "reading the history of a session");
+        q.text(1, session_id).int64(2, after_id).int64(3, sql_limit(limit));
+        while (q.step()) out.push_back(read_message(q));
+        return out;
+    }
+
+    void ping() override {
+        std::lock_guard lock(mu_);
+        Query q(db(), version_get_.get(), "checking that the database answers");
+        q.run();
     }
 
     std::vector<MessageRecord> history(const std::string& session_id, std::size_t limit) override {
@@ -767,13 +808,6 @@ class SqliteStore final : public Store {
         q.run();
     }
 
-    std::vector<SessionRecord> list_bot_sessions(const std::string& bot_id) override {
-        std::lock_guard lock(mu_);
-        Query q(db(), bot_sessions_list_.get(), "listing the sessions of a bot");
-        q.text(1, bot_id);
-        return read_sessions_with_count(q);
-    }
-
   private:
     sqlite3* db() const noexcept { return db_.get(); }
 
@@ -794,10 +828,6 @@ class SqliteStore final : public Store {
         failures_count_ =
             prepare(db(), "SELECT COUNT(*) FROM login_failures WHERE scope = ? AND at_ms > ?");
         failures_clear_ = prepare(db(), "DELETE FROM login_failures WHERE scope = ?");
-        bot_sessions_list_ =
-            prepare(db(), (std::string(kSessionColumns) + kSessionCountFrom +
-                           "WHERE s.bot_id = ? ORDER BY s.last_active_ms DESC, s.id")
-                              .c_str());
     }
 
     static AccountRecord read_account(const Query& q) {
@@ -904,10 +934,13 @@ class SqliteStore final : public Store {
             (std::string(kBotColumns) + "WHERE b.owner = ? ORDER BY b.created_ms, b.id").c_str());
         session_get_ = prepare(
             db(), (std::string(kSessionColumns) + " FROM sessions s WHERE s.id = ?").c_str());
-        sessions_list_ = prepare(
-            db(), (std::string(kSessionColumns) + kSessionCountFrom +
-                   "WHERE s.bot_id = ? AND s.user_id = ? ORDER BY s.last_active_ms DESC, s.id")
-                      .c_str());
+        sessions_list_ = prepare(db(), (std::string(kSessionColumns) + kSessionCountFrom +
+                                        "WHERE s.bot_id = ?1 AND s.user_id = ?2" + kSessionPage)
+                                           .c_str());
+        // ?2 unused: the same parameters as a user's listing.
+        bot_sessions_list_ = prepare(db(), (std::string(kSessionColumns) + kSessionCountFrom +
+                                            "WHERE s.bot_id = ?1" + kSessionPage)
+                                               .c_str());
         session_insert_ = prepare(db(),
                                   "INSERT INTO sessions (id, bot_id, user_id, created_ms, "
                                   "last_active_ms, status, escalation_reason, unanswered_streak) "
@@ -926,6 +959,10 @@ class SqliteStore final : public Store {
                    " FROM messages WHERE session_id = ? ORDER BY id DESC LIMIT ?) "
                    "ORDER BY id")
                       .c_str());
+        history_page_ =
+            prepare(db(), (std::string("SELECT ") + kMessageColumns +
+                           " FROM messages WHERE session_id = ? AND id > ? ORDER BY id LIMIT ?")
+                              .c_str());
     }
 
     static BotRecord read_bot(const Query& q) {
@@ -953,12 +990,14 @@ class SqliteStore final : public Store {
         return s;
     }
 
-    // The rows of a session listing: the session's columns, then its message count (column 9).
+    // The rows of a session listing: the session's columns, then its message count (column 9)
+    // and first user message (column 10).
     static std::vector<SessionRecord> read_sessions_with_count(Query& q) {
         std::vector<SessionRecord> out;
         while (q.step()) {
             SessionRecord s = read_session(q);
             s.message_count = q.col_size(9);
+            s.first_message = q.col_text(10);
             out.push_back(std::move(s));
         }
         return out;
@@ -971,7 +1010,7 @@ class SqliteStore final : public Store {
     DbPtr db_;  // declared before the statements: they are finalized first
     StmtPtr rollback_, begin_, commit_, version_get_, bot_insert_, faqs_insert_, faqs_replace_,
         faqs_get_, bot_get_, bots_all_, bots_of_owner_, session_get_, sessions_list_,
-        session_insert_, session_update_, message_insert_, history_;
+        session_insert_, session_update_, message_insert_, history_, history_page_;
     StmtPtr account_insert_, account_get_, account_find_, account_set_hash_, account_delete_,
         failures_prune_, failure_insert_, failures_count_, failures_clear_, bot_sessions_list_;
 };
@@ -1010,13 +1049,20 @@ class SqlitePool final : public Store {
     std::optional<SessionRecord> get_session(const std::string& session_id) override {
         return Lease(*this)->get_session(session_id);
     }
-    std::vector<SessionRecord> list_sessions(const std::string& bot_id,
-                                             const std::string& user_id) override {
-        return Lease(*this)->list_sessions(bot_id, user_id);
+    std::vector<SessionRecord> list_sessions_page(const std::string& bot_id,
+                                                  const std::optional<std::string>& user_id,
+                                                  const std::optional<SessionKey>& after,
+                                                  std::size_t limit) override {
+        return Lease(*this)->list_sessions_page(bot_id, user_id, after, limit);
     }
     std::vector<MessageRecord> history(const std::string& session_id, std::size_t limit) override {
         return Lease(*this)->history(session_id, limit);
     }
+    std::vector<MessageRecord> history_page(const std::string& session_id, std::int64_t after_id,
+                                            std::size_t limit) override {
+        return Lease(*this)->history_page(session_id, after_id, limit);
+    }
+    void ping() override { Lease(*this)->ping(); }
     void record_turn(const TurnRecord& turn) override { Lease(*this)->record_turn(turn); }
     // ---- Session summaries and analytics (migration 3) ----
     void save_summary(const SessionSummary& summary) override {
@@ -1063,9 +1109,6 @@ class SqlitePool final : public Store {
     }
     void clear_login_failures(const std::string& scope) override {
         Lease(*this)->clear_login_failures(scope);
-    }
-    std::vector<SessionRecord> list_bot_sessions(const std::string& bot_id) override {
-        return Lease(*this)->list_bot_sessions(bot_id);
     }
 
   private:

@@ -43,7 +43,15 @@ struct SessionRecord {
     std::string escalation_reason;  // "" unless escalated
     int unanswered_streak = 0;      // consecutive assistant turns that could not answer
     std::int64_t revision = 0;      // 0 when created, +1 on every update (compare-and-set)
-    std::size_t message_count = 0;  // filled by list_sessions; not written
+    std::size_t message_count = 0;  // filled by the session listings; not written
+    std::string first_message;      // its first user message ("" when none); as message_count
+};
+
+// The position of a session in a listing (most recently active first, then by id): a page
+// starts after it.
+struct SessionKey {
+    std::int64_t last_active_ms = 0;
+    std::string id;
 };
 
 struct MessageRecord {
@@ -170,12 +178,26 @@ class Store {
 
     // Sessions and messages.
     virtual std::optional<SessionRecord> get_session(const std::string& session_id) = 0;
+    // A page of a bot's sessions: one user's (user_id set) or every user's (nullopt). Ordered
+    // most recently active first, then by id (ascending), starting after `after` (nullopt: from
+    // the first); at most `limit` rows (0 = all). With message counts and first messages. Served
+    // by an index in that order (migration 5), so a page costs the same however deep it starts.
+    virtual std::vector<SessionRecord> list_sessions_page(const std::string& bot_id,
+                                                          const std::optional<std::string>& user_id,
+                                                          const std::optional<SessionKey>& after,
+                                                          std::size_t limit) = 0;
     // A user's sessions with a bot, most recently active first, with message counts.
-    virtual std::vector<SessionRecord> list_sessions(const std::string& bot_id,
-                                                     const std::string& user_id) = 0;
+    std::vector<SessionRecord> list_sessions(const std::string& bot_id,
+                                             const std::string& user_id) {
+        return list_sessions_page(bot_id, user_id, std::nullopt, 0);
+    }
     // The last `limit` messages of a session (0 = all), oldest first.
     virtual std::vector<MessageRecord> history(const std::string& session_id,
                                                std::size_t limit) = 0;
+    // A page of a session's messages, oldest first: those with an id above after_id (0: from the
+    // first), at most `limit` of them (0 = all).
+    virtual std::vector<MessageRecord> history_page(const std::string& session_id,
+                                                    std::int64_t after_id, std::size_t limit) = 0;
     // Applies a turn atomically. Throws SB_ECONFLICT, writing nothing, when create_session is set
     // and the session exists already (another thread or process created it first), or when the
     // session's stored revision is no longer session.revision (another writer updated it since it
@@ -225,7 +247,13 @@ class Store {
     virtual std::size_t count_login_failures(const std::string& scope, std::int64_t since_ms) = 0;
     virtual void clear_login_failures(const std::string& scope) = 0;
     // Every session of a bot (all its users), most recently active first, with message counts.
-    virtual std::vector<SessionRecord> list_bot_sessions(const std::string& bot_id) = 0;
+    std::vector<SessionRecord> list_bot_sessions(const std::string& bot_id) {
+        return list_sessions_page(bot_id, std::nullopt, std::nullopt, 0);
+    }
+
+    // Whether the database answers: a trivial query (PostgreSQL: on a pooled connection, opening
+    // a new one when the server dropped it). Throws SB_EDB with the reason otherwise.
+    virtual void ping() = 0;
 };
 
 // The schema, as numbered migrations; a backend applies those above its recorded version.

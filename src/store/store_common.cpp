@@ -220,6 +220,24 @@ CREATE INDEX login_failures_scope ON login_failures (scope, at_ms);
 CREATE INDEX login_failures_at ON login_failures (at_ms);
 CREATE INDEX sessions_bot ON sessions (bot_id, last_active_ms);
 )sql"},
+        // Version 5: session listings read in pages with keyset cursors. Their order (most
+        // recently active first, then by id) is the indexes' own, so a page is a range read
+        // that stops at its limit however deep it starts; counts and first messages are read for
+        // that page's rows only. They replace the indexes of migrations 1 and 4, which are their
+        // prefixes.
+        {5, "session listings in keyset order",
+         R"sql(
+CREATE INDEX sessions_bot_user_active ON sessions (bot_id, user_id, last_active_ms DESC, id);
+DROP INDEX sessions_bot_user;
+CREATE INDEX sessions_bot_active ON sessions (bot_id, last_active_ms DESC, id);
+DROP INDEX sessions_bot;
+)sql",
+         R"sql(
+CREATE INDEX sessions_bot_user_active ON sessions (bot_id, user_id, last_active_ms DESC, id);
+DROP INDEX sessions_bot_user;
+CREATE INDEX sessions_bot_active ON sessions (bot_id, last_active_ms DESC, id);
+DROP INDEX sessions_bot;
+)sql"},
     };
     return all;
 }

@@ -279,6 +279,135 @@ static int collect(void* user_data, const char* text, size_t len) {
     return 0;
 }
 
+/* Pages of the session list and of a history, first messages, and sb_engine_ping. user1 has
+ * one session (`session`: q1, then a request for a human) when this starts. */
+static void test_pages(sb_engine* engine, const char* bot, sb_principal* user1, sb_principal* user2,
+                       sb_principal* admin, sb_principal* admin2, const char* session,
+                       const char* q1) {
+    sb_list_options lo;
+    sb_list_options bad = SB_LIST_OPTIONS_INIT;
+    sb_chat_request req = SB_CHAT_REQUEST_INIT;
+    sb_reply* reply = NULL;
+    sb_reply_info info;
+    sb_sessions* page = NULL;
+    sb_messages* messages = NULL;
+    sb_session_info si;
+    sb_message_info mi;
+    const char* next = NULL;
+    const char* first = NULL;
+    char cursor[512];
+    char second[64];
+    const char* q3 = "when will my package arrive";
+    size_t n = 0;
+    int64_t last_id = 0;
+    int pages = 0;
+
+    CHECK(sb_engine_ping(engine) == SB_OK);
+    CHECK(sb_engine_ping(NULL) == SB_EINVAL);
+    CHECK(sb_list_options_init(&lo, SB_LIST_OPTIONS_VERSION) == SB_OK);
+    CHECK(lo.version == SB_LIST_OPTIONS_VERSION && lo.limit == 0 && lo.cursor == NULL);
+    CHECK(sb_list_options_init(&lo, 99) == SB_EVERSION);
+
+    /* The old list fills first messages too. */
+    CHECK(sb_session_list(engine, user1, bot, &page) == SB_OK);
+    CHECK(sb_sessions_first_message(page, 0, &first) == SB_OK && strcmp(first, q1) == 0);
+    CHECK(sb_sessions_first_message(page, 1, &first) == SB_ERANGE);
+    CHECK(sb_sessions_next_cursor(page, &next) == SB_OK && next == NULL);
+    sb_sessions_free(page);
+    page = NULL;
+
+    /* A second session of user1, active last (a later millisecond): it comes first. */
+    usleep(3000);
+    req.bot_id = bot;
+    req.principal = user1;
+    req.message = q3;
+    req.message_len = strlen(q3);
+    CHECK(sb_chat_send(engine, &req, &reply) == SB_OK);
+    CHECK(sb_reply_get(reply, &info) == SB_OK);
+    snprintf(second, sizeof second, "%s", info.session_id);
+    sb_reply_free(reply);
+
+    /* Pages of one session: the second, then the first, and no cursor after it. */
+    lo.limit = 1;
+    CHECK(sb_session_list_page(engine, user1, bot, &lo, &page) == SB_OK);
+    CHECK(sb_sessions_count(page, &n) == SB_OK && n == 1);
+    CHECK(sb_sessions_at(page, 0, &si) == SB_OK && strcmp(si.id, second) == 0);
+    CHECK(sb_sessions_first_message(page, 0, &first) == SB_OK && strcmp(first, q3) == 0);
+    CHECK(sb_sessions_next_cursor(page, &next) == SB_OK && next != NULL);
+    snprintf(cursor, sizeof cursor, "%s", next ? next : "");
+    sb_sessions_free(page);
+    page = NULL;
+    CHECK(strncmp(cursor, "v1.", 3) == 0);
+    lo.cursor = cursor;
+    CHECK(sb_session_list_page(engine, user1, bot, &lo, &page) == SB_OK);
+    CHECK(sb_sessions_count(page, &n) == SB_OK && n == 1);
+    CHECK(sb_sessions_at(page, 0, &si) == SB_OK && strcmp(si.id, session) == 0);
+    CHECK(si.message_count == 4);
+    CHECK(sb_sessions_next_cursor(page, &next) == SB_OK && next == NULL);
+    sb_sessions_free(page);
+    page = NULL;
+    /* The owner's list is another list: user1's cursor is refused there. */
+    CHECK(sb_session_list_page(engine, admin, bot, &lo, &page) == SB_EINVAL && page == NULL);
+    CHECK(strstr(sb_last_error(), "cursor") != NULL);
+    /* Authorisation as for sb_session_list. */
+    lo.cursor = NULL;
+    CHECK(sb_session_list_page(engine, admin2, bot, &lo, &page) == SB_EFORBIDDEN && page == NULL);
+    CHECK(sb_session_list_page(engine, NULL, bot, &lo, &page) == SB_EUNAUTHENTICATED);
+    CHECK(sb_session_list_page(engine, user2, bot, &lo, &page) == SB_OK);
+    CHECK(sb_sessions_count(page, &n) == SB_OK && n == 0);
+    CHECK(sb_sessions_next_cursor(page, &next) == SB_OK && next == NULL);
+    sb_sessions_free(page);
+    page = NULL;
+    /* limit 0 and NULL options: the whole list, as sb_session_list. */
+    lo.limit = 0;
+    CHECK(sb_session_list_page(engine, admin, bot, &lo, &page) == SB_OK);
+    CHECK(sb_sessions_count(page, &n) == SB_OK && n == 2);
+    CHECK(sb_sessions_next_cursor(page, &next) == SB_OK && next == NULL);
+    sb_sessions_free(page);
+    page = NULL;
+    CHECK(sb_session_list_page(engine, user1, bot, NULL, &page) == SB_OK);
+    CHECK(sb_sessions_count(page, &n) == SB_OK && n == 2);
+    sb_sessions_free(page);
+    page = NULL;
+    bad.version = 2;
+    CHECK(sb_session_list_page(engine, user1, bot, &bad, &page) == SB_EVERSION && page == NULL);
+    bad.version = SB_LIST_OPTIONS_VERSION;
+    bad.cursor = "not a cursor";
+    CHECK(sb_session_list_page(engine, user1, bot, &bad, &page) == SB_EINVAL && page == NULL);
+
+    /* The history of the first session, three messages a page: 3 + 1. */
+    lo.limit = 3;
+    lo.cursor = NULL;
+    for (pages = 0; pages < 5; ++pages) {
+        CHECK(sb_session_history_page(engine, admin, session, &lo, &messages) == SB_OK);
+        CHECK(sb_messages_count(messages, &n) == SB_OK && n == (pages == 0 ? 3u : 1u));
+        CHECK(sb_messages_at(messages, 0, &mi) == SB_OK && mi.id > last_id);
+        if (pages == 0) CHECK(mi.role == SB_ROLE_USER && strcmp(mi.text, q1) == 0);
+        last_id = mi.id;
+        CHECK(sb_messages_next_cursor(messages, &next) == SB_OK);
+        if (next) snprintf(cursor, sizeof cursor, "%s", next);
+        sb_messages_free(messages);
+        messages = NULL;
+        if (!next) break;
+        lo.cursor = cursor;
+    }
+    CHECK(pages == 1);
+    /* A history's cursor is refused for another session's history and for the list. */
+    CHECK(sb_session_history_page(engine, user1, second, &lo, &messages) == SB_EINVAL &&
+          messages == NULL);
+    CHECK(sb_session_list_page(engine, user1, bot, &lo, &page) == SB_EINVAL && page == NULL);
+    CHECK(sb_session_history_page(engine, user2, session, NULL, &messages) == SB_EFORBIDDEN &&
+          messages == NULL);
+    CHECK(sb_session_history_page(engine, admin2, session, NULL, &messages) == SB_EFORBIDDEN);
+    CHECK(sb_session_history_page(engine, user1, "no-such-session", NULL, &messages) ==
+          SB_ENOTFOUND);
+    CHECK(sb_session_history_page(engine, user1, session, NULL, &messages) == SB_OK);
+    CHECK(sb_messages_count(messages, &n) == SB_OK && n == 4);
+    CHECK(sb_messages_next_cursor(messages, &next) == SB_OK && next == NULL);
+    CHECK(sb_messages_next_cursor(messages, NULL) == SB_EINVAL);
+    sb_messages_free(messages);
+}
+
 static void test_chat(void) {
     char dir[] = "/tmp/sb-capi-XXXXXX";
     char url[256];
@@ -470,6 +599,7 @@ static void test_chat(void) {
           messages == NULL);
     CHECK(sb_session_history(engine, admin2, session, &messages) == SB_EFORBIDDEN);
     CHECK(sb_session_history(engine, user1, "no-such-session", &messages) == SB_ENOTFOUND);
+    test_pages(engine, bot, user1, user2, admin, admin2, session, q1);
     CHECK(sb_session_close(engine, user2, session) == SB_EFORBIDDEN);
     CHECK(sb_session_close(engine, user1, session) == SB_OK);
 
