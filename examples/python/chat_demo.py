@@ -84,8 +84,9 @@ def main() -> int:
 
             # The owner's view.
             print()
-            for s in engine.sessions(admin, bot_id):
-                print(f"session {s.id}: {s.status}, {s.message_count} messages")
+            for s in engine.iter_sessions(admin, bot_id, page_size=20):
+                print(f"session {s.id}: {s.status}, {s.message_count} messages, "
+                      f"first: {s.first_message!r}")
             for m in engine.history(admin, session_id):
                 print(f"  [{m.role}] {m.text[:70]}")
             summary = engine.summarize(admin, session_id)

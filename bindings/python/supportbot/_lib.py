@@ -274,6 +274,7 @@ _PROTOTYPES: List[Tuple[str, object, list]] = [
 # the library has them and say so clearly when it does not.
 _OPTIONAL: List[Tuple[str, object, list]] = [
     ("sb_engine_ping", c_int, [_p]),
+    ("sb_sessions_first_message", c_int, [_p, c_size_t, _str_out]),
     ("sb_list_options_init", c_int, [POINTER(ListOptions), c_uint]),
     ("sb_session_list_page", c_int, [_p, _p, c_char_p, POINTER(ListOptions), _pp]),
     ("sb_sessions_next_cursor", c_int, [_p, _str_out]),

@@ -702,12 +702,18 @@ def _sessions(sessions: c_void_p, paged: bool) -> Page[Session]:
     check(LIB.sb_sessions_count(sessions, byref(n)))
     rows = []
     s = _lib.SessionInfoC()
+    first = c_char_p()
+    has_first = _lib.has("sb_sessions_first_message")
     for i in range(n.value):
         check(LIB.sb_sessions_at(sessions, i, byref(s)))
+        first_message = None
+        if has_first:
+            check(LIB.sb_sessions_first_message(sessions, i, byref(first)))
+            first_message = _lib.text(first.value)
         rows.append(Session(_lib.text(s.id), _lib.text(s.bot_id), _lib.text(s.user_id),
                             to_datetime(s.created_ms), to_datetime(s.last_active_ms),
                             _SESSION_STATUS.get(s.status, str(s.status)),
-                            _reason(s.escalation_reason), s.message_count))
+                            _reason(s.escalation_reason), s.message_count, first_message))
     cursor = None
     if paged:
         c = c_char_p()

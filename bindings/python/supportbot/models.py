@@ -111,6 +111,9 @@ class Session:
     status: str  # "open", "escalated" or "closed"
     escalation_reason: Optional[str]
     message_count: int
+    # The text of the session's first user message ("" when none; None when the library is
+    # older than sb_sessions_first_message).
+    first_message: Optional[str] = None
 
 
 @dataclass(frozen=True)

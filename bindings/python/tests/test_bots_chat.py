@@ -123,6 +123,7 @@ def test_sessions_history_close(engine, admin, bot_id, user):
     assert (first.bot_id, first.user_id, first.status, first.message_count) == (
         bot_id, user.account_id, "open", 4)
     assert first.created <= first.last_active
+    assert first.first_message == "where is my package"
     second = next(s for s in sessions if s.id == b)
     assert second.status == "escalated" and second.escalation_reason == "user_requested"
     assert sorted(s.id for s in engine.sessions(admin, bot_id)) == sorted([a, b])

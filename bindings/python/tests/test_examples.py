@@ -30,7 +30,7 @@ def test_chat_demo(tmp_path):
     assert "Open Account > Orders" in out and "source: track-order" in out
     assert "handed to a human: low_confidence" in out
     assert "handed to a human: user_requested" in out
-    assert ", 8 messages" in out and "[assistant]" in out
+    assert ", 8 messages, first: 'where is my package?'" in out and "[assistant]" in out
     assert "summary: " in out and "analytics: 1 session(s), escalation rate 1.00" in out
 
 
