@@ -13,6 +13,8 @@ PACKAGES=(
   # Packaging and ABI tests: cpack -G DEB runs dpkg-shlibdeps (dpkg-dev) and needs `file`; the
   # header is compiled with clang as well as gcc; man pages are checked with groff.
   dpkg-dev file clang groff-base
+  # The Python bindings' tests and their offline pip install.
+  python3-pytest python3-pip python3-venv python3-setuptools python3-wheel
 )
 
 missing=()
