@@ -508,6 +508,10 @@ TEST_CASE("chat: small talk, and \"Did you mean\" when two FAQs are close") {
         CHECK(json.find("\"clarification\":{\"rate\"") != std::string::npos);
         CHECK(json.find("\"numerator\":3,\"denominator\":13,\"resolved\":{\"rate\":0."
                         "6666666666666666,\"numerator\":2") != std::string::npos);
+        // "something else" is not a question of its own: 3 gaps for 4 unanswered replies.
+        CHECK(json.find("\"unanswered\":{\"rate\":0.3076923076923077,\"numerator\":4") !=
+              std::string::npos);
+        CHECK(json.find("\"knowledge_gaps\":{\"questions\":3,") != std::string::npos);
         CHECK(json.find("{\"id\":\"student-discount\",\"question\":\"Do you have a student "
                         "discount?\"},{\"id\":\"student-discount-uk\"") != std::string::npos);
 

@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "analytics/insights.hpp"
+#include "chat/engine.hpp"
 #include "common/error.hpp"
 #include "common/json.hpp"
 
@@ -119,6 +120,12 @@ Figures compute(const AnalyticsInput& in, const Stemmer& stemmer) {
                     ++f.clarified;
             }
             if (smalltalk_reply(m)) ++f.smalltalk;
+            // After a "Did you mean ...?", the user's "something else" is no new question: the
+            // one asked about is a gap already (the clarification counted as unanswered).
+            const bool declined =
+                asked != nullptr && last_user != nullptr &&
+                clarification_choice(split_words(fold_text(last_user->text)),
+                                     asked->faq_ids.size()) == kChoseSomethingElse;
             asked = nullptr;
             if (clarification_reply(m)) {
                 ++f.clarifications;
@@ -129,7 +136,7 @@ Figures compute(const AnalyticsInput& in, const Stemmer& stemmer) {
             }
             if (unanswered_reply(m)) {
                 ++f.unanswered;
-                if (last_user) questions.emplace_back(last_user->id, last_user->text);
+                if (last_user && !declined) questions.emplace_back(last_user->id, last_user->text);
             }
         }
     };
