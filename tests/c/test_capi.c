@@ -73,6 +73,26 @@ static void test_load_and_search(void) {
     const char* q = "i want my money back";
 
     CHECK(sb_engine_open(&engine, NULL) == SB_OK);
+    /* Small-talk entries (the reserved category) are never search results; a set of nothing
+     * else is refused. */
+    {
+        const char* with_small_talk =
+            "[{\"id\": \"hours\", \"question\": \"When are you open?\", \"answer\": \"9 to 5.\"},"
+            " {\"id\": \"greeting\", \"category\": \"SmallTalk\", \"question\": \"ahoy\","
+            " \"answer\": \"Ahoy!\"}]";
+        const char* only =
+            "[{\"id\": \"greeting\", \"category\": \"smalltalk\", "
+            "\"question\": \"ahoy\", \"answer\": \"Ahoy!\"}]";
+        CHECK(sb_faqset_load(engine, with_small_talk, strlen(with_small_talk), SB_FORMAT_JSON, NULL,
+                             &set) == SB_OK);
+        CHECK(sb_faqset_count(set, &n) == SB_OK && n == 1);
+        CHECK(sb_faqset_find(set, "greeting", &index) == SB_ENOTFOUND);
+        sb_faqset_free(set);
+        set = NULL;
+        CHECK(sb_faqset_load(engine, only, strlen(only), SB_FORMAT_JSON, NULL, &set) ==
+                  SB_EINVALID_DATA &&
+              set == NULL);
+    }
     CHECK(sb_faqset_load(engine, kFaqs, strlen(kFaqs), SB_FORMAT_JSON, NULL, &set) == SB_OK);
     CHECK(set != NULL);
     if (!set) {
