@@ -674,6 +674,8 @@ std::optional<SmallTalkMatch> SmallTalk::match(std::string_view message,
     for (const std::string& w : words) {
         normal.push_back(normal_word(w));
         const auto it = lexicon_.find(normal.back());
+        // A word that is in no phrase: not small talk (most questions stop here).
+        if (it == lexicon_.end() && !vocabulary_.count(normal.back())) return std::nullopt;
         if (it == lexicon_.end() || it->second != kFiller) only_fillers = false;
     }
     if (words.empty() || only_fillers) {
@@ -703,22 +705,25 @@ std::optional<SmallTalkMatch> SmallTalk::match(std::string_view message,
 
 std::vector<std::string> SmallTalk::strip(const std::vector<std::string>& words) const {
     if (words.size() < 2) return words;
-    std::vector<std::string> normal;
-    normal.reserve(words.size());
-    for (const std::string& w : words) normal.push_back(normal_word(w));
+    // Small talk around a question is a few words: prefixes and suffixes of up to kAround
+    // words are tried (so a long message costs no more than a short one).
+    constexpr std::size_t kAround = 12;
+    std::vector<std::string> normal = words;
+    for (std::size_t i = 0; i < normal.size(); ++i)
+        if (i <= kAround || i + kAround + 1 >= normal.size()) normal[i] = normal_word(words[i]);
     auto is = [&](int k, std::initializer_list<std::string_view> names) {
         if (k < 0) return false;
         const std::string& n = kinds_[static_cast<std::size_t>(k)].name;
         return std::find(names.begin(), names.end(), n) != names.end();
     };
     std::size_t begin = 0, end = normal.size();
-    for (std::size_t j = normal.size() - 1; j >= 1; --j) {
+    for (std::size_t j = std::min(normal.size() - 1, kAround); j >= 1; --j) {
         if (is(cover(normal, 0, j), {"greeting", "ack", "thanks", "help", "laughter"})) {
             begin = j;
             break;
         }
     }
-    for (std::size_t j = begin + 1; j < end; ++j) {
+    for (std::size_t j = std::max(begin + 1, end > kAround ? end - kAround : 0); j < end; ++j) {
         if (is(cover(normal, j, end), {"thanks", "goodbye", "laughter"})) {
             end = j;
             break;
