@@ -5,6 +5,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -185,4 +186,29 @@ TEST_CASE("smalltalk: answers to a clarification") {
     CHECK(cands({0.2, 0.15, 0.11}) == 3);
     CHECK(cands({0.05, 0.04}) == 0);  // implausible: not asked
     CHECK(cands({}) == 0);
+}
+
+TEST_CASE("smalltalk: on CLINC150, only its own small-talk intents are taken for small talk") {
+    const std::filesystem::path dev = SB_SHARED_DATA_DIR "/clinc150/dev.jsonl";
+    if (!std::filesystem::exists(dev)) return;
+    const sb::SmallTalk st;
+    std::ifstream in(dev);
+    simdjson::dom::parser parser;
+    std::string line;
+    std::size_t taken = 0;
+    const std::vector<std::string> small_intents = {"greeting", "goodbye",       "thank_you", "yes",
+                                                    "no",       "are_you_a_bot", "maybe"};
+    while (std::getline(in, line)) {
+        if (line.empty()) continue;
+        simdjson::dom::element doc = parser.parse(line);
+        const std::string q(doc["query"].get_string().value());
+        if (!st.match(q)) continue;
+        ++taken;
+        const std::string intent = doc["expected_id"].is_null()
+                                       ? std::string("(out of scope)")
+                                       : std::string(doc["expected_id"].get_string().value());
+        CAPTURE(q);
+        CHECK(std::find(small_intents.begin(), small_intents.end(), intent) != small_intents.end());
+    }
+    CHECK(taken > 0);
 }
