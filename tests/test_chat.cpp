@@ -406,3 +406,125 @@ TEST_CASE("chat: helpers") {
     CHECK(a.size() == 36);
     CHECK(a[14] == '4');
 }
+
+namespace {
+
+// A small set (fast to index): some of the shop's FAQs, two that read the same (so that a
+// question about them is ambiguous), and small talk of the bot's own.
+std::vector<sb::FaqEntry> small_shop() {
+    std::vector<sb::FaqEntry> all = shop_faqs(), out;
+    for (const auto& f : all)
+        if (f.id == "order-status" || f.id == "password-reset" || f.id == "shipping-costs" ||
+            f.id == "return-policy" || f.id == "payment-methods" || f.id == "gift-cards")
+            out.push_back(f);
+    out.push_back({"student-discount",
+                   "Do you have a student discount?",
+                   "Students get 10% off with a verified student email.",
+                   "offers",
+                   {},
+                   {}});
+    out.push_back({"student-discount-uk",
+                   "Do you have a student discount?",
+                   "In the UK, students get 15% off through UNiDAYS.",
+                   "offers",
+                   {},
+                   {}});
+    out.push_back({"greeting",
+                   "ahoy",
+                   "Ahoy! Welcome to Northwind. What can I do for you?",
+                   "smalltalk",
+                   {},
+                   {}});
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("chat: small talk, and \"Did you mean\" when two FAQs are close") {
+    TempDir dir;
+    for (const std::string& url : database_urls(dir, "chat.db")) {
+        CAPTURE(url);
+        sb::EngineOptions o;
+        o.database_url = url;
+        sb::Engine e(o);
+        const std::string bot = e.create_bot(unique("admin-"), "Shop", small_shop());
+        // Small-talk entries are not FAQs: the index leaves them out.
+        for (const auto& f : e.index(bot)->entries()) CHECK(f.category != "smalltalk");
+        const std::string user = unique("u-");
+
+        // Small talk: a short reply, never escalated, not a miss; the bot's own greeting reply.
+        auto hi = say(e, bot, user, std::nullopt, "hi");
+        const std::string sid = hi.session_id;
+        CHECK(hi.responder == "smalltalk");
+        CHECK(hi.text == "Ahoy! Welcome to Northwind. What can I do for you?");
+        CHECK_FALSE(hi.escalated);
+        CHECK_FALSE(hi.answered);
+        CHECK(hi.faqs.empty());
+        for (const char* m : {"thanks!", "ok", "are you a real person?", "haha", "👍"}) {
+            CAPTURE(m);
+            auto r = say(e, bot, user, sid, m);
+            CHECK(r.responder == "smalltalk");
+            CHECK_FALSE(r.escalated);
+        }
+        CHECK(e.sessions(bot, user)[0].unanswered_streak == 0);
+        CHECK(e.sessions(bot, user)[0].status == sb::SessionStatus::Open);
+        // A greeting with a question is the question.
+        auto q = say(e, bot, user, sid, "hi, where is my order?");
+        CHECK(q.answered);
+        CHECK(q.faqs[0].id == "order-status");
+
+        // Two FAQs that read alike: "Did you mean ...?", with both and "Something else".
+        auto ask = say(e, bot, user, sid, "do you have a student discount");
+        CHECK(ask.responder == "clarification");
+        CHECK_FALSE(ask.answered);
+        CHECK_FALSE(ask.escalated);
+        REQUIRE(ask.suggestions.size() == 3);
+        CHECK(ask.suggestions[0] == "Do you have a student discount?");
+        CHECK(ask.suggestions[2] == std::string(sb::kSomethingElse));
+        auto stored = e.history(bot, user, sid).back();
+        CHECK(stored.responder == "clarification");
+        REQUIRE(stored.faq_ids.size() == 2);
+        // "the second one" answers the second candidate.
+        auto second = say(e, bot, user, sid, "the second one");
+        CHECK(second.answered);
+        REQUIRE_FALSE(second.faqs.empty());
+        CHECK(second.faqs[0].id == stored.faq_ids[1]);
+        // "2" too, and "something else" asks to rephrase (a miss, not a hand-over).
+        say(e, bot, user, sid, "student discount?");
+        auto by_number = say(e, bot, user, sid, "1");
+        CHECK(by_number.answered);
+        CHECK(by_number.faqs[0].id == e.history(bot, user, sid).end()[-3].faq_ids[0]);
+        CHECK(say(e, bot, user, sid, "do you have a student discount").responder ==
+              "clarification");
+        auto other = say(e, bot, user, sid, "something else");
+        CHECK_FALSE(other.answered);
+        CHECK_FALSE(other.escalated);
+        CHECK(e.sessions(bot, user)[0].unanswered_streak == 1);
+
+        // Analytics: small talk is not unanswered; clarifications, and the pair confused.
+        const std::string json = e.analytics(bot, 0, INT64_MAX);
+        CAPTURE(json);
+        CHECK(json.find("\"smalltalk\":{\"rate\"") != std::string::npos);
+        CHECK(json.find("\"clarification\":{\"rate\"") != std::string::npos);
+        CHECK(json.find("\"numerator\":3,\"denominator\":13,\"resolved\":{\"rate\":0."
+                        "6666666666666666,\"numerator\":2") != std::string::npos);
+        // "something else" is not a question of its own: 3 gaps for 4 unanswered replies.
+        CHECK(json.find("\"unanswered\":{\"rate\":0.3076923076923077,\"numerator\":4") !=
+              std::string::npos);
+        CHECK(json.find("\"knowledge_gaps\":{\"questions\":3,") != std::string::npos);
+        CHECK(json.find("{\"id\":\"student-discount\",\"question\":\"Do you have a student "
+                        "discount?\"},{\"id\":\"student-discount-uk\"") != std::string::npos);
+
+        // The bot's small talk replaced alone keeps the FAQs (and their index).
+        const auto index_before = e.index(bot);
+        std::vector<sb::FaqEntry> own(1);
+        own[0].id = "thanks";
+        own[0].question = "much obliged";
+        own[0].answer = "At your service.";
+        CHECK(e.replace_smalltalk(bot, own) == 2);
+        CHECK(e.index(bot) == index_before);
+        CHECK(say(e, bot, user, std::nullopt, "much obliged").text == "At your service.");
+        CHECK(say(e, bot, user, std::nullopt, "ahoy").responder != "smalltalk");  // gone
+        CHECK(e.smalltalk_json(bot).find("At your service.") != std::string::npos);
+    }
+}

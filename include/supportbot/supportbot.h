@@ -346,6 +346,24 @@ SB_API int sb_bot_replace_faqs(sb_engine* engine, const sb_principal* principal,
 SB_API int sb_bot_replace_faqs_from_file(sb_engine* engine, const sb_principal* principal,
                                          const char* bot_id, const char* path, sb_format format,
                                          const sb_load_options* opts);
+/* Small talk (greetings, thanks, goodbyes, "are you a bot?", "ok", "yes"/"no", laughter, emoji)
+ * gets a short reply of its kind: never escalated, never searched or sent to an LLM, not counted
+ * as a turn the bot could not answer, stored with responder "smalltalk". English is built in. A
+ * bot's own small talk is the entries of the reserved category "smalltalk" in its FAQ set (see
+ * README.md): an entry whose id is a built-in kind ("greeting", "how_are_you", "thanks",
+ * "goodbye", "bot", "ack", "yes", "no", "help", "nevermind", "laughter", "emoji") replaces that
+ * kind's reply with its answer and adds its question and alternates to the kind's phrases (with
+ * the tag "replace", they replace them); any other entry is a kind of its own. */
+/* Replaces the bot's own small talk with the entries in data (FAQ JSON or CSV, validated like
+ * a file; their category is set to "smalltalk"), keeping its FAQs: its owner admin only. Empty
+ * data or "[]" removes the bot's own small talk. The FAQ revision goes up. */
+SB_API int sb_bot_set_smalltalk(sb_engine* engine, const sb_principal* principal,
+                                const char* bot_id, const char* data, size_t len, sb_format format,
+                                const sb_load_options* opts);
+/* The bot's small talk in effect, as a JSON array of {"kind", "reply", "phrases": [...]}: for
+ * its owner admin or a user of that bot. Free with sb_string_free. */
+SB_API int sb_bot_smalltalk(sb_engine* engine, const sb_principal* principal, const char* bot_id,
+                            char** out_json);
 /* One bot (a list of one): for its owner admin or a user of that bot. */
 SB_API int sb_bot_get(sb_engine* engine, const sb_principal* principal, const char* bot_id,
                       sb_bots** out);
@@ -402,8 +420,14 @@ typedef struct sb_reply_info {
     /* "" or "user_requested", "low_confidence", "repeated_unanswered", "model_requested" (the
      * LLM asked for a human) */
     const char* escalation_reason;
-    const char* responder; /* "offline", "gemini" or "openai": who wrote the text */
-    double confidence;     /* of the best FAQ */
+    /* "offline", "gemini" or "openai": who wrote the text; "smalltalk" for a small-talk reply
+     * (see sb_bot_set_smalltalk); "clarification" for a "Did you mean ...?" question (offline
+     * responder only): two FAQs were close, or the best was a near miss. Its suggestions are the
+     * candidates' questions, then "Something else"; the next message chooses one by its text,
+     * "2", "the first one" (or "yes" when there is one candidate) and gets its answer;
+     * "something else" asks to rephrase, as a miss does. */
+    const char* responder;
+    double confidence; /* of the best FAQ */
     int64_t latency_ms;
     size_t suggestion_count;
     size_t faq_count;

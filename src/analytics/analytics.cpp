@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "analytics/insights.hpp"
+#include "chat/engine.hpp"
 #include "common/error.hpp"
 #include "common/json.hpp"
 
@@ -70,6 +71,11 @@ struct Figures {
     std::size_t gap_questions = 0;
     std::int64_t positive = 0, neutral = 0, negative = 0;
     std::int64_t from_summaries = 0, computed = 0;
+    std::int64_t smalltalk = 0;       // small-talk replies
+    std::int64_t clarifications = 0;  // "Did you mean ...?" replies
+    std::int64_t clarified = 0;       // of those, followed by an answer from a candidate
+    // FAQ pairs offered together in clarifications (ids in order), by count, most first.
+    std::vector<std::pair<std::pair<std::string, std::string>, std::int64_t>> confused;
 };
 
 Figures compute(const AnalyticsInput& in, const Stemmer& stemmer) {
@@ -77,6 +83,7 @@ Figures compute(const AnalyticsInput& in, const Stemmer& stemmer) {
     std::unordered_map<std::string, const SessionSummary*> summaries;
     for (const SessionSummary& s : in.summaries) summaries.emplace(s.session_id, &s);
     std::map<std::string, std::int64_t> faq_counts;
+    std::map<std::pair<std::string, std::string>, std::int64_t> pairs;
     std::vector<std::pair<std::int64_t, std::string>> questions;  // user message id, text
 
     auto finish_session = [&](const std::vector<MessageRecord>& session) {
@@ -100,15 +107,36 @@ Figures compute(const AnalyticsInput& in, const Stemmer& stemmer) {
             ++f.neutral;
         }
         const MessageRecord* last_user = nullptr;
+        const MessageRecord* asked = nullptr;  // the clarification the last reply was
         for (const MessageRecord& m : session) {
             if (m.role == Role::User) {
                 last_user = &m;
                 continue;
             }
-            if (!m.faq_ids.empty()) ++faq_counts[m.faq_ids[0]];
-            if (m.faq_ids.empty() && !m.error && m.escalation_reason != "user_requested") {
+            if (answered_reply(m)) {
+                ++faq_counts[m.faq_ids[0]];
+                if (asked && std::find(asked->faq_ids.begin(), asked->faq_ids.end(),
+                                       m.faq_ids[0]) != asked->faq_ids.end())
+                    ++f.clarified;
+            }
+            if (smalltalk_reply(m)) ++f.smalltalk;
+            // After a "Did you mean ...?", the user's "something else" is no new question: the
+            // one asked about is a gap already (the clarification counted as unanswered).
+            const bool declined =
+                asked != nullptr && last_user != nullptr &&
+                clarification_choice(split_words(fold_text(last_user->text)),
+                                     asked->faq_ids.size()) == kChoseSomethingElse;
+            asked = nullptr;
+            if (clarification_reply(m)) {
+                ++f.clarifications;
+                asked = &m;
+                for (std::size_t i = 0; i < m.faq_ids.size(); ++i)
+                    for (std::size_t j = i + 1; j < m.faq_ids.size(); ++j)
+                        ++pairs[std::minmax(m.faq_ids[i], m.faq_ids[j])];
+            }
+            if (unanswered_reply(m)) {
                 ++f.unanswered;
-                if (last_user) questions.emplace_back(last_user->id, last_user->text);
+                if (last_user && !declined) questions.emplace_back(last_user->id, last_user->text);
             }
         }
     };
@@ -122,6 +150,10 @@ Figures compute(const AnalyticsInput& in, const Stemmer& stemmer) {
     }
     finish_session(session);
 
+    f.confused.assign(pairs.begin(), pairs.end());
+    std::stable_sort(f.confused.begin(), f.confused.end(),
+                     [](const auto& a, const auto& b) { return a.second > b.second; });
+    if (f.confused.size() > kTopFaqs) f.confused.resize(kTopFaqs);
     f.top_faqs.assign(faq_counts.begin(), faq_counts.end());
     std::stable_sort(f.top_faqs.begin(), f.top_faqs.end(),
                      [](const auto& a, const auto& b) { return a.second > b.second; });
@@ -171,6 +203,31 @@ std::string figures_json(const AnalyticsInput& in, const Figures& f, const FaqLo
     append_rate(o, a.answered_replies, a.assistant_messages);
     o += ",\"unanswered\":";
     append_rate(o, f.unanswered, a.assistant_messages);
+    o += ",\"smalltalk\":";
+    append_rate(o, f.smalltalk, a.assistant_messages);
+    // Clarifications: their rate over replies, how many were answered by a candidate next, and
+    // the FAQ pairs offered together most often (wording an admin may want to tell apart).
+    o += ",\"clarification\":";
+    append_rate(o, f.clarifications, a.assistant_messages);
+    o.pop_back();
+    o += ",\"resolved\":";
+    append_rate(o, f.clarified, f.clarifications);
+    o += ",\"confused_pairs\":[";
+    for (std::size_t i = 0; i < f.confused.size(); ++i) {
+        if (i) o += ',';
+        o += "{\"faqs\":[";
+        for (const std::string* id : {&f.confused[i].first.first, &f.confused[i].first.second}) {
+            if (id != &f.confused[i].first.first) o += ',';
+            const auto it = faqs.find(*id);
+            o += "{\"id\":";
+            json_append_string(o, *id);
+            o += ",\"question\":";
+            json_append_string(o, it != faqs.end() ? it->second->question : std::string());
+            o += '}';
+        }
+        o += "],\"count\":" + std::to_string(f.confused[i].second) + "}";
+    }
+    o += "]}";
     o += ",\"fallback\":";
     append_rate(o, a.fallback_replies, a.assistant_messages);
     o += ",\"errors\":";

@@ -41,9 +41,18 @@ std::string sentiment_of(const std::vector<MessageRecord>& messages);  // over u
 using FaqLookup = std::map<std::string, const FaqEntry*, std::less<>>;
 FaqLookup faq_lookup(const std::vector<FaqEntry>& entries);
 
+// Replies by what they did. A clarification ("Did you mean ...?", responder "clarification")
+// keeps its candidates in faq_ids but answered nothing (it counts as unanswered: the question
+// needed one); small talk (responder "smalltalk") is neither an answer nor unanswered.
+bool answered_reply(const MessageRecord& m) noexcept;
+bool unanswered_reply(const MessageRecord& m) noexcept;  // not errors or requests for a person
+bool clarification_reply(const MessageRecord& m) noexcept;
+bool smalltalk_reply(const MessageRecord& m) noexcept;
+
 // The resolution rule shared by summaries and analytics: a session is resolved when at least one
-// reply answered from an FAQ, no reply escalated or failed, and the last reply answered (the
-// conversation does not end in unanswered turns).
+// reply answered from an FAQ, no reply escalated or failed, and the last reply that was not
+// small talk answered (the conversation does not end in unanswered turns; "thanks, bye" after
+// an answer keeps it resolved).
 bool is_resolved(const std::vector<MessageRecord>& messages);
 
 // The offline extractive summary of a session's messages (oldest first). Deterministic. Fills

@@ -68,11 +68,6 @@ std::string one_line(std::string_view s) {
     return out;
 }
 
-bool unanswered_reply(const MessageRecord& m) {
-    return m.role == Role::Assistant && m.faq_ids.empty() && !m.error &&
-           m.escalation_reason != "user_requested";
-}
-
 std::string plural(std::size_t n, const char* one, const char* many) {
     return std::to_string(n) + " " + (n == 1 ? one : many);
 }
@@ -119,16 +114,34 @@ FaqLookup faq_lookup(const std::vector<FaqEntry>& entries) {
     return out;
 }
 
+bool clarification_reply(const MessageRecord& m) noexcept {
+    return m.role == Role::Assistant && m.responder == "clarification";
+}
+
+bool smalltalk_reply(const MessageRecord& m) noexcept {
+    return m.role == Role::Assistant && m.responder == "smalltalk";
+}
+
+bool answered_reply(const MessageRecord& m) noexcept {
+    return m.role == Role::Assistant && !m.faq_ids.empty() && !clarification_reply(m);
+}
+
+bool unanswered_reply(const MessageRecord& m) noexcept {
+    return m.role == Role::Assistant && (m.faq_ids.empty() || clarification_reply(m)) && !m.error &&
+           m.escalation_reason != "user_requested" && !smalltalk_reply(m);
+}
+
 bool is_resolved(const std::vector<MessageRecord>& messages) {
     bool answered = false;
     const MessageRecord* last = nullptr;
     for (const MessageRecord& m : messages) {
         if (m.role != Role::Assistant) continue;
         if (m.escalated || m.error) return false;
-        if (!m.faq_ids.empty()) answered = true;
+        if (smalltalk_reply(m)) continue;
+        if (answered_reply(m)) answered = true;
         last = &m;
     }
-    return answered && last && !last->faq_ids.empty();
+    return answered && last && answered_reply(*last);
 }
 
 SessionSummary summarize_offline(const std::vector<MessageRecord>& messages, const FaqLookup& faqs,
@@ -178,7 +191,7 @@ SessionSummary summarize_offline(const std::vector<MessageRecord>& messages, con
     std::string escalation;
     for (const MessageRecord& m : messages) {
         if (m.role != Role::Assistant) continue;
-        if (!m.faq_ids.empty() && std::find(used.begin(), used.end(), m.faq_ids[0]) == used.end())
+        if (answered_reply(m) && std::find(used.begin(), used.end(), m.faq_ids[0]) == used.end())
             used.push_back(m.faq_ids[0]);
         if (unanswered_reply(m)) ++unanswered;
         if (m.error) ++errors;

@@ -146,7 +146,11 @@ sb_faqset* make_set(const sb_engine* engine, std::vector<sb::FaqEntry> entries) 
     sb::IndexOptions io;
     io.language = engine->engine->options().language;
     auto set = std::make_unique<sb_faqset>();
-    set->index = sb::FaqIndex::build(std::move(entries), io);
+    // Small-talk entries (the reserved category) answer chat turns, never searches.
+    std::vector<sb::FaqEntry> faqs = sb::split_smalltalk(std::move(entries)).first;
+    if (faqs.empty())
+        throw sb::Error(SB_EINVALID_DATA, "the set has no FAQ entry besides small talk");
+    set->index = sb::FaqIndex::build(std::move(faqs), io);
     return set.release();
 }
 

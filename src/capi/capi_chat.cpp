@@ -4,6 +4,7 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -210,6 +211,36 @@ int sb_bot_replace_faqs_from_file(sb_engine* engine, const sb_principal* princip
         const sb::BotRecord bot = bot_of(e, text_arg(bot_id, "bot_id"));
         sb::auth::require_admin_owner(p, bot);
         e.replace_faqs(bot.id, load_entries_file(path, format, opts));
+    });
+}
+
+int sb_bot_set_smalltalk(sb_engine* engine, const sb_principal* principal, const char* bot_id,
+                         const char* data, size_t len, sb_format format,
+                         const sb_load_options* opts) {
+    return guarded([&] {
+        sb::Engine& e = engine_of(engine);
+        const sb::auth::Principal p = authenticated(engine, principal);
+        const sb::BotRecord bot = bot_of(e, text_arg(bot_id, "bot_id"));
+        sb::auth::require_admin_owner(p, bot);
+        std::vector<sb::FaqEntry> entries;
+        // An empty array (or no data) removes the bot's own small talk.
+        const bool empty = len == 0 || (data && std::string_view(data, len).find_first_not_of(
+                                                    " \t\r\n[]") == std::string_view::npos);
+        if (!empty) entries = load_entries(data, len, format, opts);
+        e.replace_smalltalk(bot.id, std::move(entries));
+    });
+}
+
+int sb_bot_smalltalk(sb_engine* engine, const sb_principal* principal, const char* bot_id,
+                     char** out_json) {
+    if (out_json) *out_json = nullptr;
+    return guarded([&] {
+        sb::Engine& e = engine_of(engine);
+        const sb::auth::Principal p = authenticated(engine, principal);
+        const sb::BotRecord bot = bot_of(e, text_arg(bot_id, "bot_id"));
+        sb::auth::require_bot_access(p, bot);
+        require(out_json != nullptr, "out_json is NULL");
+        *out_json = copy_string(e.smalltalk_json(bot.id));
     });
 }
 

@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "chat/llm_turn.hpp"
+#include "chat/smalltalk.hpp"
 #include "common/error.hpp"
 #include "retrieval/text.hpp"
 
@@ -167,6 +168,83 @@ bool looks_like_follow_up(const std::vector<std::string>& w) {
     return false;
 }
 
+std::optional<std::size_t> clarification_choice(const std::vector<std::string>& w,
+                                                std::size_t candidates) {
+    if (w.empty() || candidates == 0) return std::nullopt;
+    // Words that may surround a choice ("I mean the second one please").
+    static constexpr std::array<std::string_view, 26> kAround = {
+        "a",    "choose", "i",        "id",   "im",     "is",  "it",   "its", "like",
+        "mean", "meant",  "my",       "no",   "number", "ok",  "okay", "one", "option",
+        "pick", "please", "question", "take", "that",   "the", "want", "yes"};
+    static_assert(std::is_sorted(kAround.begin(), kAround.end()));
+    static constexpr std::array<std::string_view, 16> kElse = {
+        "another", "different", "else", "neither", "nope", "none",  "nothing", "of",
+        "other",   "something", "them", "these",   "this", "those", "wrong",   "not"};
+    auto around = [&](std::string_view x) {
+        return std::binary_search(kAround.begin(), kAround.end(), x);
+    };
+    std::optional<std::size_t> chosen;
+    bool something_else = false;
+    for (std::size_t i = 0; i < w.size(); ++i) {
+        const std::string_view x = w[i];
+        std::optional<std::size_t> c;
+        if (x == "1" || x == "first" || x == "1st" || x == "top") c = 0;
+        if (x == "2" || x == "second" || x == "2nd" || x == "two") c = 1;
+        if (x == "3" || x == "third" || x == "3rd" || x == "three") c = 2;
+        if (x == "last" || x == "bottom") c = candidates - 1;
+        // "one" alone is the first of several ("option one"), but "that one" is not a number.
+        if (x == "one" && i > 0 && (w[i - 1] == "option" || w[i - 1] == "number")) c = 0;
+        if (c) {
+            if (chosen && *chosen != *c) return std::nullopt;  // "1 or 2"
+            chosen = c;
+            continue;
+        }
+        if (x == "neither" || x == "none" || x == "else" || x == "other" || x == "another" ||
+            x == "different" || x == "nope" || x == "nothing" || x == "not" || x == "wrong") {
+            something_else = true;
+            continue;
+        }
+        if (std::find(kElse.begin(), kElse.end(), x) != kElse.end()) continue;
+        if (around(x)) continue;
+        // "yes", "correct", "that one", "right": the one candidate there is.
+        if (x == "yeah" || x == "yep" || x == "yup" || x == "correct" || x == "right" ||
+            x == "exactly" || x == "sure" || x == "yes")
+            continue;
+        return std::nullopt;  // other words: not (only) a choice
+    }
+    if (chosen && something_else) return std::nullopt;
+    if (chosen) return *chosen < candidates ? chosen : std::nullopt;
+    if (something_else) return kChoseSomethingElse;
+    // "no" (and nothing else that chooses) declines; "yes", "that one" take a lone candidate.
+    const bool says_no = std::find(w.begin(), w.end(), "no") != w.end();
+    if (says_no) return kChoseSomethingElse;
+    if (candidates == 1) {
+        for (const std::string& x : w)
+            if (x == "yes" || x == "yeah" || x == "yep" || x == "yup" || x == "correct" ||
+                x == "right" || x == "exactly" || x == "sure" || x == "that" || x == "it" ||
+                x == "this")
+                return std::size_t{0};
+    }
+    return std::nullopt;
+}
+
+std::vector<std::size_t> clarification_candidates(const std::vector<SearchHit>& hits,
+                                                  double threshold, double escalate_below) {
+    std::vector<std::size_t> out;
+    if (hits.empty()) return out;
+    const double best = hits[0].confidence;
+    const double plausible = std::max(threshold / 4, escalate_below);
+    if (best <= 0 || best < plausible) return out;
+    const double close = kClarifyRatio * best;
+    std::size_t n = 1;
+    while (n < hits.size() && n < 3 && hits[n].confidence >= close &&
+           hits[n].confidence >= plausible)
+        ++n;
+    if (best >= threshold && n < 2) return out;  // a clear answer
+    for (std::size_t i = 0; i < n; ++i) out.push_back(i);
+    return out;
+}
+
 Engine::Engine(EngineOptions options) : options_(std::move(options)) {
     if (options_.history_turns == 0) options_.history_turns = 6;
     if (options_.max_unanswered <= 0) options_.max_unanswered = 2;
@@ -197,15 +275,25 @@ void Engine::ping() {
     }
 }
 
+Engine::BotModels Engine::build_models(std::vector<FaqEntry> entries) const {
+    auto [faqs, smalltalk] = split_smalltalk(std::move(entries));
+    if (faqs.empty())
+        throw Error(SB_EINVALID_DATA, "a bot needs at least one FAQ entry besides small talk");
+    BotModels m;
+    m.smalltalk = std::make_shared<const SmallTalk>(smalltalk);  // checked before the long build
+    IndexOptions io;
+    io.language = options_.language;
+    m.index = FaqIndex::build(std::move(faqs), io);
+    return m;
+}
+
 std::string Engine::create_bot(const std::string& owner, const std::string& name,
                                std::vector<FaqEntry> faqs) {
     check_text(owner, "owner", kMaxUserIdBytes, false);
     check_text(name, "bot name", kMaxNameBytes, false);
     if (faqs.empty()) throw Error(SB_EINVALID_DATA, "a bot needs at least one FAQ entry");
     // Build the index first: a set that cannot be indexed is refused before anything is stored.
-    IndexOptions io;
-    io.language = options_.language;
-    auto index = FaqIndex::build(faqs, io);
+    BotModels models = build_models(faqs);
     BotRecord bot;
     bot.id = new_uuid();
     bot.owner = owner;
@@ -215,21 +303,53 @@ std::string Engine::create_bot(const std::string& owner, const std::string& name
     bot.faq_count = faqs.size();
     store().create_bot(bot, faqs);
     std::lock_guard<std::mutex> lock(cache_mutex_);
-    cache_[bot.id] = {1, std::move(index)};
+    cache_[bot.id] = {1, std::move(models)};
     return bot.id;
 }
 
 int Engine::replace_faqs(const std::string& bot_id, std::vector<FaqEntry> faqs) {
     if (faqs.empty()) throw Error(SB_EINVALID_DATA, "a bot needs at least one FAQ entry");
-    IndexOptions io;
-    io.language = options_.language;
-    auto index = FaqIndex::build(faqs, io);
+    BotModels models;
+    // A change of small talk alone keeps the cached FAQ index (building one takes a while).
+    auto [new_faqs, new_smalltalk] = split_smalltalk(faqs);
+    {
+        std::lock_guard<std::mutex> lock(cache_mutex_);
+        auto it = cache_.find(bot_id);
+        if (it != cache_.end() && it->second.models.index) {
+            const auto& old = it->second.models.index->entries();
+            auto same = [](const FaqEntry& a, const FaqEntry& b) {
+                return a.id == b.id && a.question == b.question && a.answer == b.answer &&
+                       a.category == b.category && a.tags == b.tags && a.alternates == b.alternates;
+            };
+            if (old.size() == new_faqs.size() &&
+                std::equal(old.begin(), old.end(), new_faqs.begin(), same))
+                models.index = it->second.models.index;
+        }
+    }
+    if (models.index) {
+        models.smalltalk = std::make_shared<const SmallTalk>(new_smalltalk);
+    } else {
+        models = build_models(faqs);
+    }
     const int revision = store().replace_faqs(bot_id, faqs);
     std::lock_guard<std::mutex> lock(cache_mutex_);
     bot_cache_.erase(bot_id);
     CachedIndex& c = cache_[bot_id];
-    if (c.revision < revision) c = {revision, std::move(index)};
+    if (c.revision < revision) c = {revision, std::move(models)};
     return revision;
+}
+
+int Engine::replace_smalltalk(const std::string& bot_id, std::vector<FaqEntry> entries) {
+    for (FaqEntry& e : entries) e.category = std::string(kSmallTalkCategory);
+    auto stored = store().load_faqs(bot_id).first;  // SB_ENOTFOUND
+    auto faqs = split_smalltalk(std::move(stored)).first;
+    for (FaqEntry& e : entries) faqs.push_back(std::move(e));
+    // The set is validated as a file would be (ids unique, fields within limits).
+    return replace_faqs(bot_id, parse_faqs_json(faqs_to_json(faqs), FaqLimits{}));
+}
+
+std::string Engine::smalltalk_json(const std::string& bot_id) {
+    return models_for(get_bot(bot_id)).smalltalk->to_json();
 }
 
 BotRecord Engine::get_bot(const std::string& bot_id) {
@@ -265,27 +385,25 @@ std::shared_ptr<const FaqIndex> Engine::index(const std::string& bot_id) {
     return index_for(get_bot(bot_id));
 }
 
-std::shared_ptr<const FaqIndex> Engine::index_for(const BotRecord& bot) {
+Engine::BotModels Engine::models_for(const BotRecord& bot) {
     const std::string& bot_id = bot.id;
     {
         std::lock_guard<std::mutex> lock(cache_mutex_);
         auto it = cache_.find(bot_id);
-        if (it != cache_.end() && it->second.revision >= bot.faq_revision) return it->second.index;
+        if (it != cache_.end() && it->second.revision >= bot.faq_revision) return it->second.models;
     }
     std::lock_guard<std::mutex> build(build_mutex_);
     {
         std::lock_guard<std::mutex> lock(cache_mutex_);
         auto it = cache_.find(bot_id);
-        if (it != cache_.end() && it->second.revision >= bot.faq_revision) return it->second.index;
+        if (it != cache_.end() && it->second.revision >= bot.faq_revision) return it->second.models;
     }
     auto [entries, revision] = store().load_faqs(bot_id);
-    IndexOptions io;
-    io.language = options_.language;
-    auto built = FaqIndex::build(std::move(entries), io);
+    BotModels built = build_models(std::move(entries));
     std::lock_guard<std::mutex> lock(cache_mutex_);
     CachedIndex& c = cache_[bot_id];
     if (c.revision < revision) c = {revision, built};
-    return c.index;
+    return c.models;
 }
 
 // Engine::Turn is in chat/llm_turn.hpp, which the LLM step shares.
@@ -468,20 +586,42 @@ Engine::Turn Engine::respond(const BotRecord& bot, const SessionRecord& session,
     turn.escalation_reason = session.escalation_reason;
     turn.unanswered_streak = session.unanswered_streak;
 
-    // The recent turns are read only for a follow-up, the one case that uses them, or for the
-    // LLM's prompt; every other turn saves the read.
+    const BotModels models = models_for(bot);
+    const FaqIndex& ix = *models.index;
+    const auto& entries = ix.entries();
+    const double threshold =
+        options_.answer_threshold >= 0 ? options_.answer_threshold : ix.default_threshold();
+    const double escalate_below =
+        options_.escalation_threshold >= 0 ? options_.escalation_threshold : threshold / 4;
+
+    // The recent turns are read only when a turn needs them: a follow-up, the LLM's prompt, or
+    // a message that may answer a clarification; every other turn saves the read.
     std::vector<std::string> words = split_words(fold_text(message));
     const bool follow_up = !is_new && looks_like_follow_up(words);
     std::vector<MessageRecord> history;
-    if (follow_up || (llm_ && !is_new))
+    bool history_read = false;
+    auto read_history = [&] {
+        if (history_read || is_new) return;
+        history_read = true;
         history = store().history(session.id, 2 * options_.history_turns);
-    std::set<std::string> answered_before;
-    const MessageRecord* previous_user = nullptr;
-    for (const MessageRecord& m : history) {
-        if (m.role == Role::User && follow_up) previous_user = &m;
-        if (m.role == Role::Assistant)
-            for (const auto& id : m.faq_ids) answered_before.insert(id);
-    }
+    };
+    if (follow_up || llm_) read_history();
+    // The clarification the previous reply asked, if any: its candidates' entries.
+    auto pending_clarification = [&]() -> std::vector<std::uint32_t> {
+        read_history();
+        std::vector<std::uint32_t> out;
+        if (history.empty() || history.back().role != Role::Assistant ||
+            history.back().responder != "clarification")
+            return out;
+        for (const std::string& id : history.back().faq_ids) {
+            for (std::uint32_t i = 0; i < entries.size(); ++i)
+                if (entries[i].id == id) {
+                    out.push_back(i);
+                    break;
+                }
+        }
+        return out;
+    };
 
     auto escalate = [&](const char* reason, const std::string& text) {
         turn.reply.escalated = true;
@@ -490,18 +630,91 @@ Engine::Turn Engine::respond(const BotRecord& bot, const SessionRecord& session,
         turn.status = SessionStatus::Escalated;
         turn.escalation_reason = reason;
     };
+    std::set<std::string> answered_before;
+    auto answer = [&](std::uint32_t entry, double confidence, const std::vector<SearchHit>& hits) {
+        const FaqEntry& faq = entries[entry];
+        turn.reply.answered = true;
+        turn.reply.confidence = confidence;
+        turn.used_faq_ids = {faq.id};
+        turn.unanswered_streak = 0;
+        turn.reply.text =
+            confidence >= 2 * threshold || confidence >= 0.5
+                ? faq.answer
+                : "Here is what I found about \"" + faq.question + "\": " + faq.answer;
+        turn.reply.suggestions = suggest(ix, hits, answered_before, false);
+    };
+    auto miss = [&](const std::vector<SearchHit>& hits, const char* rephrase) {
+        turn.unanswered_streak = session.unanswered_streak + 1;
+        if (turn.unanswered_streak >= options_.max_unanswered) {
+            escalate("repeated_unanswered",
+                     std::string("I still couldn't find an answer. ") + kEscalationText);
+            return false;
+        }
+        turn.reply.text = rephrase;
+        turn.reply.suggestions = suggest(ix, hits, {}, true);
+        return true;
+    };
+    const char* kRephrase =
+        "I'm not sure I have an answer for that. Could you rephrase it, or pick one of the "
+        "suggested questions?";
+
+    // An answer to the previous turn's "Did you mean ...?": "2", "the first one", "none".
+    if (!is_new) {
+        if (clarification_choice(words, 3) || clarification_choice(words, 1)) {
+            const std::vector<std::uint32_t> pending = pending_clarification();
+            if (!pending.empty()) {
+                const auto again = clarification_choice(words, pending.size());
+                if (!again) {
+                    // Not a choice by number; handled below (a suggestion's text is a question).
+                } else if (*again != kChoseSomethingElse && *again < pending.size()) {
+                    const std::uint32_t e = pending[*again];
+                    std::vector<SearchHit> hits = {{e, 0, 1.0}};
+                    for (std::uint32_t p : pending)
+                        if (p != e) hits.push_back({p, 0, 0.0});
+                    turn.reply.faqs.push_back({entries[e].id, entries[e].question, 1.0});
+                    answer(e, 1.0, hits);
+                    turn.reply.text = entries[e].answer;
+                    if (llm_) write_with_llm(bot, ix, hits, history, message, request, turn, memo);
+                    return turn;
+                }
+                if (again && *again == kChoseSomethingElse) {
+                    // A rephrase is asked for (never a hand-over at once); the next miss counts.
+                    turn.unanswered_streak = session.unanswered_streak + 1;
+                    turn.reply.text =
+                        "No problem. Could you tell me a bit more about what you need, in your "
+                        "own words?";
+                    return turn;
+                }
+            }
+        }
+    }
+
+    // Small talk: a short reply of its own, no search, no LLM, no change to the count of misses.
+    if (auto small = models.smalltalk->match(message, words)) {
+        turn.reply.responder = "smalltalk";
+        turn.reply.text = small->reply;
+        return turn;
+    }
+
     if (asks_for_human(words)) {
         escalate("user_requested", std::string("Of course. ") + kEscalationText);
         turn.unanswered_streak = 0;
         return turn;
     }
 
-    auto index_ptr = index_for(bot);
-    const FaqIndex& ix = *index_ptr;
-    const double threshold =
-        options_.answer_threshold >= 0 ? options_.answer_threshold : ix.default_threshold();
-    const double escalate_below =
-        options_.escalation_threshold >= 0 ? options_.escalation_threshold : threshold / 4;
+    // The question without the small talk around it ("hi, ... thanks").
+    words = models.smalltalk->strip(words);
+
+    const MessageRecord* previous_user = nullptr;
+    for (std::size_t i = 0; i < history.size(); ++i) {
+        const MessageRecord& m = history[i];
+        // A follow-up refers to the last question, not to small talk after it.
+        if (m.role == Role::User && follow_up &&
+            !(i + 1 < history.size() && history[i + 1].responder == "smalltalk"))
+            previous_user = &m;
+        if (m.role == Role::Assistant && m.responder != "clarification")
+            for (const auto& id : m.faq_ids) answered_before.insert(id);
+    }
 
     // Contextual retrieval: a follow-up is searched together with the previous question.
     std::vector<SearchHit> hits = ix.search_words(std::move(words), 5);  // `words` not used below
@@ -510,39 +723,60 @@ Engine::Turn Engine::respond(const BotRecord& bot, const SessionRecord& session,
         if (!with_context.empty() && with_context[0].confidence >= threshold) hits = with_context;
     }
 
-    const auto& entries = ix.entries();
     for (std::size_t i = 0; i < hits.size() && i < kConsidered; ++i)
         turn.reply.faqs.push_back(
             {entries[hits[i].index].id, entries[hits[i].index].question, hits[i].confidence});
     const double best = hits.empty() ? 0.0 : hits[0].confidence;
     turn.reply.confidence = best;
 
-    if (!hits.empty() && best >= threshold) {
-        const FaqEntry& faq = entries[hits[0].index];
-        turn.reply.answered = true;
-        turn.used_faq_ids = {faq.id};
-        turn.unanswered_streak = 0;
-        turn.reply.text =
-            best >= 2 * threshold || best >= 0.5
-                ? faq.answer
-                : "Here is what I found about \"" + faq.question + "\": " + faq.answer;
-        turn.reply.suggestions = suggest(ix, hits, answered_before, false);
+    const std::vector<std::size_t> candidates =
+        clarification_candidates(hits, threshold, escalate_below);
+    if (!hits.empty() && best >= threshold && candidates.empty()) {
+        answer(hits[0].index, best, hits);
         if (llm_) write_with_llm(bot, ix, hits, history, message, request, turn, memo);
         return turn;
     }
 
-    turn.unanswered_streak = session.unanswered_streak + 1;
+    // Not a clear answer: ask "Did you mean ...?" (the offline responder; an LLM is given the
+    // candidates and writes its own reply). No question is asked twice in a row. A near miss
+    // asks in place of "could you rephrase", so it counts as a miss (and a miss that would
+    // escalate still does); two close FAQs above the threshold would have been answered, so
+    // asking about them does not count.
+    const bool near_miss = best < threshold;
+    const int streak_if_asked = session.unanswered_streak + (near_miss ? 1 : 0);
+    if (!candidates.empty() && !llm_ && streak_if_asked < options_.max_unanswered &&
+        pending_clarification().empty()) {
+        turn.reply.responder = "clarification";
+        turn.unanswered_streak = streak_if_asked;
+        if (candidates.size() == 1) {
+            turn.reply.text = "Did you mean \"" + entries[hits[candidates[0]].index].question +
+                              "\"? If not, choose \"" + std::string(kSomethingElse) +
+                              "\" or tell me a bit more.";
+        } else {
+            turn.reply.text = "I found more than one answer that might fit. Did you mean:";
+            for (std::size_t i = 0; i < candidates.size(); ++i)
+                turn.reply.text += "\n" + std::to_string(i + 1) + ". " +
+                                   entries[hits[candidates[i]].index].question;
+            turn.reply.text += "\nOr is it something else?";
+        }
+        for (std::size_t c : candidates) {
+            turn.used_faq_ids.push_back(entries[hits[c].index].id);
+            turn.reply.suggestions.push_back(entries[hits[c].index].question);
+        }
+        turn.reply.suggestions.emplace_back(kSomethingElse);
+        return turn;
+    }
+    if (!hits.empty() && best >= threshold) {
+        answer(hits[0].index, best, hits);  // close, but a question was just asked
+        if (llm_) write_with_llm(bot, ix, hits, history, message, request, turn, memo);
+        return turn;
+    }
+
     if (best < escalate_below) {
+        turn.unanswered_streak = session.unanswered_streak + 1;
         escalate("low_confidence",
                  std::string("I couldn't find an answer to that. ") + kEscalationText);
-    } else if (turn.unanswered_streak >= options_.max_unanswered) {
-        escalate("repeated_unanswered",
-                 std::string("I still couldn't find an answer. ") + kEscalationText);
-    } else {
-        turn.reply.text =
-            "I'm not sure I have an answer for that. Could you rephrase it, or pick one of the "
-            "suggested questions?";
-        turn.reply.suggestions = suggest(ix, hits, {}, true);
+    } else if (miss(hits, kRephrase)) {
         if (llm_) write_with_llm(bot, ix, hits, history, message, request, turn, memo);
     }
     return turn;

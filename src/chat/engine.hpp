@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "chat/smalltalk.hpp"
 #include "faq/faq.hpp"
 #include "llm/llm.hpp"
 #include "retrieval/index.hpp"
@@ -72,7 +73,10 @@ struct ChatReply {
     bool escalated = false;
     // "user_requested", "low_confidence", "repeated_unanswered", "model_requested"
     std::string escalation_reason;
-    std::string responder;  // "offline", "gemini", "openai"
+    // "offline", "gemini", "openai"; "smalltalk" (a greeting, thanks, ... answered with a
+    // short reply) or "clarification" (a "Did you mean ...?" question: `suggestions` are the
+    // candidates, then kSomethingElse; the stored message's faq_ids are the candidates' ids)
+    std::string responder;
     double confidence = 0;  // of the best FAQ
     std::int64_t latency_ms = 0;
     bool fallback = false;  // the LLM provider failed (or answered malformed JSON): offline reply
@@ -110,8 +114,14 @@ class Engine {
     void close_session(const std::string& bot_id, const std::string& user_id,
                        const std::string& session_id);
 
-    // The FAQ index of a bot, built from the stored entries (cached per revision).
+    // The FAQ index of a bot, built from the stored entries (cached per revision); small-talk
+    // entries (category "smalltalk") are not in it.
     std::shared_ptr<const FaqIndex> index(const std::string& bot_id);
+    // The bot's small talk: the built-in set with the bot's own entries (as JSON, SmallTalk).
+    std::string smalltalk_json(const std::string& bot_id);
+    // Replaces the bot's small-talk entries (category "smalltalk"), keeping its FAQs; returns the
+    // new FAQ revision.
+    int replace_smalltalk(const std::string& bot_id, std::vector<FaqEntry> entries);
 
     // ---- Session summaries and analytics (src/analytics) ----
     // The engine's LLM provider (options.llm), shared by all threads; nullptr when offline.
@@ -174,15 +184,26 @@ class Engine {
                                 const std::string& session_id);
     // The bot's record, re-read from the store at most once a second.
     std::shared_ptr<const BotRecord> cached_bot(const std::string& bot_id);
-    // The index of the bot's revision as read in `bot`.
-    std::shared_ptr<const FaqIndex> index_for(const BotRecord& bot);
+    // What answers for a bot: its FAQ index and its small talk.
+    struct BotModels {
+        std::shared_ptr<const FaqIndex> index;
+        std::shared_ptr<const SmallTalk> smalltalk;
+    };
+    // Builds both from a bot's stored entries. SB_EINVALID_DATA when there is no FAQ besides
+    // small talk, or a small-talk entry is unusable.
+    BotModels build_models(std::vector<FaqEntry> entries) const;
+    // The models of the bot's revision as read in `bot`.
+    BotModels models_for(const BotRecord& bot);
+    std::shared_ptr<const FaqIndex> index_for(const BotRecord& bot) {
+        return models_for(bot).index;
+    }
     // The session as this engine last wrote it, when cached (an LRU of recent sessions).
     std::optional<SessionRecord> cached_session(const std::string& session_id);
     void remember_session(const SessionRecord& session);
     void forget_session(const std::string& session_id);
     struct CachedIndex {
         int revision = 0;
-        std::shared_ptr<const FaqIndex> index;
+        BotModels models;
     };
 
     EngineOptions options_;
@@ -217,5 +238,28 @@ bool asks_for_human(const std::vector<std::string>& folded_words);  // split_wor
 // take?", "what about international?").
 bool looks_like_follow_up(std::string_view message);
 bool looks_like_follow_up(const std::vector<std::string>& folded_words);
+
+// The last suggested action of a clarification ("Did you mean ...?").
+inline constexpr std::string_view kSomethingElse = "Something else";
+// The answer to a clarification with `candidates` choices: the index chosen ("2", "the first
+// one", "the last", "yes" when there is one candidate), kChoseSomethingElse ("something else",
+// "none of these", "no"), or nullopt when the message is not a choice (it may still name one
+// by its text). `folded_words` as for asks_for_human.
+inline constexpr std::size_t kChoseSomethingElse = static_cast<std::size_t>(-1);
+std::optional<std::size_t> clarification_choice(const std::vector<std::string>& folded_words,
+                                                std::size_t candidates);
+
+// When to ask "Did you mean ...?" instead of answering or missing, from the ranked hits'
+// calibrated confidences, the answer threshold and the confidence below which a turn escalates
+// at once. Returns the candidates (indexes into hits, best first; empty: do not ask):
+//  - two FAQs close: the best clears the threshold but the runner-up is at least half as likely
+//    (kClarifyRatio): neither is clearly right; the candidates are those at least half as likely
+//    as the best (2 or 3);
+//  - a near miss: the best is below the threshold but plausible (at least a quarter of it, and
+//    not below the escalation level): the candidates are the best and those at least half as
+//    likely and plausible themselves (1 to 3).
+inline constexpr double kClarifyRatio = 0.5;
+std::vector<std::size_t> clarification_candidates(const std::vector<SearchHit>& hits,
+                                                  double threshold, double escalate_below);
 
 }  // namespace sb

@@ -258,7 +258,8 @@ const std::vector<std::pair<std::string, std::string>>& statements() {
         {"activity_messages",
          std::string("SELECT count(*) FILTER (WHERE m.role = 'user'), "
                      "count(*) FILTER (WHERE m.role = 'assistant'), "
-                     "count(*) FILTER (WHERE m.role = 'assistant' AND m.faq_ids <> '[]'), "
+                     "count(*) FILTER (WHERE m.role = 'assistant' AND m.faq_ids <> '[]' AND "
+                     "m.responder <> 'clarification'), "
                      "count(*) FILTER (WHERE m.escalated), "
                      "count(DISTINCT m.session_id) FILTER (WHERE m.escalated), "
                      "count(*) FILTER (WHERE m.fallback), count(*) FILTER (WHERE m.error), "

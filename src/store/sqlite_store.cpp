@@ -646,7 +646,8 @@ class SqliteStore final : public Store {
             db(),
             (std::string("SELECT COALESCE(SUM(m.role = 'user'), 0), COALESCE(SUM(m.role = "
                          "'assistant'), 0), "
-                         "COALESCE(SUM(m.role = 'assistant' AND m.faq_ids <> '[]'), 0), "
+                         "COALESCE(SUM(m.role = 'assistant' AND m.faq_ids <> '[]' AND "
+                         "m.responder <> 'clarification'), 0), "
                          "COALESCE(SUM(m.escalated <> 0), 0), "
                          "COUNT(DISTINCT CASE WHEN m.escalated <> 0 THEN m.session_id END), "
                          "COALESCE(SUM(m.fallback <> 0), 0), COALESCE(SUM(m.error <> 0), 0), "

@@ -65,7 +65,8 @@ struct MessageRecord {
     double confidence = 0;             // of the best FAQ
     bool escalated = false;
     std::string escalation_reason;  // "" unless escalated
-    std::string responder;          // "offline", "gemini", ... or "error"
+    // "offline", "gemini", ..., "smalltalk", "clarification" (faq_ids: its candidates) or "error"
+    std::string responder;
     std::int64_t latency_ms = 0;
     bool error = false;              // the turn failed; text is the error reply shown to the user
     bool fallback = false;           // the LLM provider failed and the offline responder answered
@@ -142,7 +143,7 @@ struct BotActivity {
     std::int64_t sessions = 0;
     std::int64_t user_messages = 0;
     std::int64_t assistant_messages = 0;
-    std::int64_t answered_replies = 0;  // replies that used an FAQ
+    std::int64_t answered_replies = 0;  // replies that answered from an FAQ (not clarifications)
     std::int64_t escalated_replies = 0;
     std::int64_t escalated_sessions = 0;  // sessions with at least one escalated reply
     std::int64_t fallback_replies = 0;    // the LLM failed and the offline responder answered

@@ -73,6 +73,26 @@ static void test_load_and_search(void) {
     const char* q = "i want my money back";
 
     CHECK(sb_engine_open(&engine, NULL) == SB_OK);
+    /* Small-talk entries (the reserved category) are never search results; a set of nothing
+     * else is refused. */
+    {
+        const char* with_small_talk =
+            "[{\"id\": \"hours\", \"question\": \"When are you open?\", \"answer\": \"9 to 5.\"},"
+            " {\"id\": \"greeting\", \"category\": \"SmallTalk\", \"question\": \"ahoy\","
+            " \"answer\": \"Ahoy!\"}]";
+        const char* only =
+            "[{\"id\": \"greeting\", \"category\": \"smalltalk\", "
+            "\"question\": \"ahoy\", \"answer\": \"Ahoy!\"}]";
+        CHECK(sb_faqset_load(engine, with_small_talk, strlen(with_small_talk), SB_FORMAT_JSON, NULL,
+                             &set) == SB_OK);
+        CHECK(sb_faqset_count(set, &n) == SB_OK && n == 1);
+        CHECK(sb_faqset_find(set, "greeting", &index) == SB_ENOTFOUND);
+        sb_faqset_free(set);
+        set = NULL;
+        CHECK(sb_faqset_load(engine, only, strlen(only), SB_FORMAT_JSON, NULL, &set) ==
+                  SB_EINVALID_DATA &&
+              set == NULL);
+    }
     CHECK(sb_faqset_load(engine, kFaqs, strlen(kFaqs), SB_FORMAT_JSON, NULL, &set) == SB_OK);
     CHECK(set != NULL);
     if (!set) {
@@ -613,6 +633,51 @@ static void test_chat(void) {
     CHECK(sb_account_delete(engine, admin, account) == SB_ENOTFOUND);
     CHECK(sb_session_list(engine, user2, bot, &sessions) == SB_EUNAUTHENTICATED);
     CHECK(sb_token_issue(engine, account, &token) == SB_ENOTFOUND);
+    /* Small talk: the bot's own through the C ABI (its owner only), readable by its users. */
+    {
+        const char* own =
+            "[{\"id\": \"greeting\", \"question\": \"ahoy\", "
+            "\"answer\": \"Ahoy there! Ask me about your order.\"}]";
+        const char* hello = "ahoy";
+        char* json = NULL;
+        CHECK(sb_bot_set_smalltalk(engine, admin2, bot, own, strlen(own), SB_FORMAT_JSON, NULL) ==
+              SB_EFORBIDDEN);
+        CHECK(sb_bot_set_smalltalk(engine, user1, bot, own, strlen(own), SB_FORMAT_JSON, NULL) ==
+              SB_EFORBIDDEN);
+        CHECK(sb_bot_set_smalltalk(engine, admin, bot, "[{\"id\": 1}]", 11, SB_FORMAT_JSON, NULL) ==
+              SB_EINVALID_DATA);
+        CHECK(sb_bot_set_smalltalk(engine, admin, bot, own, strlen(own), SB_FORMAT_JSON, NULL) ==
+              SB_OK);
+        CHECK(sb_bot_smalltalk(engine, user1, bot, &json) == SB_OK && json != NULL &&
+              strstr(json, "Ahoy there!") != NULL && strstr(json, "\"thanks\"") != NULL);
+        sb_string_free(json);
+        json = NULL;
+        CHECK(sb_bot_smalltalk(engine, admin2, bot, &json) == SB_EFORBIDDEN && json == NULL);
+        req.version = SB_CHAT_REQUEST_VERSION;
+        req.on_text = NULL;
+        req.session_id = NULL;
+        req.principal = admin; /* the owner trying its bot */
+        req.message = hello;
+        req.message_len = strlen(hello);
+        CHECK(sb_chat_send(engine, &req, &reply) == SB_OK);
+        CHECK(sb_reply_get(reply, &info) == SB_OK);
+        CHECK(strcmp(info.responder, "smalltalk") == 0 && info.escalated == 0 &&
+              info.answered == 0 && strcmp(info.text, "Ahoy there! Ask me about your order.") == 0);
+        sb_reply_free(reply);
+        reply = NULL;
+        /* Removed again: the built-in greeting reply is back. */
+        CHECK(sb_bot_set_smalltalk(engine, admin, bot, "[]", 2, SB_FORMAT_JSON, NULL) == SB_OK);
+        req.message = "hello";
+        req.message_len = 5;
+        CHECK(sb_chat_send(engine, &req, &reply) == SB_OK);
+        CHECK(sb_reply_get(reply, &info) == SB_OK);
+        CHECK(strcmp(info.responder, "smalltalk") == 0 && strstr(info.text, "Ahoy") == NULL);
+        sb_reply_free(reply);
+        reply = NULL;
+        req.session_id = session;
+        req.principal = user1;
+    }
+
     free(account);
 
     sb_principal_free(admin);
