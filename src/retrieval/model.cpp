@@ -1041,8 +1041,6 @@ constexpr std::array<double, 6> kLexicalPriorWeights = {0.0, 4.0, 3.0, 6.0, 0.0,
 constexpr std::size_t kMaxCalibrationQueries = 3000;
 // How many samples the prior is worth.
 constexpr double kPriorStrength = 100.0;
-// Share of the calibration weight given to uncovered questions.
-constexpr double kUncoveredShare = 0.2;
 // Budget for calibration folds: documents x phrasings trained on, summed over the folds.
 constexpr double kCalibrationBudget = 6.0e6;
 constexpr std::size_t kMaxFolds = 4;
@@ -1078,13 +1076,27 @@ Calibrator fit_calibrator(const std::vector<CalibrationSample>& samples,
     return c;
 }
 
-// The confidence is the calibrated probability that the best FAQ is right, under a prior where a
-// fifth of the questions are not covered and with held-out phrasings that are harder than real
-// questions (the calibration models train on less). On that scale one decision threshold serves
-// sets of any size: escalating a right answer costs a user a wait, answering an uncovered question
-// with a wrong FAQ costs more, and 0.08 balances the two on the dev splits of CLINC150, BANKING77
-// and the shop FAQ set alike (it was chosen there, not per set).
-constexpr double kDecisionThreshold = 0.08;
+// The decision. A covered question answered with the right FAQ is a success, an uncovered one
+// escalated is a success, and a covered one answered wrong or escalated is a failure either way:
+// so the bot should answer exactly when "the best FAQ is right" is likelier than "no FAQ covers
+// the question". The confidence is the calibrated probability of the first against the two
+// (wrong answers to covered questions are left out of the calibration: they weigh on neither
+// side), and the bot answers above one half.
+constexpr double kDecisionThreshold = 0.5;
+
+// How much of the traffic no FAQ covers, before any question is seen. An FAQ set carries the
+// evidence: each phrasing of an FAQ is a question that was asked and covered. With m phrasings
+// per FAQ on average and none uncovered, Laplace's rule gives 1 / (m + 1) for the next question
+// being of a kind not seen yet: one half for a set of bare questions, a sixth for five phrasings,
+// a hundredth for sets mined from traffic logs (a hundred phrasings an FAQ). Not fitted to any
+// data set.
+double uncovered_prior(const Corpus& corpus) {
+    std::size_t asked = 0;
+    for (const Phrasing& p : corpus.phrasings) asked += p.field == Field::Answer ? 0 : 1;
+    const double m =
+        static_cast<double>(asked) / static_cast<double>(std::max<std::size_t>(corpus.docs, 1));
+    return 1.0 / (std::max(m, 1.0) + 1.0);
+}
 
 }  // namespace
 
@@ -1139,7 +1151,7 @@ Model build_model(const Corpus& corpus, bool with_classifier, std::size_t thread
     const std::array<double, 6>& prior = with_classifier ? kPriorWeights : kLexicalPriorWeights;
     Calibrator fallback;
     fallback.weights = prior;
-    fallback.threshold = with_classifier ? 0.5 : kDecisionThreshold;
+    fallback.threshold = kDecisionThreshold;
 
     // The folds are drawn first, in order (one random sequence, so the model is the same
     // whatever the number of threads); the training runs after.
@@ -1207,16 +1219,19 @@ Model build_model(const Corpus& corpus, bool with_classifier, std::size_t thread
 
     std::vector<CalibrationSample> samples;
     for (auto& fs : fold_samples) samples.insert(samples.end(), fs.begin(), fs.end());
-    // Covered and uncovered questions get fixed shares of the weight, whatever their counts.
+    // Covered and uncovered questions get the shares of the weight the prior gives them, whatever
+    // their counts; then the covered ones answered wrong leave (see kDecisionThreshold).
+    const double prior_uncovered = uncovered_prior(corpus);
     std::size_t covered = 0;
     for (const auto& s : samples) covered += s.covered ? 1 : 0;
     const std::size_t uncovered = samples.size() - covered;
     for (auto& s : samples) {
         s.weight =
             s.covered
-                ? (1.0 - kUncoveredShare) / static_cast<double>(std::max<std::size_t>(covered, 1))
-                : kUncoveredShare / static_cast<double>(std::max<std::size_t>(uncovered, 1));
+                ? (1.0 - prior_uncovered) / static_cast<double>(std::max<std::size_t>(covered, 1))
+                : prior_uncovered / static_cast<double>(std::max<std::size_t>(uncovered, 1));
     }
+    std::erase_if(samples, [](const CalibrationSample& x) { return x.covered && x.label == 0; });
     if (samples.empty()) {
         out.calibrator = fallback;
     } else {
