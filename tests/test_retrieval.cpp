@@ -416,3 +416,34 @@ TEST_CASE(
     CHECK(small->entries()[with[0].index].id == "refund");
     CHECK(questions_only->entries()[without[0].index].id == "refund");
 }
+
+TEST_CASE("a set's own synonyms are read as their terms, in queries and in the FAQs alike") {
+    std::vector<sb::FaqEntry> faqs = shop();
+    faqs.push_back(
+        faq("store-hours", "When is the showroom open?", "Nine to five, Monday to Friday."));
+    sb::IndexOptions with;
+    with.synonyms = {{"refund", {"cash back"}}, {"store", {"showroom"}}};
+    auto ix = sb::FaqIndex::build(faqs, with);
+    auto plain = sb::FaqIndex::build(faqs, sb::IndexOptions{});
+    // In queries: a phrase, read as the term, gives the term's results exactly.
+    auto syn = ix->search("I want cash back", 3);
+    auto term = ix->search("I want refund", 3);
+    REQUIRE(syn.size() == term.size());
+    for (std::size_t i = 0; i < syn.size(); ++i) {
+        CHECK(syn[i].index == term[i].index);
+        CHECK(syn[i].confidence == doctest::Approx(term[i].confidence));
+    }
+    CHECK(top_id(*ix, "I want cash back") == "refund");
+    // In the FAQs: "showroom" is indexed as "store", so a question with "store" finds it, and
+    // gives the same results as one with "showroom".
+    auto store = ix->search("when does the store open", 1);
+    auto showroom = ix->search("when does the showroom open", 1);
+    REQUIRE(store.size() == 1);
+    REQUIRE(showroom.size() == 1);
+    CHECK(ix->entries()[store[0].index].id == "store-hours");
+    CHECK(store[0].index == showroom[0].index);
+    CHECK(store[0].confidence == doctest::Approx(showroom[0].confidence));
+    // The entries keep their own text.
+    CHECK(ix->entries().back().question == "When is the showroom open?");
+    CHECK(plain->entries().size() == ix->entries().size());
+}
