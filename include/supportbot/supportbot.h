@@ -227,9 +227,9 @@ SB_API int sb_faqset_search(const sb_faqset* set, const char* query, size_t len,
                             const sb_search_options* opts, sb_results** out);
 
 typedef struct sb_result {
-    size_t index;      /* entry index in the set */
-    const char* id;    /* the entry's id; lives as long as the set */
-    double score;      /* the raw ranking score (higher is better; not comparable across sets) */
+    size_t index;   /* entry index in the set */
+    const char* id; /* the entry's id; lives as long as the set */
+    double score;   /* the raw ranking score (higher is better; not comparable across sets) */
     /* in [0, 1]: how likely this entry answers the query, against the query being one that no
      * FAQ covers (calibrated when the set was indexed) */
     double confidence;
