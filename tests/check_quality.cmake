@@ -1,22 +1,39 @@
-# Quality gate: runs `supportbot eval --json` on a labelled data set with default settings and fails
-# when a figure falls below its floor. Skipped (exit 77) when ../shared/data is not beside the
-# project. Arguments: CLI, DATA (folder with faqs.json and dev.jsonl), and MIN_<key> floors.
-# Or FAQS and QUERIES naming the files directly.
+# Quality gate: runs `supportbot eval --json --sweep` on a labelled data set with default settings
+# and fails when a figure falls below its floor (MIN_<key>), or when the default's accuracy is
+# more than MAX_gap below the accuracy at the set's own best threshold. Skipped (exit 77) when
+# ../shared/data is not beside the project. Arguments: CLI, DATA (folder with faqs.json and
+# dev.jsonl) or FAQS and QUERIES naming the files, the floors, MAX_gap, and GAP_FILE: where to
+# write the gap (for check_quality_mean.cmake).
+include(${CMAKE_CURRENT_LIST_DIR}/quality_common.cmake)
 if(DEFINED DATA)
   set(FAQS ${DATA}/faqs.json)
   set(QUERIES ${DATA}/dev.jsonl)
+endif()
+if(DEFINED GAP_FILE)
+  file(REMOVE "${GAP_FILE}")
 endif()
 if(NOT EXISTS "${FAQS}" OR NOT EXISTS "${QUERIES}")
   message("data set ${FAQS} / ${QUERIES} not found: skipped")
   cmake_language(EXIT 77)
 endif()
-execute_process(COMMAND ${CLI} eval --faqs ${FAQS} --queries ${QUERIES} --json
+execute_process(COMMAND ${CLI} eval --faqs ${FAQS} --queries ${QUERIES} --json --sweep
   OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "eval failed (${rc}): ${err}")
 endif()
-message("${QUERIES}: ${out}")
-foreach(key top1 answered_accuracy oos_recall)
+string(JSON accuracy GET "${out}" accuracy)
+string(JSON best GET "${out}" best_accuracy)
+string(JSON best_threshold GET "${out}" best_threshold)
+to_micros(${accuracy} acc_u)
+to_micros(${best} best_u)
+math(EXPR gap_u "${best_u} - ${acc_u}")
+from_micros(${gap_u} gap)
+message("${QUERIES}: accuracy ${accuracy}, best ${best} at threshold ${best_threshold}, gap ${gap}")
+message("${out}")
+if(DEFINED GAP_FILE)
+  file(WRITE "${GAP_FILE}" "${gap_u}")
+endif()
+foreach(key top1 answered_accuracy oos_recall accuracy)
   if(DEFINED MIN_${key})
     string(JSON value GET "${out}" ${key})
     if(value LESS MIN_${key})
@@ -24,3 +41,10 @@ foreach(key top1 answered_accuracy oos_recall)
     endif()
   endif()
 endforeach()
+if(DEFINED MAX_gap)
+  to_micros(${MAX_gap} max_u)
+  if(gap_u GREATER max_u)
+    message(FATAL_ERROR "accuracy ${accuracy} is ${gap} below the best threshold's ${best} "
+                        "(more than ${MAX_gap})")
+  endif()
+endif()

@@ -560,3 +560,98 @@ TEST_CASE("load_faqs_file: a file over max_bytes is refused") {
     limits.max_bytes = text.size();
     CHECK(sb::load_faqs_file(csv.path(), FaqFormat::Auto, limits).size() == 1);
 }
+
+TEST_CASE("synonyms: JSON's top-level \"synonyms\" object, trimmed, beside the entries") {
+    const sb::FaqSet set = sb::parse_faq_set_json(
+        R"({"synonyms": {"order": [" parcel ", "package", "shipment"], "refund": ["money back"]},
+            "faqs": [{"question": "Where is my order?", "answer": "On its way."}]})",
+        {});
+    REQUIRE(set.entries.size() == 1);
+    REQUIRE(set.synonyms.size() == 2);
+    CHECK(set.synonyms[0].term == "order");
+    CHECK(set.synonyms[0].synonyms == std::vector<std::string>{"parcel", "package", "shipment"});
+    CHECK(set.synonyms[1].term == "refund");
+    CHECK(set.synonyms[1].synonyms == std::vector<std::string>{"money back"});
+    // The entries-only parsers read the same files, and a set without synonyms has none.
+    CHECK(sb::parse_faqs_json(R"({"synonyms": {"a": ["b"]}, "faqs": [{"question": "q",
+                                 "answer": "a"}]})",
+                              {})
+              .size() == 1);
+    CHECK(sb::parse_faq_set_json(R"([{"question": "q", "answer": "a"}])", {}).synonyms.empty());
+}
+
+TEST_CASE("synonyms: CSV's \"synonyms\" column of \"term = a | b\" cells, several per cell") {
+    const sb::FaqSet set = sb::parse_faq_set_csv(
+        "question,answer,Synonyms\n"
+        "Where is my order?,On its way.,order = parcel | "
+        "package\n"
+        "How do refunds work?,Ten days.,refund = money "
+        "back; store = shop\n"
+        "When are you open?,Nine to five.,\n",
+        {});
+    REQUIRE(set.entries.size() == 3);
+    REQUIRE(set.synonyms.size() == 3);
+    CHECK(set.synonyms[0].term == "order");
+    CHECK(set.synonyms[0].synonyms == std::vector<std::string>{"parcel", "package"});
+    CHECK(set.synonyms[1].term == "refund");
+    CHECK(set.synonyms[1].synonyms == std::vector<std::string>{"money back"});
+    CHECK(set.synonyms[2].term == "store");
+    CHECK(set.synonyms[2].synonyms == std::vector<std::string>{"shop"});
+}
+
+TEST_CASE("synonyms: bad groups are refused, naming the group and the reason") {
+    auto json = [](const std::string& synonyms) {
+        return failure_of([&] {
+            sb::parse_faq_set_json(
+                R"({"synonyms": )" + synonyms + R"(, "faqs": [{"question": "q", "answer": "a"}]})",
+                {});
+        });
+    };
+    Failure f = json(R"(["parcel"])");
+    CHECK(f.status == SB_EINVALID_DATA);
+    CHECK(contains(f.message, "\"synonyms\" must be an object of arrays of strings, not an array"));
+    f = json(R"({"order": "parcel"})");
+    CHECK(f.status == SB_EINVALID_DATA);
+    CHECK(contains(f.message, "\"synonyms\": \"order\" must be an array of strings"));
+    f = json(R"({"order": ["parcel", 3]})");
+    CHECK(f.status == SB_EINVALID_DATA);
+    CHECK(contains(f.message, "\"synonyms\": \"order\" item 2 must be a string"));
+    f = json(R"({"order": []})");
+    CHECK(f.status == SB_EINVALID_DATA);
+    CHECK(contains(f.message, "\"synonyms\": \"order\" has no synonyms"));
+    f = json(R"({" ": ["parcel"]})");
+    CHECK(f.status == SB_EINVALID_DATA);
+    CHECK(contains(f.message, "(the term) is empty"));
+    f = json(R"({"order": ["parcel", "  "]})");
+    CHECK(f.status == SB_EINVALID_DATA);
+    CHECK(contains(f.message, "\"synonyms\": \"order\" item 2 is empty"));
+    f = json(R"({"order": ["Order"]})");
+    CHECK(f.status == SB_EINVALID_DATA);
+    CHECK(contains(f.message, "is the term itself"));
+    f = json(R"({"order": ["parcel"], "delivery": ["Parcel"]})");
+    CHECK(f.status == SB_EINVALID_DATA);
+    CHECK(contains(f.message,
+                   "\"synonyms\": \"delivery\" item 1 (\"Parcel\") already stands for "
+                   "\"order\""));
+    f = json("{\"order\": [\"parcel\xC0\x80\"]}");
+    CHECK(f.status == SB_EPARSE);
+    CHECK(contains(f.message, "UTF-8"));
+    FaqLimits small;
+    small.max_synonyms = 2;
+    f = failure_of([&] {
+        sb::parse_faq_set_json(R"({"synonyms": {"a": ["b", "c"], "d": ["e"]},
+                                   "faqs": [{"question": "q", "answer": "a"}]})",
+                               small);
+    });
+    CHECK(f.status == SB_ELIMIT);
+    CHECK(contains(f.message, "\"synonyms\": \"d\": more than the limit of 2 synonyms"));
+
+    f = failure_of(
+        [] { sb::parse_faq_set_csv("question,answer,synonyms\nq,a,order parcel\n", {}); });
+    CHECK(f.status == SB_EINVALID_DATA);
+    CHECK(contains(f.message, "line 2, column 3 (\"synonyms\")"));
+    CHECK(contains(f.message, "is not of the form \"term = a | b\""));
+    f = failure_of([] { sb::parse_faq_set_csv("question,answer,synonyms\nq,a,order =\n", {}); });
+    CHECK(f.status == SB_EINVALID_DATA);
+    CHECK(contains(f.message, "has no synonyms"));
+}

@@ -343,3 +343,107 @@ TEST_CASE("MaxScore top-k equals exhaustive BM25F scoring") {
     }
     CHECK(compared > 1000);
 }
+
+TEST_CASE("the built-in lexicon reads a word the FAQs never use as one they do, at half weight") {
+    sb::Stemmer stemmer("english");
+    const std::vector<sb::FaqEntry> faqs = {
+        faq("track", "How can I track my order?", "Use the link in the shipping e-mail."),
+        faq("refund", "How long does a refund take?", "Five to ten business days."),
+        faq("hours", "When are you open?", "Nine to five, Monday to Friday."),
+    };
+    sb::Corpus corpus = sb::analyse_corpus(faqs, stemmer);
+    sb::LexicalIndex ix = sb::LexicalIndex::build(corpus, corpus.all());
+    sb::Scratch scratch;
+
+    sb::Query parcel = sb::analyse_query("where is my parcel", stemmer);
+    sb::LexicalMatch m = ix.resolve(parcel, scratch);
+    REQUIRE(m.terms.size() == 1);
+    // "parcel" is read as "order", the word of its group the FAQs use.
+    sb::Query order = sb::analyse_query("where is my order", stemmer);
+    sb::LexicalMatch direct = ix.resolve(order, scratch);
+    REQUIRE(direct.terms.size() == 1);
+    CHECK(m.terms[0].term == direct.terms[0].term);
+    CHECK(m.terms[0].idf == doctest::Approx(0.5 * direct.terms[0].idf));
+    CHECK(m.known_idf_mass == doctest::Approx(0.5 * m.query_idf_mass));
+    CHECK(direct.known_idf_mass == doctest::Approx(direct.query_idf_mass));
+    CHECK(parcel.tokens.back().word == "order");  // what the classifier sees too
+
+    // The whole index: "parcel" and "reimbursement" reach their FAQs, and a word of no group
+    // stays unknown.
+    auto index = sb::FaqIndex::build(faqs, sb::IndexOptions{});
+    CHECK(top_id(*index, "where is my parcel") == "track");
+    CHECK(top_id(*index, "how long for a reimbursement") == "refund");
+    sb::Query other = sb::analyse_query("where is my giraffe", stemmer);
+    CHECK(ix.resolve(other, scratch).terms.empty());
+}
+
+TEST_CASE("a word the FAQs use is never read as another of its group") {
+    sb::Stemmer stemmer("english");
+    const std::vector<sb::FaqEntry> faqs = {
+        faq("track", "How can I track my order?", "Use the link in the shipping e-mail."),
+        faq("parcel", "Can I send a parcel abroad?", "Yes, to 40 countries."),
+    };
+    sb::Corpus corpus = sb::analyse_corpus(faqs, stemmer);
+    sb::LexicalIndex ix = sb::LexicalIndex::build(corpus, corpus.all());
+    sb::Scratch scratch;
+    sb::Query q = sb::analyse_query("parcel", stemmer);
+    sb::LexicalMatch m = ix.resolve(q, scratch);
+    REQUIRE(m.terms.size() == 1);
+    CHECK(q.tokens[0].word == "parcel");
+    CHECK(m.known_idf_mass == doctest::Approx(m.query_idf_mass));
+    // Groups given later do not override one already read: the first group naming a word wins.
+    const std::string_view groups[] = {"order parcel shipment", "shipment giraffe"};
+    ix.add_synonyms(groups);
+    sb::Query s = sb::analyse_query("shipment", stemmer);
+    ix.resolve(s, scratch);
+    CHECK(s.tokens[0].word == "order");  // the built-in lexicon already had it so
+}
+
+TEST_CASE(
+    "the default decision answers when a right answer is likelier than an uncovered question") {
+    // One half on the calibrated scale, whatever the set's size or number of phrasings.
+    auto small = shop_index();
+    CHECK(small->default_threshold() == 0.5);
+    std::vector<sb::FaqEntry> bare;
+    for (const auto& e : shop()) bare.push_back(faq(e.id, e.question, e.answer));
+    auto questions_only = sb::FaqIndex::build(bare, sb::IndexOptions{});
+    CHECK(questions_only->default_threshold() == 0.5);
+    // A set of bare questions (a prior of one half uncovered) still finds the covered question.
+    auto with = small->search("how do I get a refund", 1);
+    auto without = questions_only->search("how do I get a refund", 1);
+    REQUIRE(with.size() == 1);
+    REQUIRE(without.size() == 1);
+    CHECK(small->entries()[with[0].index].id == "refund");
+    CHECK(questions_only->entries()[without[0].index].id == "refund");
+}
+
+TEST_CASE("a set's own synonyms are read as their terms, in queries and in the FAQs alike") {
+    std::vector<sb::FaqEntry> faqs = shop();
+    faqs.push_back(
+        faq("store-hours", "When is the showroom open?", "Nine to five, Monday to Friday."));
+    sb::IndexOptions with;
+    with.synonyms = {{"refund", {"cash back"}}, {"store", {"showroom"}}};
+    auto ix = sb::FaqIndex::build(faqs, with);
+    auto plain = sb::FaqIndex::build(faqs, sb::IndexOptions{});
+    // In queries: a phrase, read as the term, gives the term's results exactly.
+    auto syn = ix->search("I want cash back", 3);
+    auto term = ix->search("I want refund", 3);
+    REQUIRE(syn.size() == term.size());
+    for (std::size_t i = 0; i < syn.size(); ++i) {
+        CHECK(syn[i].index == term[i].index);
+        CHECK(syn[i].confidence == doctest::Approx(term[i].confidence));
+    }
+    CHECK(top_id(*ix, "I want cash back") == "refund");
+    // In the FAQs: "showroom" is indexed as "store", so a question with "store" finds it, and
+    // gives the same results as one with "showroom".
+    auto store = ix->search("when does the store open", 1);
+    auto showroom = ix->search("when does the showroom open", 1);
+    REQUIRE(store.size() == 1);
+    REQUIRE(showroom.size() == 1);
+    CHECK(ix->entries()[store[0].index].id == "store-hours");
+    CHECK(store[0].index == showroom[0].index);
+    CHECK(store[0].confidence == doctest::Approx(showroom[0].confidence));
+    // The entries keep their own text.
+    CHECK(ix->entries().back().question == "When is the showroom open?");
+    CHECK(plain->entries().size() == ix->entries().size());
+}

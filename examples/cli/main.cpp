@@ -27,9 +27,11 @@ const char* kUsage =
     "usage:\n"
     "  supportbot search --faqs FILE [-k N] [--threshold T] [QUESTION...]\n"
     "      Ranks the FAQs for QUESTION, or for each line read from standard input.\n"
-    "  supportbot eval --faqs FILE --queries FILE.jsonl [--json] [--threshold T]\n"
+    "  supportbot eval --faqs FILE --queries FILE.jsonl [--json] [--threshold T] [--sweep]\n"
     "      Scores ranking and escalation on labelled queries: one JSON object a line,\n"
-    "      {\"query\": \"...\", \"expected_id\": \"...\" or null}.\n"
+    "      {\"query\": \"...\", \"expected_id\": \"...\" or null}. accuracy: covered queries\n"
+    "      answered with the right FAQ plus uncovered ones escalated, over all queries.\n"
+    "      --sweep: every figure at thresholds 0 to 1, and the best threshold's accuracy.\n"
     "  supportbot register-admin --email EMAIL [--db URL]\n"
     "      Registers an admin account (password from $SUPPORTBOT_PASSWORD, else a prompt).\n"
     "  supportbot login --email EMAIL [--bot ID] [--db URL]\n"
@@ -78,6 +80,7 @@ struct Args {
     std::string faqs;
     std::string queries;
     bool json = false;
+    bool sweep = false;  // eval: every figure over a range of thresholds
     size_t k = 5;
     double threshold = -1;
     std::string bot, user, session, email, name, db;
@@ -124,6 +127,8 @@ Args parse_args(int argc, char** argv) {
             a.base_url = value("--base-url");
         } else if (s == "--json") {
             a.json = true;
+        } else if (s == "--sweep") {
+            a.sweep = true;
         } else if (s == "-k" || s == "--k") {
             std::string v = value("-k");
             char* end = nullptr;
@@ -265,6 +270,50 @@ std::string json_number(double v) {
     return buf;
 }
 
+// What one query's search gave: the best result's confidence (negative: no result), whether it
+// is the expected FAQ, and where the expected FAQ ranked (0: not in the results).
+struct EvalOutcome {
+    double confidence = -1;
+    bool covered = false;
+    bool top_right = false;
+    size_t rank = 0;
+};
+
+// The escalation figures of a set of outcomes at one threshold.
+struct EvalFigures {
+    double threshold = 0;
+    double accuracy = NAN;  // covered answered right + uncovered escalated, over all
+    double answered_accuracy = NAN;
+    double oos_recall = NAN;
+    double false_escalation = NAN;
+};
+
+EvalFigures figures_at(const std::vector<EvalOutcome>& outcomes, double threshold) {
+    size_t covered = 0, uncovered = 0, right = 0, escalated_oos = 0, escalated_covered = 0;
+    for (const auto& o : outcomes) {
+        // As sb_results_answered decides: the best result's confidence reaches the threshold.
+        const bool answered = o.confidence >= 0 && o.confidence >= threshold;
+        if (o.covered) {
+            ++covered;
+            if (answered && o.top_right) ++right;
+            if (!answered) ++escalated_covered;
+        } else {
+            ++uncovered;
+            if (!answered) ++escalated_oos;
+        }
+    }
+    auto ratio = [](size_t x, size_t n) {
+        return n ? static_cast<double>(x) / static_cast<double>(n) : NAN;
+    };
+    EvalFigures f;
+    f.threshold = threshold;
+    f.accuracy = ratio(right + escalated_oos, outcomes.size());
+    f.answered_accuracy = ratio(right, covered);
+    f.oos_recall = ratio(escalated_oos, uncovered);
+    f.false_escalation = ratio(escalated_covered, covered);
+    return f;
+}
+
 int cmd_eval(const Args& a) {
     if (a.queries.empty()) fail("--queries FILE.jsonl is required", 2);
     Set s;
@@ -273,68 +322,104 @@ int cmd_eval(const Args& a) {
 
     sb_search_options opts = SB_SEARCH_OPTIONS_INIT;
     opts.k = 10;
-    opts.threshold = a.threshold;
-    size_t covered = 0, uncovered = 0, top1 = 0, top3 = 0, answered_right = 0, oos_escalated = 0,
-           false_escalations = 0;
+    double threshold = a.threshold;
+    if (threshold < 0) check(sb_faqset_default_threshold(s.set, &threshold), "threshold");
+    opts.threshold = threshold;
+    size_t covered = 0, uncovered = 0, top1 = 0, top3 = 0;
     double rr_sum = 0;
+    std::vector<EvalOutcome> outcomes;
+    outcomes.reserve(queries.size());
     auto start = std::chrono::steady_clock::now();
     for (const auto& q : queries) {
         Results res;
         check(sb_faqset_search(s.set, q.text.data(), q.text.size(), &opts, &res.r), "search");
         size_t n = 0;
-        int answered = 0;
         check(sb_results_count(res.r, &n), "results");
-        check(sb_results_answered(res.r, &answered), "results");
-        if (!q.expected) {
-            ++uncovered;
-            if (!answered) ++oos_escalated;
-            continue;
-        }
-        ++covered;
-        if (!answered) ++false_escalations;
+        EvalOutcome o;
+        o.covered = q.expected.has_value();
         for (size_t i = 0; i < n; ++i) {
             sb_result r;
             check(sb_results_get(res.r, i, &r), "results");
-            if (*q.expected != r.id) continue;
-            if (i == 0) {
-                ++top1;
-                if (answered) ++answered_right;
-            }
-            if (i < 3) ++top3;
-            rr_sum += 1.0 / static_cast<double>(i + 1);
+            if (i == 0) o.confidence = r.confidence;
+            if (!q.expected || *q.expected != r.id) continue;
+            o.rank = i + 1;
+            o.top_right = i == 0;
             break;
         }
+        outcomes.push_back(o);
+        if (!q.expected) {
+            ++uncovered;
+            continue;
+        }
+        ++covered;
+        if (o.rank == 1) ++top1;
+        if (o.rank >= 1 && o.rank <= 3) ++top3;
+        if (o.rank) rr_sum += 1.0 / static_cast<double>(o.rank);
     }
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     auto ratio = [](size_t x, size_t n) {
         return n ? static_cast<double>(x) / static_cast<double>(n) : NAN;
     };
     const double qps = static_cast<double>(queries.size()) / std::max(secs, 1e-9);
+    const EvalFigures at = figures_at(outcomes, threshold);
+    // The sweep: every figure at thresholds 0, 0.05, ..., 1 (printed), and the best accuracy over
+    // thresholds 0, 0.01, ..., 1 (what the set's own best threshold would give).
+    std::vector<EvalFigures> sweep;
+    EvalFigures best = figures_at(outcomes, 0.0);
+    if (a.sweep) {
+        for (int i = 0; i <= 100; ++i) {
+            EvalFigures f = figures_at(outcomes, i / 100.0);
+            if (f.accuracy > best.accuracy) best = f;
+            if (i % 5 == 0) sweep.push_back(f);
+        }
+    }
     if (a.json) {
         std::printf(
-            "{\"queries\": %zu, \"top1\": %s, \"top3\": %s, \"mrr\": %s, \"answered_accuracy\": "
-            "%s, \"oos_recall\": %s, \"false_escalation\": %s, \"queries_per_second\": %s}\n",
-            queries.size(), json_number(ratio(top1, covered)).c_str(),
-            json_number(ratio(top3, covered)).c_str(),
+            "{\"queries\": %zu, \"threshold\": %s, \"accuracy\": %s, \"top1\": %s, \"top3\": %s, "
+            "\"mrr\": %s, \"answered_accuracy\": %s, \"oos_recall\": %s, \"false_escalation\": "
+            "%s, \"queries_per_second\": %s",
+            queries.size(), json_number(threshold).c_str(), json_number(at.accuracy).c_str(),
+            json_number(ratio(top1, covered)).c_str(), json_number(ratio(top3, covered)).c_str(),
             json_number(covered ? rr_sum / static_cast<double>(covered) : NAN).c_str(),
-            json_number(ratio(answered_right, covered)).c_str(),
-            json_number(ratio(oos_escalated, uncovered)).c_str(),
-            json_number(ratio(false_escalations, covered)).c_str(), json_number(qps).c_str());
+            json_number(at.answered_accuracy).c_str(), json_number(at.oos_recall).c_str(),
+            json_number(at.false_escalation).c_str(), json_number(qps).c_str());
+        if (a.sweep) {
+            std::printf(", \"best_threshold\": %s, \"best_accuracy\": %s, \"sweep\": [",
+                        json_number(best.threshold).c_str(), json_number(best.accuracy).c_str());
+            for (size_t i = 0; i < sweep.size(); ++i) {
+                const EvalFigures& f = sweep[i];
+                std::printf(
+                    "%s{\"threshold\": %s, \"accuracy\": %s, \"answered_accuracy\": %s, "
+                    "\"oos_recall\": %s, \"false_escalation\": %s}",
+                    i ? ", " : "", json_number(f.threshold).c_str(),
+                    json_number(f.accuracy).c_str(), json_number(f.answered_accuracy).c_str(),
+                    json_number(f.oos_recall).c_str(), json_number(f.false_escalation).c_str());
+            }
+            std::printf("]");
+        }
+        std::printf("}\n");
     } else {
-        double threshold = 0;
-        check(sb_faqset_default_threshold(s.set, &threshold), "threshold");
         std::printf("queries            %zu (%zu covered, %zu not covered)\n", queries.size(),
                     covered, uncovered);
-        std::printf("threshold          %.3f%s\n", a.threshold >= 0 ? a.threshold : threshold,
+        std::printf("threshold          %.3f%s\n", threshold,
                     a.threshold >= 0 ? "" : " (calibrated default)");
+        std::printf("accuracy           %.4f\n", at.accuracy);
         std::printf("top-1 accuracy     %.4f\n", ratio(top1, covered));
         std::printf("top-3 accuracy     %.4f\n", ratio(top3, covered));
         std::printf("MRR                %.4f\n",
                     covered ? rr_sum / static_cast<double>(covered) : NAN);
-        std::printf("answered accuracy  %.4f\n", ratio(answered_right, covered));
-        std::printf("out-of-scope recall %.4f\n", ratio(oos_escalated, uncovered));
-        std::printf("false escalations  %.4f\n", ratio(false_escalations, covered));
+        std::printf("answered accuracy  %.4f\n", at.answered_accuracy);
+        std::printf("out-of-scope recall %.4f\n", at.oos_recall);
+        std::printf("false escalations  %.4f\n", at.false_escalation);
         std::printf("queries per second %.0f\n", qps);
+        if (a.sweep) {
+            std::printf("\nthreshold  accuracy  answered  oos_recall  false_escalation\n");
+            for (const EvalFigures& f : sweep)
+                std::printf("%9.2f  %8.4f  %8.4f  %10.4f  %16.4f\n", f.threshold, f.accuracy,
+                            f.answered_accuracy, f.oos_recall, f.false_escalation);
+            std::printf("best accuracy %.4f at threshold %.2f (gap to the default %.4f)\n",
+                        best.accuracy, best.threshold, best.accuracy - at.accuracy);
+        }
     }
     return 0;
 }

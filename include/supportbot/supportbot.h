@@ -204,7 +204,8 @@ SB_API int sb_faqset_entry_tag(const sb_faqset* set, size_t index, size_t tag, c
 /* Index of the entry with this id. SB_ENOTFOUND when there is none. */
 SB_API int sb_faqset_find(const sb_faqset* set, const char* id, size_t* out_index);
 
-/* The answer threshold in effect by default for this set (calibrated when the set was indexed). */
+/* The answer threshold in effect by default for this set: one half on the calibrated confidence
+ * scale (answer when a right answer is likelier than the question being one no FAQ covers). */
 SB_API int sb_faqset_default_threshold(const sb_faqset* set, double* out);
 
 /* ---- Search ------------------------------------------------------------------------------ */
@@ -229,10 +230,12 @@ SB_API int sb_faqset_search(const sb_faqset* set, const char* query, size_t len,
                             const sb_search_options* opts, sb_results** out);
 
 typedef struct sb_result {
-    size_t index;      /* entry index in the set */
-    const char* id;    /* the entry's id; lives as long as the set */
-    double score;      /* the raw ranking score (higher is better; not comparable across sets) */
-    double confidence; /* in [0, 1]: how likely this entry answers the query */
+    size_t index;   /* entry index in the set */
+    const char* id; /* the entry's id; lives as long as the set */
+    double score;   /* the raw ranking score (higher is better; not comparable across sets) */
+    /* in [0, 1]: how likely this entry answers the query, against the query being one that no
+     * FAQ covers (calibrated when the set was indexed) */
+    double confidence;
 } sb_result;
 
 SB_API int sb_results_count(const sb_results* results, size_t* out);

@@ -142,15 +142,17 @@ namespace {
 
 using namespace sb::capi;
 
-sb_faqset* make_set(const sb_engine* engine, std::vector<sb::FaqEntry> entries) {
+// A set from an FAQ file, with the synonyms it declares.
+sb_faqset* make_set(const sb_engine* engine, sb::FaqSet faqs) {
     sb::IndexOptions io;
     io.language = engine->engine->options().language;
+    io.synonyms = std::move(faqs.synonyms);
     auto set = std::make_unique<sb_faqset>();
     // Small-talk entries (the reserved category) answer chat turns, never searches.
-    std::vector<sb::FaqEntry> faqs = sb::split_smalltalk(std::move(entries)).first;
-    if (faqs.empty())
+    std::vector<sb::FaqEntry> entries = sb::split_smalltalk(std::move(faqs.entries)).first;
+    if (entries.empty())
         throw sb::Error(SB_EINVALID_DATA, "the set has no FAQ entry besides small talk");
-    set->index = sb::FaqIndex::build(std::move(faqs), io);
+    set->index = sb::FaqIndex::build(std::move(entries), io);
     return set.release();
 }
 
@@ -339,7 +341,9 @@ int sb_faqset_load(sb_engine* engine, const char* data, size_t len, sb_format fo
     return guarded([&] {
         require(engine != nullptr, "engine is NULL");
         require(out != nullptr, "out is NULL");
-        *out = make_set(engine, load_entries(data, len, format, opts));
+        require(data != nullptr || len == 0, "data is NULL");
+        *out = make_set(engine, sb::parse_faq_set(std::string_view(data ? data : "", len),
+                                                  format_from(format), limits_from(opts)));
     });
 }
 
@@ -350,7 +354,9 @@ int sb_faqset_load_file(sb_engine* engine, const char* path, sb_format format,
         require(engine != nullptr, "engine is NULL");
         require(path != nullptr, "path is NULL");
         require(out != nullptr, "out is NULL");
-        *out = make_set(engine, load_entries_file(path, format, opts));
+        require(path != nullptr, "path is NULL");
+        *out =
+            make_set(engine, sb::load_faq_set_file(path, format_from(format), limits_from(opts)));
     });
 }
 

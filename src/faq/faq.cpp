@@ -83,6 +83,55 @@ void check_input_size(std::string_view data, const FaqLimits& limits) {
     }
 }
 
+std::vector<SynonymGroup> finish_synonyms(std::vector<RawSynonyms>&& raw, const FaqLimits& limits) {
+    // Compared as the retrieval compares words: ASCII case aside, spaces collapsed.
+    auto key = [](std::string_view s) {
+        std::string out;
+        bool space = false;
+        for (char c : s) {
+            if (is_ascii_space(c)) {
+                space = !out.empty();
+                continue;
+            }
+            if (space) out += ' ';
+            space = false;
+            out += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+        }
+        return out;
+    };
+    std::vector<std::pair<std::string, std::string>> seen;  // synonym key -> its term
+    std::size_t total = 0;
+    std::vector<SynonymGroup> out;
+    for (RawSynonyms& r : raw) {
+        SynonymGroup& g = r.group;
+        check_string(g.term, r.where + " (the term)", true, limits);
+        if (g.synonyms.empty()) throw Error(SB_EINVALID_DATA, r.where + " has no synonyms");
+        total += g.synonyms.size();
+        if (total > limits.max_synonyms) {
+            throw Error(SB_ELIMIT, r.where + ": more than the limit of " +
+                                       std::to_string(limits.max_synonyms) + " synonyms");
+        }
+        const std::string term_key = key(g.term);
+        for (std::size_t i = 0; i < g.synonyms.size(); ++i) {
+            const std::string what = r.where + " item " + std::to_string(i + 1);
+            check_string(g.synonyms[i], what, true, limits);
+            const std::string k = key(g.synonyms[i]);
+            if (k == term_key) {
+                throw Error(SB_EINVALID_DATA, what + " is the term itself (\"" + g.term + "\")");
+            }
+            for (const auto& [other, term] : seen) {
+                if (other == k && term != term_key) {
+                    throw Error(SB_EINVALID_DATA, what + " (\"" + g.synonyms[i] +
+                                                      "\") already stands for \"" + term + "\"");
+                }
+            }
+            seen.emplace_back(k, term_key);
+        }
+        out.push_back(std::move(g));
+    }
+    return out;
+}
+
 std::vector<FaqEntry> finish_entries(std::vector<RawEntry>&& raw, const FaqLimits& limits) {
     if (raw.empty()) throw Error(SB_EINVALID_DATA, "no FAQ entries found");
     if (raw.size() > limits.max_entries) {
@@ -193,18 +242,30 @@ bool is_valid_utf8(std::string_view s) noexcept {
     return true;
 }
 
-std::vector<FaqEntry> parse_faqs(std::string_view data, FaqFormat format, const FaqLimits& limits) {
+FaqSet parse_faq_set(std::string_view data, FaqFormat format, const FaqLimits& limits) {
     faq_detail::check_input_size(data, limits);
     if (format == FaqFormat::Auto) format = sniff_format(data);
     switch (format) {
         case FaqFormat::Json:
-            return parse_faqs_json(data, limits);
+            return parse_faq_set_json(data, limits);
         case FaqFormat::Csv:
-            return parse_faqs_csv(data, limits);
+            return parse_faq_set_csv(data, limits);
         case FaqFormat::Auto:
             break;
     }
     throw Error(SB_EINVAL, "unknown FAQ format");
+}
+
+std::vector<FaqEntry> parse_faqs(std::string_view data, FaqFormat format, const FaqLimits& limits) {
+    return parse_faq_set(data, format, limits).entries;
+}
+
+std::vector<FaqEntry> parse_faqs_json(std::string_view data, const FaqLimits& limits) {
+    return parse_faq_set_json(data, limits).entries;
+}
+
+std::vector<FaqEntry> parse_faqs_csv(std::string_view data, const FaqLimits& limits) {
+    return parse_faq_set_csv(data, limits).entries;
 }
 
 namespace {
@@ -269,6 +330,10 @@ bool ends_with_ci(std::string_view s, std::string_view suffix) noexcept {
 
 std::vector<FaqEntry> load_faqs_file(const std::string& path, FaqFormat format,
                                      const FaqLimits& limits) {
+    return load_faq_set_file(path, format, limits).entries;
+}
+
+FaqSet load_faq_set_file(const std::string& path, FaqFormat format, const FaqLimits& limits) {
     const std::string data = read_file_limited(path, limits);
     if (format == FaqFormat::Auto) {
         if (ends_with_ci(path, ".json")) {
@@ -278,7 +343,7 @@ std::vector<FaqEntry> load_faqs_file(const std::string& path, FaqFormat format,
         }
     }
     try {
-        return parse_faqs(data, format, limits);
+        return parse_faq_set(data, format, limits);
     } catch (const Error& e) {
         throw Error(e.status(), path + ": " + e.what());
     }

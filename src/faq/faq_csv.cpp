@@ -177,7 +177,7 @@ std::vector<std::string> split_list(std::string_view s, std::string_view separat
 
 }  // namespace
 
-std::vector<FaqEntry> parse_faqs_csv(std::string_view data, const FaqLimits& limits) {
+FaqSet parse_faq_set_csv(std::string_view data, const FaqLimits& limits) {
     using namespace faq_detail;
     check_input_size(data, limits);
 
@@ -190,8 +190,10 @@ std::vector<FaqEntry> parse_faqs_csv(std::string_view data, const FaqLimits& lim
     // Column index (0-based) of each known field, found by header name.
     std::array<std::optional<std::size_t>, kFieldCount> col{};
     std::vector<std::string> names;
+    std::optional<std::size_t> synonyms_col;
     for (std::size_t c = 0; c < header.fields.size(); ++c) {
         const std::string name = lower_ascii(trim_ascii(header.fields[c].text));
+        if (name == "synonyms") synonyms_col = c;
         if (!name.empty()) {
             const auto dup = std::find(names.begin(), names.end(), name);
             if (dup != names.end()) {
@@ -216,6 +218,7 @@ std::vector<FaqEntry> parse_faqs_csv(std::string_view data, const FaqLimits& lim
     reader.set_header(names);
 
     std::vector<RawEntry> raw;
+    std::vector<RawSynonyms> synonyms;
     CsvRecord rec;
     while (reader.next(rec)) {
         const std::size_t n = rec.fields.size();
@@ -250,9 +253,28 @@ std::vector<FaqEntry> parse_faqs_csv(std::string_view data, const FaqLimits& lim
         if (col[kCategory]) e.category = std::move(text(kCategory));
         if (col[kTags]) e.tags = split_list(text(kTags), "|;");
         if (col[kAlternates]) e.alternates = split_list(text(kAlternates), "|");
+        // Synonym groups, whatever row holds them: "term = a | b", several separated by ";".
+        if (synonyms_col) {
+            const CsvField& cell = rec.fields[*synonyms_col];
+            for (const std::string& group : split_list(cell.text, ";")) {
+                RawSynonyms s;
+                s.where = reader.where(cell.line, *synonyms_col + 1);
+                const std::size_t eq = group.find('=');
+                if (eq == std::string::npos) {
+                    throw Error(SB_EINVALID_DATA, s.where + ": \"" + group +
+                                                      "\" is not of the form \"term = a | b\"");
+                }
+                s.group.term = group.substr(0, eq);
+                s.group.synonyms = split_list(std::string_view(group).substr(eq + 1), "|");
+                synonyms.push_back(std::move(s));
+            }
+        }
         raw.push_back(std::move(r));
     }
-    return finish_entries(std::move(raw), limits);
+    FaqSet set;
+    set.entries = finish_entries(std::move(raw), limits);
+    set.synonyms = finish_synonyms(std::move(synonyms), limits);
+    return set;
 }
 
 }  // namespace sb

@@ -24,6 +24,17 @@ struct RawEntry {
     std::array<std::string, kFieldCount> field_where;
 };
 
+// One synonym group as a parser found it: where names it in messages ("synonyms": "order", or
+// line 4, column 3 ("synonyms")).
+struct RawSynonyms {
+    SynonymGroup group;
+    std::string where;
+};
+
+// Checks the groups (UTF-8, trimming, emptiness, sizes, a synonym that is its own term or that
+// stands for two terms) and returns them, or throws sb::Error.
+std::vector<SynonymGroup> finish_synonyms(std::vector<RawSynonyms>&& raw, const FaqLimits& limits);
+
 // Throws SB_ELIMIT when the input is larger than limits.max_bytes.
 void check_input_size(std::string_view data, const FaqLimits& limits);
 

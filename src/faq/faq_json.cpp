@@ -131,7 +131,7 @@ faq_detail::RawEntry read_entry(element value, std::size_t number) {
 
 }  // namespace
 
-std::vector<FaqEntry> parse_faqs_json(std::string_view data, const FaqLimits& limits) {
+FaqSet parse_faq_set_json(std::string_view data, const FaqLimits& limits) {
     faq_detail::check_input_size(data, limits);
     if (data.substr(0, 3) == "\xEF\xBB\xBF") data.remove_prefix(3);
 
@@ -143,7 +143,22 @@ std::vector<FaqEntry> parse_faqs_json(std::string_view data, const FaqLimits& li
     }
 
     simdjson::dom::array entries;
+    std::vector<faq_detail::RawSynonyms> synonyms;
     if (root.type() == element_type::OBJECT) {
+        element syn;
+        if (root.at_key("synonyms").get(syn) == simdjson::SUCCESS) {
+            simdjson::dom::object groups;
+            if (syn.get_object().get(groups) != simdjson::SUCCESS) {
+                wrong_type("\"synonyms\"", "an object of arrays of strings", syn);
+            }
+            for (auto kv : groups) {
+                faq_detail::RawSynonyms r;
+                r.group.term = std::string(kv.key);
+                r.where = "\"synonyms\": \"" + r.group.term + "\"";
+                r.group.synonyms = get_string_array(kv.value, r.where);
+                synonyms.push_back(std::move(r));
+            }
+        }
         element faqs;
         if (root.at_key("faqs").get(faqs) != simdjson::SUCCESS) {
             throw Error(SB_EINVALID_DATA,
@@ -170,7 +185,10 @@ std::vector<FaqEntry> parse_faqs_json(std::string_view data, const FaqLimits& li
         }
         raw.push_back(read_entry(value, number));
     }
-    return faq_detail::finish_entries(std::move(raw), limits);
+    FaqSet set;
+    set.entries = faq_detail::finish_entries(std::move(raw), limits);
+    set.synonyms = faq_detail::finish_synonyms(std::move(synonyms), limits);
+    return set;
 }
 
 }  // namespace sb

@@ -21,8 +21,76 @@
 
 namespace sb {
 
+namespace {
+
+// A set's synonyms as word sequences: each synonym's words are replaced by its term's, longest
+// synonym first where several start at one word.
+class SynonymRewriter {
+  public:
+    explicit SynonymRewriter(const std::vector<SynonymGroup>& groups) {
+        for (const SynonymGroup& g : groups) {
+            std::vector<std::string> term = split_words(fold_text(g.term));
+            for (const std::string& syn : g.synonyms) {
+                std::vector<std::string> words = split_words(fold_text(syn));
+                if (words.empty() || words == term) continue;
+                rules_[words.front()].push_back({std::move(words), term});
+            }
+        }
+        for (auto& [first, rules] : rules_) {
+            std::stable_sort(rules.begin(), rules.end(), [](const Rule& a, const Rule& b) {
+                return a.from.size() > b.from.size();
+            });
+        }
+    }
+    bool empty() const noexcept { return rules_.empty(); }
+
+    std::vector<std::string> rewrite(std::vector<std::string> words) const {
+        if (rules_.empty()) return words;
+        std::vector<std::string> out;
+        out.reserve(words.size());
+        for (std::size_t i = 0; i < words.size();) {
+            const Rule* hit = nullptr;
+            if (auto it = rules_.find(words[i]); it != rules_.end()) {
+                for (const Rule& r : it->second) {
+                    if (i + r.from.size() <= words.size() &&
+                        std::equal(r.from.begin(), r.from.end(),
+                                   words.begin() + static_cast<std::ptrdiff_t>(i))) {
+                        hit = &r;
+                        break;
+                    }
+                }
+            }
+            if (!hit) {
+                out.push_back(std::move(words[i++]));
+                continue;
+            }
+            out.insert(out.end(), hit->to.begin(), hit->to.end());
+            i += hit->from.size();
+        }
+        return out;
+    }
+
+    std::string rewrite_text(std::string_view text) const {
+        std::string out;
+        for (const std::string& w : rewrite(split_words(fold_text(text)))) {
+            if (!out.empty()) out += ' ';
+            out += w;
+        }
+        return out;
+    }
+
+  private:
+    struct Rule {
+        std::vector<std::string> from, to;
+    };
+    std::unordered_map<std::string, std::vector<Rule>> rules_;
+};
+
+}  // namespace
+
 struct FaqIndex::Impl {
     std::vector<FaqEntry> entries;
+    SynonymRewriter synonyms;
     Stemmer stemmer;
     StemCache stems;  // the set's own words, for queries
     LexicalIndex lexical;
@@ -45,7 +113,7 @@ struct FaqIndex::Impl {
     }
 
     Impl(std::vector<FaqEntry> e, const IndexOptions& o)
-        : entries(std::move(e)), stemmer(o.language) {}
+        : entries(std::move(e)), synonyms(o.synonyms), stemmer(o.language) {}
 };
 
 FaqIndex::FaqIndex(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -69,7 +137,19 @@ std::shared_ptr<const FaqIndex> FaqIndex::build(std::vector<FaqEntry> entries,
                                                 const IndexOptions& options) {
     if (entries.empty()) throw Error(SB_EINVALID_DATA, "an FAQ set needs at least one entry");
     auto impl = std::make_unique<Impl>(std::move(entries), options);
-    Corpus corpus = analyse_corpus(impl->entries, impl->stemmer);
+    Corpus corpus;
+    if (impl->synonyms.empty()) {
+        corpus = analyse_corpus(impl->entries, impl->stemmer);
+    } else {
+        // The FAQs are indexed with their synonyms read as terms, as queries will be.
+        std::vector<FaqEntry> read = impl->entries;
+        for (FaqEntry& e : read) {
+            e.question = impl->synonyms.rewrite_text(e.question);
+            e.answer = impl->synonyms.rewrite_text(e.answer);
+            for (std::string& alt : e.alternates) alt = impl->synonyms.rewrite_text(alt);
+        }
+        corpus = analyse_corpus(read, impl->stemmer);
+    }
     for (const Phrasing& p : corpus.phrasings)
         for (const Token& t : p.tokens) impl->stems.add(t.word, t.stem);
     impl->lexical = LexicalIndex::build(corpus, corpus.all());
@@ -86,7 +166,7 @@ std::vector<SearchHit> FaqIndex::search(std::string_view query, std::size_t k) c
 
 std::vector<SearchHit> FaqIndex::search_words(std::vector<std::string> words, std::size_t k) const {
     const Impl& m = *impl_;
-    Query q{analyse_words(std::move(words), m.stemmer, &m.stems)};
+    Query q{analyse_words(m.synonyms.rewrite(std::move(words)), m.stemmer, &m.stems)};
     if (q.tokens.empty() || k == 0) return {};
     std::unique_ptr<Scratch> scratch = m.take_scratch();
     std::vector<Scored> ranked =

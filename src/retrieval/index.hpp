@@ -24,6 +24,9 @@ struct IndexOptions {
     // Threads a build may use to train its models side by side (the result is the same for any
     // number); 0: as many as the machine has, at most 5.
     unsigned build_threads = 0;
+    // The set's own synonyms: each synonym (a word or a phrase) is read as its term, in the FAQs'
+    // text and in queries alike.
+    std::vector<SynonymGroup> synonyms;
 };
 
 class FaqIndex {

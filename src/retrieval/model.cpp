@@ -51,6 +51,41 @@ constexpr std::size_t kMaxBuildThreads = 5;
 constexpr float kNeighbourBlend = 2.0f;
 constexpr float kLexicalBlend = 1.0f;
 
+// Customer support's own words: each line a group of words that stand for one another in
+// customer questions (inflected forms listed as they are written). A query word the FAQs never
+// use is read as the group's word they use most, at a low weight (kSynonymWeight): "parcel" for
+// "order", "reimbursement" for "refund".
+constexpr std::string_view kSupportLexicon[] = {
+    "order orders parcel parcels package packages shipment shipments packet",
+    "delivery deliveries shipping dispatch",
+    "deliver delivered ship shipped dispatched send sent",
+    "refund refunds refunded reimbursement reimbursed reimburse repayment",
+    "return returns returned",
+    "track tracking trace locate",
+    "account accounts profile",
+    "login signin logon",
+    "password passwords passcode",
+    "cancel cancelled canceled cancelling canceling terminate unsubscribe",
+    "subscription subscriptions membership memberships",
+    "pay paying paid",
+    "payment payments charge charges billing",
+    "invoice invoices bill bills receipt receipts",
+    "price prices cost costs fee fees",
+    "broken damaged defective faulty",
+    "late delayed overdue",
+    "change modify update edit alter",
+    "delete remove erase",
+    "coupon coupons voucher vouchers promo",
+    "store stores shop shops showroom",
+    "buy purchase",
+    "email emails",
+    "phone telephone mobile cellphone",
+    "address addresses postcode zipcode",
+    "agent human representative person operator",
+};
+// Weight of a word read through a synonym: half a word (as a corrected typo counts half).
+constexpr float kSynonymWeight = 0.5f;
+
 std::uint32_t trigram_key(std::string_view s, std::size_t i) {
     return static_cast<std::uint32_t>(hash_bytes(s.substr(i, 3), 7));
 }
@@ -195,7 +230,34 @@ LexicalIndex LexicalIndex::build(const Corpus& corpus,
         word_trigrams(ix.words_[w], padded, grams);
         for (std::uint32_t g : grams) ix.trigram_words_[g].push_back(static_cast<std::uint32_t>(w));
     }
+    ix.add_synonyms(kSupportLexicon);
     return ix;
+}
+
+void LexicalIndex::add_synonyms(std::span<const std::string_view> groups) {
+    for (std::string_view line : groups) {
+        std::vector<std::string> group = split_words(line);
+        // The group's word the vocabulary knows, in the most documents (the first of those).
+        std::uint32_t best = 0;
+        bool found = false;
+        for (const std::string& w : group) {
+            auto it = word_ids_.find(w);
+            if (it == word_ids_.end()) continue;
+            if (!found || word_df_[it->second] > word_df_[best]) best = it->second;
+            found = true;
+        }
+        if (!found) continue;
+        for (const std::string& w : group)
+            if (!word_ids_.count(w)) synonyms_.try_emplace(w, best);
+    }
+}
+
+bool LexicalIndex::read_synonym(Token& token) const {
+    auto it = synonyms_.find(token.word);
+    if (it == synonyms_.end()) return false;
+    token.word = words_[it->second];
+    token.stem = word_stems_[it->second];
+    return true;
 }
 
 bool LexicalIndex::correct(Token& token, Scratch& scratch) const {
@@ -246,9 +308,15 @@ LexicalMatch LexicalIndex::resolve(Query& query, Scratch& scratch) const {
         if (t.stop) continue;
         auto it = term_ids_.find(t.stem);
         bool corrected = false;
-        if (it == term_ids_.end() && !word_ids_.count(t.word) && correct(t, scratch)) {
-            it = term_ids_.find(t.stem);
-            corrected = true;
+        bool synonym = false;
+        if (it == term_ids_.end() && !word_ids_.count(t.word)) {
+            if (read_synonym(t)) {
+                it = term_ids_.find(t.stem);
+                synonym = true;
+            } else if (correct(t, scratch)) {
+                it = term_ids_.find(t.stem);
+                corrected = true;
+            }
         }
         if (it == term_ids_.end()) {
             m.query_idf_mass += unknown_idf;
@@ -257,8 +325,9 @@ LexicalMatch LexicalIndex::resolve(Query& query, Scratch& scratch) const {
         const float idf = idf_[it->second];
         m.query_idf_mass += idf;
         // A corrected word may be a typo, or a word the FAQs simply do not know: half known.
-        m.known_idf_mass += corrected ? 0.5f * idf : idf;
-        m.terms.push_back({it->second, idf});
+        // A word read through a synonym is known at the synonym's weight, and scores at it.
+        m.known_idf_mass += corrected ? 0.5f * idf : synonym ? kSynonymWeight * idf : idf;
+        m.terms.push_back({it->second, synonym ? kSynonymWeight * idf : idf});
     }
     return m;
 }
@@ -370,7 +439,7 @@ std::size_t LexicalIndex::memory_bytes() const noexcept {
     for (const auto& [k, v] : term_ids_) n += k.capacity() + sizeof(v) + 32;
     for (const auto& w : words_) n += w.capacity() + sizeof(std::string);
     for (const auto& w : word_stems_) n += w.capacity() + sizeof(std::string);
-    n += word_ids_.size() * (sizeof(std::string) + 4 + 16);
+    n += (word_ids_.size() + synonyms_.size()) * (sizeof(std::string) + 4 + 16);
     for (const auto& [k, v] : trigram_words_) n += v.capacity() * 4 + 48;
     return n;
 }
@@ -1041,8 +1110,6 @@ constexpr std::array<double, 6> kLexicalPriorWeights = {0.0, 4.0, 3.0, 6.0, 0.0,
 constexpr std::size_t kMaxCalibrationQueries = 3000;
 // How many samples the prior is worth.
 constexpr double kPriorStrength = 100.0;
-// Share of the calibration weight given to uncovered questions.
-constexpr double kUncoveredShare = 0.2;
 // Budget for calibration folds: documents x phrasings trained on, summed over the folds.
 constexpr double kCalibrationBudget = 6.0e6;
 constexpr std::size_t kMaxFolds = 4;
@@ -1078,13 +1145,27 @@ Calibrator fit_calibrator(const std::vector<CalibrationSample>& samples,
     return c;
 }
 
-// The confidence is the calibrated probability that the best FAQ is right, under a prior where a
-// fifth of the questions are not covered and with held-out phrasings that are harder than real
-// questions (the calibration models train on less). On that scale one decision threshold serves
-// sets of any size: escalating a right answer costs a user a wait, answering an uncovered question
-// with a wrong FAQ costs more, and 0.08 balances the two on the dev splits of CLINC150, BANKING77
-// and the shop FAQ set alike (it was chosen there, not per set).
-constexpr double kDecisionThreshold = 0.08;
+// The decision. A covered question answered with the right FAQ is a success, an uncovered one
+// escalated is a success, and a covered one answered wrong or escalated is a failure either way:
+// so the bot should answer exactly when "the best FAQ is right" is likelier than "no FAQ covers
+// the question". The confidence is the calibrated probability of the first against the two
+// (wrong answers to covered questions are left out of the calibration: they weigh on neither
+// side), and the bot answers above one half.
+constexpr double kDecisionThreshold = 0.5;
+
+// How much of the traffic no FAQ covers, before any question is seen. An FAQ set carries the
+// evidence: each phrasing of an FAQ is a question that was asked and covered. With m phrasings
+// per FAQ on average and none uncovered, Laplace's rule gives 1 / (m + 1) for the next question
+// being of a kind not seen yet: one half for a set of bare questions, a sixth for five phrasings,
+// a hundredth for sets mined from traffic logs (a hundred phrasings an FAQ). Not fitted to any
+// data set.
+double uncovered_prior(const Corpus& corpus) {
+    std::size_t asked = 0;
+    for (const Phrasing& p : corpus.phrasings) asked += p.field == Field::Answer ? 0 : 1;
+    const double m =
+        static_cast<double>(asked) / static_cast<double>(std::max<std::size_t>(corpus.docs, 1));
+    return 1.0 / (std::max(m, 1.0) + 1.0);
+}
 
 }  // namespace
 
@@ -1139,7 +1220,7 @@ Model build_model(const Corpus& corpus, bool with_classifier, std::size_t thread
     const std::array<double, 6>& prior = with_classifier ? kPriorWeights : kLexicalPriorWeights;
     Calibrator fallback;
     fallback.weights = prior;
-    fallback.threshold = with_classifier ? 0.5 : kDecisionThreshold;
+    fallback.threshold = kDecisionThreshold;
 
     // The folds are drawn first, in order (one random sequence, so the model is the same
     // whatever the number of threads); the training runs after.
@@ -1207,16 +1288,19 @@ Model build_model(const Corpus& corpus, bool with_classifier, std::size_t thread
 
     std::vector<CalibrationSample> samples;
     for (auto& fs : fold_samples) samples.insert(samples.end(), fs.begin(), fs.end());
-    // Covered and uncovered questions get fixed shares of the weight, whatever their counts.
+    // Covered and uncovered questions get the shares of the weight the prior gives them, whatever
+    // their counts; then the covered ones answered wrong leave (see kDecisionThreshold).
+    const double prior_uncovered = uncovered_prior(corpus);
     std::size_t covered = 0;
     for (const auto& s : samples) covered += s.covered ? 1 : 0;
     const std::size_t uncovered = samples.size() - covered;
     for (auto& s : samples) {
         s.weight =
             s.covered
-                ? (1.0 - kUncoveredShare) / static_cast<double>(std::max<std::size_t>(covered, 1))
-                : kUncoveredShare / static_cast<double>(std::max<std::size_t>(uncovered, 1));
+                ? (1.0 - prior_uncovered) / static_cast<double>(std::max<std::size_t>(covered, 1))
+                : prior_uncovered / static_cast<double>(std::max<std::size_t>(uncovered, 1));
     }
+    std::erase_if(samples, [](const CalibrationSample& x) { return x.covered && x.label == 0; });
     if (samples.empty()) {
         out.calibrator = fallback;
     } else {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <new>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -74,8 +75,14 @@ class LexicalIndex {
     std::size_t memory_bytes() const noexcept;
     std::size_t docs() const noexcept { return docs_; }
 
+    // Reads each group (a line of words that stand for one another) into synonyms: a group's
+    // words the vocabulary lacks are read as its word the vocabulary has in the most documents.
+    // The first group that names a word wins.
+    void add_synonyms(std::span<const std::string_view> groups);
+
   private:
     bool correct(Token& token, Scratch& scratch) const;
+    bool read_synonym(Token& token) const;
 
     std::size_t docs_ = 0;
     std::unordered_map<std::string, std::uint32_t> term_ids_;  // stem -> term
@@ -90,6 +97,7 @@ class LexicalIndex {
     std::vector<std::uint32_t> word_df_;
     std::unordered_map<std::string, std::uint32_t> word_ids_;
     std::unordered_map<std::uint32_t, std::vector<std::uint32_t>> trigram_words_;
+    std::unordered_map<std::string, std::uint32_t> synonyms_;  // unknown word -> vocabulary word
 
     friend class LexicalBuilder;
 };
