@@ -91,7 +91,26 @@ class Server:
         r = conn.getresponse()
         data = r.read()
         conn.close()
-        return Resp(r.status, {k.lower(): v for k, v in r.getheaders()}, data)
+        resp = Resp(r.status, {k.lower(): v for k, v in r.getheaders()}, data)
+        check_common_headers(path, resp)
+        return resp
+
+
+SECURITY_HEADERS = {
+    "content-security-policy": "default-src 'self'; frame-ancestors 'none'",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+}
+
+
+def check_common_headers(path, resp):
+    """Every response carries the security headers; the API's (and errors) are no-store, the
+    page's files no-cache (revalidated)."""
+    for k, v in SECURITY_HEADERS.items():
+        assert resp.headers.get(k) == v, (path, k, resp.headers)
+    page = resp.status == 200 and not path.startswith(("/api/", "/health", "/metrics"))
+    want = "no-cache" if page else "no-store"
+    assert resp.headers.get("cache-control") == want, (path, resp.status, resp.headers)
 
 
 class Resp:
@@ -882,6 +901,157 @@ def case_slow_clients(tmp):
     assert rc == 0, rc
 
 
+def read_until_closed(sock, limit=1 << 20):
+    """Everything the server sends on a raw socket until it closes it (socket.timeout if it
+    does not)."""
+    data = b""
+    while len(data) < limit:
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def parse_raw_response(data):
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    return Resp(status, headers, body)
+
+
+def metric(srv, name):
+    text = expect(srv.request("GET", "/metrics"), 200).body.decode()
+    m = re.search(r"^%s (\d+)$" % re.escape(name), text, re.M)
+    assert m, (name, text[-2000:])
+    return int(m.group(1))
+
+
+def case_connection_limit(tmp):
+    """Connections are bounded: 2 workers + a queue of 2; the 5th and 6th idle connections are
+    answered 503 (JSON detail, Retry-After) at once instead of waiting; a request that arrives
+    while the workers hold idle connections is served once they give way (within ~1 s, not the
+    30 s keep-alive); a real request over the limit gets the same 503; then the server serves."""
+    import socket
+    srv = Server(sqlite_url(tmp, "limit.db"),
+                 {"WORKER_THREADS": "2", "MAX_QUEUED_CONNECTIONS": "2",
+                  "KEEP_ALIVE_SECONDS": "30", "READ_TIMEOUT_SECONDS": "30"})
+    socks = []
+    try:
+        for _ in range(6):
+            socks.append(socket.create_connection((srv.host, srv.port), timeout=10))
+        for s in socks[4:]:
+            r = parse_raw_response(read_until_closed(s))  # socket.timeout if it waits
+            expect(r, 503, "busy")
+            assert r.headers.get("retry-after") == "1", r.headers
+            assert r.headers.get("connection") == "close", r.headers
+            for k, v in SECURITY_HEADERS.items():
+                assert r.headers.get(k) == v, r.headers
+        # Two idle connections hold the workers, two wait; the probe is the 5th... once the
+        # first two gave way to the waiting ones (~1 s idle while others wait), it is the 3rd.
+        time.sleep(1.5)
+        start = time.time()
+        r = expect(srv.request("GET", "/health", timeout=20), 200)
+        assert time.time() - start < 15, time.time() - start  # the keep-alive is 30 s
+        assert metric(srv, "supportbot_http_connections_rejected_total") == 2
+        for s in socks:
+            s.close()
+        socks = []
+        for _ in range(100):  # the workers let the closed connections go (the 1 is /metrics)
+            if metric(srv, "supportbot_http_connections_active") == 1:
+                break
+            time.sleep(0.1)
+        assert metric(srv, "supportbot_http_connections_queued") == 0
+        # Connections that hold their worker while sending (headers never end) do not give way:
+        # a real request beyond workers + queue is answered 503 at once.
+        import select
+        for attempt in range(5):
+            time.sleep(0.3)  # the /metrics connection above is let go too
+            for _ in range(4):
+                s = socket.create_connection((srv.host, srv.port), timeout=10)
+                s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+                socks.append(s)
+            time.sleep(0.3)
+            if not select.select(socks, [], [], 0)[0]:
+                break  # all four held (none was answered)
+            for s in socks:
+                s.close()
+            socks = []
+        assert socks, "the four connections were never all held"
+        r = expect(srv.request("GET", "/api/v1/bots/", timeout=10), 503, "busy")
+        assert r.headers.get("retry-after") == "1", r.headers
+        for s in socks:
+            s.close()
+        socks = []
+        for _ in range(50):  # the workers notice the closed connections
+            r = srv.request("GET", "/health", timeout=20)
+            if r.status == 200:
+                break
+            time.sleep(0.1)
+        expect(r, 200)
+        assert metric(srv, "supportbot_http_connections_rejected_total") >= 3
+    finally:
+        for s in socks:
+            s.close()
+        rc = srv.stop()
+    assert rc == 0, rc
+
+
+def case_request_deadline(tmp):
+    """A client that sends its request slowly, each piece within the read timeout, is cut off
+    by the total deadline (REQUEST_TIMEOUT_SECONDS): 408 and the connection closed; a request
+    sent slowly but within the deadline is served."""
+    import socket
+    srv = Server(sqlite_url(tmp, "deadline.db"),
+                 {"REQUEST_TIMEOUT_SECONDS": "2", "READ_TIMEOUT_SECONDS": "5"})
+    try:
+        def trickle(first, piece, count):
+            s = socket.create_connection((srv.host, srv.port), timeout=15)
+            start = time.time()
+            s.sendall(first)
+            try:
+                for _ in range(count):  # 20 s of trickling if nothing stops it
+                    time.sleep(0.5)
+                    s.sendall(piece)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            data = read_until_closed(s)
+            s.close()
+            return data, time.time() - start
+        # Headers that never end.
+        data, took = trickle(b"GET /health HTTP/1.1\r\nHost: x\r\n", b"X-Slow: 1\r\n", 40)
+        r = parse_raw_response(data)
+        expect(r, 408)
+        assert r.headers.get("connection") == "close", r.headers
+        assert data.count(b"HTTP/1.1") == 1, data  # nothing after: the connection was closed
+        # A body that comes too slowly.
+        body = json.dumps({"email": "slow@example.com", "password": PASSWORD}).encode()
+        head = ("POST /api/v1/auth/admin/register HTTP/1.1\r\nHost: x\r\n"
+                "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body))
+        data, took = trickle(head.encode() + body[:1], b" ", 40)
+        expect(parse_raw_response(data), 408)
+        # Slow but within the deadline: served (and nothing was registered above).
+        s = socket.create_connection((srv.host, srv.port), timeout=15)
+        for piece in (head.encode(), body[:10], body[10:]):
+            s.sendall(piece)
+            time.sleep(0.4)
+        r = parse_raw_response(s.recv(65536))
+        s.close()
+        expect(r, 201)
+        expect(register(srv, "slow@example.com"), 409)
+        assert metric(srv, "supportbot_http_request_timeouts_total") == 2
+    finally:
+        rc = srv.stop()
+    assert rc == 0, rc
+
+
 def case_postgres_health(tmp):
     """/health says whether the database answers: 503 while PostgreSQL is down, 200 once back."""
     srv = Server(os.environ["SB_TEST_PG_URL"])
@@ -913,7 +1083,7 @@ def case_postgres_health(tmp):
     assert rc == 0, rc
 
 
-SQLITE_CASES = [case_slow_clients, case_sqlite_flow, case_bad_input, case_config, case_sigterm, case_llm_stream]
+SQLITE_CASES = [case_slow_clients, case_connection_limit, case_request_deadline, case_sqlite_flow, case_bad_input, case_config, case_sigterm, case_llm_stream]
 PG_CASES = [case_postgres_flow, case_postgres_two_processes, case_postgres_health]
 
 
