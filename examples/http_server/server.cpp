@@ -144,8 +144,11 @@ std::string get_string_field(simdjson::dom::object obj, const char* name, bool r
 
 simdjson::dom::object json_body(const Ctx& c, std::size_t max_bytes) {
     const std::string mt = media_type(c.req);
-    if (mt != "application/json" && !(mt.size() > 5 && mt.compare(mt.size() - 5, 5, "+json") == 0))
-        throw HttpError(415, "the body must be application/json");
+    // No Content-Type at all is read as JSON, as the seed (FastAPI) does: its clients may post
+    // JSON text without the header. Any other type is refused.
+    const bool json = !c.req.has_header("Content-Type") || mt == "application/json" ||
+                      (mt.size() > 5 && mt.compare(mt.size() - 5, 5, "+json") == 0);
+    if (!json) throw HttpError(415, "the body must be application/json");
     if (c.req.body.size() > max_bytes) throw HttpError(413, "the request body is too large");
     simdjson::dom::element doc;
     const auto err = json_parser().parse(c.req.body.data(), c.req.body.size()).get(doc);

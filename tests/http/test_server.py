@@ -340,6 +340,8 @@ def flow(srv, tag):
     for s in mine:
         for key in ("session_id", "first_message", "last_updated", "status", "message_count"):
             assert key in s, (key, s)
+        assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", s["last_updated"]), s
+        assert isinstance(s["message_count"], int) and s["status"] in ("open", "escalated", "closed"), s
     first = next(s for s in mine if s["session_id"] == s1)
     assert first["first_message"] == "How can I track my order?", first
     assert first["status"] == "escalated" and first["message_count"] == 8, first
@@ -389,6 +391,22 @@ def flow(srv, tag):
     assert an["bot_name"] == "Orders" and an["total_summaries_analyzed"] == 6, an
     assert an["sessions"] == 6 and an["top_faqs"], an
     assert all(set(f) == {"question", "answer"} for f in an["suggested_new_faqs"]), an
+    # The seed's keys read off the library's figures: the knowledge gaps are the unanswered
+    # questions and the suggested FAQs' questions (no answer is made up); with no LLM, the
+    # trending topics are the summaries' topics, most frequent first.
+    gaps = [g["representative"] for g in an["knowledge_gaps"]["groups"]]
+    assert an["unanswered_questions"] == gaps, an
+    assert [f["question"] for f in an["suggested_new_faqs"]] == gaps, an
+    assert all(f["answer"] == "" for f in an["suggested_new_faqs"]), an
+    counts = {}
+    for sm_ in sums:
+        for topic in sm_.get("topics", []):
+            counts[topic] = counts.get(topic, 0) + 1
+    assert an["narrative"] is None and an["trending_topics"], an
+    assert all(t in counts for t in an["trending_topics"]), (an["trending_topics"], counts)
+    assert [counts[t] for t in an["trending_topics"]] == sorted(
+        (counts[t] for t in an["trending_topics"]), reverse=True), (an["trending_topics"], counts)
+    assert counts[an["trending_topics"][0]] == max(counts.values()), counts
     an0 = expect(srv.request("GET", "/api/v1/admin/bots/%s/analytics?to=2000-01-01" % A,
                              token=t1), 200).json()
     assert an0["sessions"] == 0, an0
@@ -528,6 +546,10 @@ def case_bad_input(tmp):
         expect(srv.request("POST", reg, {"email": "n1@example.com"}), 422, "password")
         expect(srv.request("POST", reg, {"email": 5, "password": PASSWORD}), 422, "email")
         expect(srv.request("POST", reg, [1, 2]), 422)
+        # No Content-Type at all is read as JSON, as the seed (FastAPI) does; a wrong one is not.
+        nct = json.dumps({"email": "no-type@example.com", "password": PASSWORD})
+        expect(srv.request("POST", reg, nct, {"Content-Type": "text/plain"}), 415)
+        assert expect(srv.request("POST", reg, nct), 201).json()["email"] == "no-type@example.com"
         expect(srv.request("POST", reg, {"email": "not-an-email", "password": PASSWORD}), 422)
         expect(srv.request("POST", reg, {"email": "weak@example.com", "password": "short"}), 422)
         expect(srv.request("POST", reg, {"email": "big@example.com", "password": "x" * 100000}), 413)
@@ -617,6 +639,10 @@ def case_bad_input(tmp):
             expect(srv.request("POST", path, json.dumps({"message": "y" * 70000}), J, k), 413)
             expect(srv.request("POST", path, {"message": "hi"}), 401)
         assert history() == h0 and sessions() == s0
+        r = expect(srv.request("POST", cp, json.dumps({"message": "How can I track my order?",
+                                                       "session_id": "keep"}), token=k), 200)
+        assert r.json()["session_id"] == "keep" and len(history()) == len(h0) + 2, r
+        h0, s0 = history(), sessions()
 
         # Lists: limit and cursor, time ranges.
         sp = "/api/v1/chat/%s/sessions" % A
