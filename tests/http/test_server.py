@@ -692,34 +692,64 @@ def case_bad_input(tmp):
 
 
 def case_sigterm(tmp):
-    """SIGTERM while a bot is being created (the whole faqs.json): it completes, exit 0."""
+    """SIGTERM with requests in flight: a chat turn waiting on a slow LLM (a fake OpenAI server
+    that answers after 3 s) and a bot being created; both complete, the server exits 0, and
+    both are stored (whole) for the next process. The turn is known to be in flight when the
+    signal is sent (the fake has its request), so the case costs no CPU to prove it."""
     url = sqlite_url(tmp, "term.db")
-    srv = Server(url)
-    expect(register(srv, "term@example.com"), 201)
-    t = token_of(srv, "term@example.com")
-    with open(ARGS.faqs, "rb") as f:
-        content = f.read()
-    result = {}
+    fake = FakeOpenAI(delay=3.0)
+    env = {"LLM_PROVIDER": "openai", "LLM_MODEL": "fake",
+           "LLM_BASE_URL": "http://127.0.0.1:%d" % fake.port}
+    srv = Server(url, env)
+    try:
+        faqs = load_faqs()
+        expect(register(srv, "term@example.com"), 201)
+        t = token_of(srv, "term@example.com")
+        A = expect(create_bot(srv, t, "Small", "s.json", faqs_json(faqs[0:8])), 200).json()["id"]
+        result = {}
 
-    def upload():
-        try:
-            result["r"] = create_bot(srv, t, "Big", "faqs.json", content)
-        except Exception as e:  # noqa: BLE001
-            result["e"] = e
-    th = threading.Thread(target=upload)
-    th.start()
-    time.sleep(0.5)  # the index takes seconds to build
-    assert "r" not in result, "the upload finished before SIGTERM; the case proves nothing"
-    srv.proc.send_signal(signal.SIGTERM)
-    th.join(120)
-    rc = srv.stop()
-    assert "e" not in result, result
-    expect(result["r"], 200)
+        def run(key, fn):
+            try:
+                result[key] = fn()
+            except Exception as e:  # noqa: BLE001
+                result[key + "-error"] = e
+        threads = [
+            threading.Thread(target=run, args=("chat", lambda: chat(
+                srv, t, A, "How can I track my order?", "term-1"))),
+            threading.Thread(target=run, args=("bot", lambda: create_bot(
+                srv, t, "Big", "faqs.json", faqs_json(faqs[0:24])))),
+        ]
+        threads[0].start()
+        for _ in range(200):
+            if fake.requests:
+                break
+            time.sleep(0.05)
+        threads[1].start()
+        # The upload is in hand (in flight: the turn, the upload and this /metrics) or done.
+        for _ in range(200):
+            if "bot" in result or metric(srv, "supportbot_http_requests_in_flight") >= 3:
+                break
+            time.sleep(0.02)
+        assert fake.requests == 1 and "chat" not in result, result
+        srv.proc.send_signal(signal.SIGTERM)
+        print("  SIGTERM with the upload %s" % ("done" if "bot" in result else "in flight"))
+        for th in threads:
+            th.join(120)
+        rc = srv.stop()
+    finally:
+        fake.close()
     assert rc == 0, rc
+    assert not [k for k in result if k.endswith("-error")], result
+    c = expect(result["chat"], 200).json()
+    assert c["responder"] == "openai" and c["response"] == FakeOpenAI.REPLY, c
+    expect(result["bot"], 200)
     srv2 = Server(url)
     try:
         bots = expect(srv2.request("GET", "/api/v1/bots/", token=t), 200).json()
-        assert [b["name"] for b in bots] == ["Big"] and bots[0]["faq_count"] == len(load_faqs())
+        assert sorted((b["name"], b["faq_count"]) for b in bots) == [("Big", 24), ("Small", 8)], bots
+        h = expect(srv2.request("GET", "/api/v1/chat/history/term-1", token=t), 200).json()
+        assert [m["role"] for m in h] == ["user", "assistant"], h
+        assert h[1]["message"] == FakeOpenAI.REPLY, h
     finally:
         assert srv2.stop() == 0
 
@@ -813,11 +843,12 @@ class FakeOpenAI:
 
     REPLY = "You can track your order from the link in your shipping e-mail, or in your account."
 
-    def __init__(self):
+    def __init__(self, delay=0.0):
         import http.server
         fake = self
         self.failing = False
         self.requests = 0
+        self.delay = delay  # seconds before each answer
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def log_message(self, *a):
@@ -827,6 +858,7 @@ class FakeOpenAI:
                 n = int(self.headers.get("Content-Length", "0"))
                 body = json.loads(self.rfile.read(n) or b"{}")
                 fake.requests += 1
+                time.sleep(fake.delay)
                 if fake.failing:
                     self.send_response(500)
                     self.send_header("Content-Length", "0")
