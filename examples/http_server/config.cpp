@@ -30,9 +30,12 @@ const char* kUsage =
     "  LLM_MODEL, LLM_BASE_URL, LLM_API_KEY (or OPENAI_API_KEY for openai)\n"
     "  HOST, PORT                   listen address (default 127.0.0.1:8000)\n"
     "  WORKER_THREADS               requests handled at once (default 8)\n"
+    "  MAX_QUEUED_CONNECTIONS       connections waiting for a worker at most (default 8 per\n"
+    "                               worker); beyond, new ones get 503 with Retry-After\n"
     "  DB_POOL_SIZE                 PostgreSQL connections (default: the library's, 4)\n"
     "  MAX_BODY_BYTES (65536), MAX_UPLOAD_BYTES (16777216), MAX_MESSAGE_BYTES (4000)\n"
     "  READ_TIMEOUT_SECONDS (10), WRITE_TIMEOUT_SECONDS (30), KEEP_ALIVE_SECONDS (5)\n"
+    "  REQUEST_TIMEOUT_SECONDS (60) time for a whole request to arrive (else 408)\n"
     "  LOGIN_MAX_FAILURES (5), LOGIN_WINDOW_SECONDS (900)\n"
     "  ACCESS_LOG=0                 no access log lines on standard output\n"
     "  SEED_DEMO=1 (as --seed-demo): at start, a demo admin (DEMO_EMAIL, default\n"
@@ -212,6 +215,8 @@ Config load_config(int argc, char** argv) {
             field = static_cast<int>(parse_int(name, v, lo, hi));
     };
     size_setting("WORKER_THREADS", c.worker_threads, 1, 1024);
+    c.max_queued_connections = 8 * c.worker_threads;
+    size_setting("MAX_QUEUED_CONNECTIONS", c.max_queued_connections, 0, 1000000);
     size_setting("DB_POOL_SIZE", c.db_pool_size, 1, 1024);
     size_setting("MAX_BODY_BYTES", c.max_body_bytes, 1024, 1LL << 30);
     size_setting("MAX_UPLOAD_BYTES", c.max_upload_bytes, 1024, 1LL << 30);
@@ -219,6 +224,7 @@ Config load_config(int argc, char** argv) {
     int_setting("READ_TIMEOUT_SECONDS", c.read_timeout_seconds, 1, 3600);
     int_setting("WRITE_TIMEOUT_SECONDS", c.write_timeout_seconds, 1, 3600);
     int_setting("KEEP_ALIVE_SECONDS", c.keep_alive_seconds, 1, 3600);
+    int_setting("REQUEST_TIMEOUT_SECONDS", c.request_timeout_seconds, 1, 86400);
     if (const auto v = src.get("LOGIN_MAX_FAILURES"); !v.empty())
         c.login_max_failures =
             static_cast<unsigned>(parse_int("LOGIN_MAX_FAILURES", v, 1, 1000000));

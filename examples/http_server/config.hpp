@@ -21,6 +21,9 @@ struct Config {
     std::string llm_base_url;
     std::string llm_api_key;
     std::size_t worker_threads = 8;
+    // Connections accepted while every worker is busy wait in a queue this long at most; beyond
+    // it a new connection is answered 503 at once. Default: 8 per worker thread.
+    std::size_t max_queued_connections = 0;
     std::size_t db_pool_size = 0;  // 0 = the library's default
     std::size_t max_body_bytes = 64 * 1024;
     std::size_t max_upload_bytes = 16 * 1024 * 1024;
@@ -28,6 +31,7 @@ struct Config {
     int read_timeout_seconds = 10;
     int write_timeout_seconds = 30;
     int keep_alive_seconds = 5;
+    int request_timeout_seconds = 60;  // the whole request (line, headers, body) must arrive
     unsigned login_max_failures = 5;
     unsigned login_window_seconds = 900;
     bool access_log = true;

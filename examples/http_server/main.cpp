@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "config.hpp"
+#include "listener.hpp"
 #include "server.hpp"
 
 int main(int argc, char** argv) {
@@ -73,7 +74,8 @@ int main(int argc, char** argv) {
     {
         App app(config, engine);
         if (config.seed_demo) app.seed_demo();
-        httplib::Server server;
+        Listener server(
+            {config.worker_threads, config.max_queued_connections, config.request_timeout_seconds});
         app.install(server);
         int port = config.port;
         if (port == 0) {

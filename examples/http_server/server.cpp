@@ -10,6 +10,7 @@
 #include <cstring>
 #include <set>
 
+#include "listener.hpp"
 #include "util.hpp"
 #include "web_assets.hpp"
 
@@ -98,6 +99,14 @@ void set_detail(httplib::Response& res, int status, std::string_view detail) {
     res.set_content(body, "application/json");
 }
 
+// The headers every response carries: the security ones, and Cache-Control: no-store unless the
+// route chose its own (the page's files are no-cache: revalidated, never stale).
+void add_default_headers(httplib::Response& res) {
+    for (const auto& [name, value] : kSecurityHeaders)
+        if (!res.has_header(name)) res.set_header(name, value);
+    if (!res.has_header("Cache-Control")) res.set_header("Cache-Control", "no-store");
+}
+
 struct Clock {
     using clock = std::chrono::steady_clock;
 };
@@ -135,8 +144,11 @@ std::string get_string_field(simdjson::dom::object obj, const char* name, bool r
 
 simdjson::dom::object json_body(const Ctx& c, std::size_t max_bytes) {
     const std::string mt = media_type(c.req);
-    if (mt != "application/json" && !(mt.size() > 5 && mt.compare(mt.size() - 5, 5, "+json") == 0))
-        throw HttpError(415, "the body must be application/json");
+    // No Content-Type at all is read as JSON, as the seed (FastAPI) does: its clients may post
+    // JSON text without the header. Any other type is refused.
+    const bool json = !c.req.has_header("Content-Type") || mt == "application/json" ||
+                      (mt.size() > 5 && mt.compare(mt.size() - 5, 5, "+json") == 0);
+    if (!json) throw HttpError(415, "the body must be application/json");
     if (c.req.body.size() > max_bytes) throw HttpError(413, "the request body is too large");
     simdjson::dom::element doc;
     const auto err = json_parser().parse(c.req.body.data(), c.req.body.size()).get(doc);
@@ -311,6 +323,30 @@ std::string Metrics::render() const {
     out += "# HELP supportbot_http_requests_in_flight Requests being handled.\n";
     out += "# TYPE supportbot_http_requests_in_flight gauge\n";
     out += "supportbot_http_requests_in_flight " + std::to_string(in_flight.load()) + "\n";
+    if (connections) {
+        const ConnectionStats& cs = *connections;
+        out += "# HELP supportbot_http_connections_total Connections accepted.\n";
+        out += "# TYPE supportbot_http_connections_total counter\n";
+        out += "supportbot_http_connections_total " + std::to_string(cs.accepted.load()) + "\n";
+        out +=
+            "# HELP supportbot_http_connections_rejected_total Connections answered 503 because "
+            "every worker was busy and the queue full.\n";
+        out += "# TYPE supportbot_http_connections_rejected_total counter\n";
+        out += "supportbot_http_connections_rejected_total " + std::to_string(cs.rejected.load()) +
+               "\n";
+        out += "# HELP supportbot_http_connections_active Connections held by a worker.\n";
+        out += "# TYPE supportbot_http_connections_active gauge\n";
+        out += "supportbot_http_connections_active " + std::to_string(cs.active.load()) + "\n";
+        out += "# HELP supportbot_http_connections_queued Connections waiting for a worker.\n";
+        out += "# TYPE supportbot_http_connections_queued gauge\n";
+        out += "supportbot_http_connections_queued " + std::to_string(cs.queued.load()) + "\n";
+        out +=
+            "# HELP supportbot_http_request_timeouts_total Requests not received whole within "
+            "REQUEST_TIMEOUT_SECONDS.\n";
+        out += "# TYPE supportbot_http_request_timeouts_total counter\n";
+        out += "supportbot_http_request_timeouts_total " +
+               std::to_string(cs.deadline_exceeded.load()) + "\n";
+    }
     out += "# HELP supportbot_chat_turns_total Chat turns answered (plain and streamed).\n";
     out += "# TYPE supportbot_chat_turns_total counter\n";
     out += "supportbot_chat_turns_total " + std::to_string(chat_turns_) + "\n";
@@ -731,7 +767,7 @@ void App::chat_stream(Ctx& c) {
         check(sb_bot_get(engine_, p.get(), bot.c_str(), &bots));
         sb_bots_free(bots);
     }
-    c.res.set_header("Cache-Control", "no-cache");
+    c.res.set_header("Cache-Control", "no-store");
     c.res.set_header("X-Accel-Buffering", "no");
     sb_engine* engine = engine_;
     Metrics* metrics = &metrics_;
@@ -1080,7 +1116,6 @@ void App::web(Ctx& c) {
     if (name.empty()) name = "index.html";
     const WebAsset* a = find_asset(name);
     if (!a) throw HttpError(404, "Not Found");
-    c.res.set_header("X-Content-Type-Options", "nosniff");
     c.res.set_header("Cache-Control", "no-cache");
     c.res.set_content(reinterpret_cast<const char*>(a->data), a->size,
                       content_type_for(name).c_str());
@@ -1486,10 +1521,11 @@ void App::dispatch(const httplib::Request& req, httplib::Response& res) {
         for (const auto& [k, v] : e.headers) res.set_header(k.c_str(), v);
         set_detail(res, e.status, e.what());
     }
+    add_default_headers(res);
 }
 
-void App::install(httplib::Server& server) {
-    server.new_task_queue = [n = config_.worker_threads] { return new httplib::ThreadPool(n); };
+void App::install(Listener& server) {
+    metrics_.connections = &server.stats();
     server.set_payload_max_length(config_.max_upload_bytes + 64 * 1024);
     server.set_read_timeout(config_.read_timeout_seconds, 0);
     server.set_write_timeout(config_.write_timeout_seconds, 0);
@@ -1547,8 +1583,16 @@ void App::install(httplib::Server& server) {
     }
     server.set_error_handler(
         httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
+            if (Listener::request_deadline_hit()) {
+                // The request did not arrive whole within REQUEST_TIMEOUT_SECONDS (httplib
+                // reports any failed read as 400).
+                res.status = 408;
+                res.body.clear();
+                res.set_header("Connection", "close");
+            }
             if (res.body.empty() && !res.content_provider_)
                 set_detail(res, res.status, reason_for(res.status));
+            add_default_headers(res);
             return httplib::Server::HandlerResponse::Handled;
         }));
     server.set_exception_handler(

@@ -27,6 +27,9 @@ struct Response;
 
 namespace sbserver {
 
+class Listener;
+struct ConnectionStats;
+
 // An error answered as {"detail": ...} with this status.
 struct HttpError : std::runtime_error {
     HttpError(int s, const std::string& detail) : std::runtime_error(detail), status(s) {}
@@ -64,6 +67,7 @@ class Metrics {
     void chat_turn(bool escalated, const std::string& reason, bool fallback);
     std::string render() const;
     std::atomic<int64_t> in_flight{0};
+    const ConnectionStats* connections = nullptr;  // the listener's, once installed
 
   private:
     static constexpr double kBuckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
@@ -93,7 +97,7 @@ class App {
     const std::vector<Route>& routes() const { return routes_; }
     std::string openapi() const;
     // Registers everything on the server (routes, limits, logging, errors).
-    void install(httplib::Server& server);
+    void install(Listener& server);
     // With --seed-demo: the demo admin and bot.
     void seed_demo();
 

@@ -91,7 +91,26 @@ class Server:
         r = conn.getresponse()
         data = r.read()
         conn.close()
-        return Resp(r.status, {k.lower(): v for k, v in r.getheaders()}, data)
+        resp = Resp(r.status, {k.lower(): v for k, v in r.getheaders()}, data)
+        check_common_headers(path, resp)
+        return resp
+
+
+SECURITY_HEADERS = {
+    "content-security-policy": "default-src 'self'; frame-ancestors 'none'",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+}
+
+
+def check_common_headers(path, resp):
+    """Every response carries the security headers; the API's (and errors) are no-store, the
+    page's files no-cache (revalidated)."""
+    for k, v in SECURITY_HEADERS.items():
+        assert resp.headers.get(k) == v, (path, k, resp.headers)
+    page = resp.status == 200 and not path.startswith(("/api/", "/health", "/metrics"))
+    want = "no-cache" if page else "no-store"
+    assert resp.headers.get("cache-control") == want, (path, resp.status, resp.headers)
 
 
 class Resp:
@@ -321,6 +340,8 @@ def flow(srv, tag):
     for s in mine:
         for key in ("session_id", "first_message", "last_updated", "status", "message_count"):
             assert key in s, (key, s)
+        assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", s["last_updated"]), s
+        assert isinstance(s["message_count"], int) and s["status"] in ("open", "escalated", "closed"), s
     first = next(s for s in mine if s["session_id"] == s1)
     assert first["first_message"] == "How can I track my order?", first
     assert first["status"] == "escalated" and first["message_count"] == 8, first
@@ -370,6 +391,22 @@ def flow(srv, tag):
     assert an["bot_name"] == "Orders" and an["total_summaries_analyzed"] == 6, an
     assert an["sessions"] == 6 and an["top_faqs"], an
     assert all(set(f) == {"question", "answer"} for f in an["suggested_new_faqs"]), an
+    # The seed's keys read off the library's figures: the knowledge gaps are the unanswered
+    # questions and the suggested FAQs' questions (no answer is made up); with no LLM, the
+    # trending topics are the summaries' topics, most frequent first.
+    gaps = [g["representative"] for g in an["knowledge_gaps"]["groups"]]
+    assert an["unanswered_questions"] == gaps, an
+    assert [f["question"] for f in an["suggested_new_faqs"]] == gaps, an
+    assert all(f["answer"] == "" for f in an["suggested_new_faqs"]), an
+    counts = {}
+    for sm_ in sums:
+        for topic in sm_.get("topics", []):
+            counts[topic] = counts.get(topic, 0) + 1
+    assert an["narrative"] is None and an["trending_topics"], an
+    assert all(t in counts for t in an["trending_topics"]), (an["trending_topics"], counts)
+    assert [counts[t] for t in an["trending_topics"]] == sorted(
+        (counts[t] for t in an["trending_topics"]), reverse=True), (an["trending_topics"], counts)
+    assert counts[an["trending_topics"][0]] == max(counts.values()), counts
     an0 = expect(srv.request("GET", "/api/v1/admin/bots/%s/analytics?to=2000-01-01" % A,
                              token=t1), 200).json()
     assert an0["sessions"] == 0, an0
@@ -509,6 +546,10 @@ def case_bad_input(tmp):
         expect(srv.request("POST", reg, {"email": "n1@example.com"}), 422, "password")
         expect(srv.request("POST", reg, {"email": 5, "password": PASSWORD}), 422, "email")
         expect(srv.request("POST", reg, [1, 2]), 422)
+        # No Content-Type at all is read as JSON, as the seed (FastAPI) does; a wrong one is not.
+        nct = json.dumps({"email": "no-type@example.com", "password": PASSWORD})
+        expect(srv.request("POST", reg, nct, {"Content-Type": "text/plain"}), 415)
+        assert expect(srv.request("POST", reg, nct), 201).json()["email"] == "no-type@example.com"
         expect(srv.request("POST", reg, {"email": "not-an-email", "password": PASSWORD}), 422)
         expect(srv.request("POST", reg, {"email": "weak@example.com", "password": "short"}), 422)
         expect(srv.request("POST", reg, {"email": "big@example.com", "password": "x" * 100000}), 413)
@@ -598,6 +639,10 @@ def case_bad_input(tmp):
             expect(srv.request("POST", path, json.dumps({"message": "y" * 70000}), J, k), 413)
             expect(srv.request("POST", path, {"message": "hi"}), 401)
         assert history() == h0 and sessions() == s0
+        r = expect(srv.request("POST", cp, json.dumps({"message": "How can I track my order?",
+                                                       "session_id": "keep"}), token=k), 200)
+        assert r.json()["session_id"] == "keep" and len(history()) == len(h0) + 2, r
+        h0, s0 = history(), sessions()
 
         # Lists: limit and cursor, time ranges.
         sp = "/api/v1/chat/%s/sessions" % A
@@ -647,34 +692,64 @@ def case_bad_input(tmp):
 
 
 def case_sigterm(tmp):
-    """SIGTERM while a bot is being created (the whole faqs.json): it completes, exit 0."""
+    """SIGTERM with requests in flight: a chat turn waiting on a slow LLM (a fake OpenAI server
+    that answers after 3 s) and a bot being created; both complete, the server exits 0, and
+    both are stored (whole) for the next process. The turn is known to be in flight when the
+    signal is sent (the fake has its request), so the case costs no CPU to prove it."""
     url = sqlite_url(tmp, "term.db")
-    srv = Server(url)
-    expect(register(srv, "term@example.com"), 201)
-    t = token_of(srv, "term@example.com")
-    with open(ARGS.faqs, "rb") as f:
-        content = f.read()
-    result = {}
+    fake = FakeOpenAI(delay=3.0)
+    env = {"LLM_PROVIDER": "openai", "LLM_MODEL": "fake",
+           "LLM_BASE_URL": "http://127.0.0.1:%d" % fake.port}
+    srv = Server(url, env)
+    try:
+        faqs = load_faqs()
+        expect(register(srv, "term@example.com"), 201)
+        t = token_of(srv, "term@example.com")
+        A = expect(create_bot(srv, t, "Small", "s.json", faqs_json(faqs[0:8])), 200).json()["id"]
+        result = {}
 
-    def upload():
-        try:
-            result["r"] = create_bot(srv, t, "Big", "faqs.json", content)
-        except Exception as e:  # noqa: BLE001
-            result["e"] = e
-    th = threading.Thread(target=upload)
-    th.start()
-    time.sleep(0.5)  # the index takes seconds to build
-    assert "r" not in result, "the upload finished before SIGTERM; the case proves nothing"
-    srv.proc.send_signal(signal.SIGTERM)
-    th.join(120)
-    rc = srv.stop()
-    assert "e" not in result, result
-    expect(result["r"], 200)
+        def run(key, fn):
+            try:
+                result[key] = fn()
+            except Exception as e:  # noqa: BLE001
+                result[key + "-error"] = e
+        threads = [
+            threading.Thread(target=run, args=("chat", lambda: chat(
+                srv, t, A, "How can I track my order?", "term-1"))),
+            threading.Thread(target=run, args=("bot", lambda: create_bot(
+                srv, t, "Big", "faqs.json", faqs_json(faqs[0:24])))),
+        ]
+        threads[0].start()
+        for _ in range(200):
+            if fake.requests:
+                break
+            time.sleep(0.05)
+        threads[1].start()
+        # The upload is in hand (in flight: the turn, the upload and this /metrics) or done.
+        for _ in range(200):
+            if "bot" in result or metric(srv, "supportbot_http_requests_in_flight") >= 3:
+                break
+            time.sleep(0.02)
+        assert fake.requests == 1 and "chat" not in result, result
+        srv.proc.send_signal(signal.SIGTERM)
+        print("  SIGTERM with the upload %s" % ("done" if "bot" in result else "in flight"))
+        for th in threads:
+            th.join(120)
+        rc = srv.stop()
+    finally:
+        fake.close()
     assert rc == 0, rc
+    assert not [k for k in result if k.endswith("-error")], result
+    c = expect(result["chat"], 200).json()
+    assert c["responder"] == "openai" and c["response"] == FakeOpenAI.REPLY, c
+    expect(result["bot"], 200)
     srv2 = Server(url)
     try:
         bots = expect(srv2.request("GET", "/api/v1/bots/", token=t), 200).json()
-        assert [b["name"] for b in bots] == ["Big"] and bots[0]["faq_count"] == len(load_faqs())
+        assert sorted((b["name"], b["faq_count"]) for b in bots) == [("Big", 24), ("Small", 8)], bots
+        h = expect(srv2.request("GET", "/api/v1/chat/history/term-1", token=t), 200).json()
+        assert [m["role"] for m in h] == ["user", "assistant"], h
+        assert h[1]["message"] == FakeOpenAI.REPLY, h
     finally:
         assert srv2.stop() == 0
 
@@ -768,11 +843,12 @@ class FakeOpenAI:
 
     REPLY = "You can track your order from the link in your shipping e-mail, or in your account."
 
-    def __init__(self):
+    def __init__(self, delay=0.0):
         import http.server
         fake = self
         self.failing = False
         self.requests = 0
+        self.delay = delay  # seconds before each answer
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def log_message(self, *a):
@@ -782,6 +858,7 @@ class FakeOpenAI:
                 n = int(self.headers.get("Content-Length", "0"))
                 body = json.loads(self.rfile.read(n) or b"{}")
                 fake.requests += 1
+                time.sleep(fake.delay)
                 if fake.failing:
                     self.send_response(500)
                     self.send_header("Content-Length", "0")
@@ -882,6 +959,157 @@ def case_slow_clients(tmp):
     assert rc == 0, rc
 
 
+def read_until_closed(sock, limit=1 << 20):
+    """Everything the server sends on a raw socket until it closes it (socket.timeout if it
+    does not)."""
+    data = b""
+    while len(data) < limit:
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def parse_raw_response(data):
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    return Resp(status, headers, body)
+
+
+def metric(srv, name):
+    text = expect(srv.request("GET", "/metrics"), 200).body.decode()
+    m = re.search(r"^%s (\d+)$" % re.escape(name), text, re.M)
+    assert m, (name, text[-2000:])
+    return int(m.group(1))
+
+
+def case_connection_limit(tmp):
+    """Connections are bounded: 2 workers + a queue of 2; the 5th and 6th idle connections are
+    answered 503 (JSON detail, Retry-After) at once instead of waiting; a request that arrives
+    while the workers hold idle connections is served once they give way (within ~1 s, not the
+    30 s keep-alive); a real request over the limit gets the same 503; then the server serves."""
+    import socket
+    srv = Server(sqlite_url(tmp, "limit.db"),
+                 {"WORKER_THREADS": "2", "MAX_QUEUED_CONNECTIONS": "2",
+                  "KEEP_ALIVE_SECONDS": "30", "READ_TIMEOUT_SECONDS": "30"})
+    socks = []
+    try:
+        for _ in range(6):
+            socks.append(socket.create_connection((srv.host, srv.port), timeout=10))
+        for s in socks[4:]:
+            r = parse_raw_response(read_until_closed(s))  # socket.timeout if it waits
+            expect(r, 503, "busy")
+            assert r.headers.get("retry-after") == "1", r.headers
+            assert r.headers.get("connection") == "close", r.headers
+            for k, v in SECURITY_HEADERS.items():
+                assert r.headers.get(k) == v, r.headers
+        # Two idle connections hold the workers, two wait; the probe is the 5th... once the
+        # first two gave way to the waiting ones (~1 s idle while others wait), it is the 3rd.
+        time.sleep(1.5)
+        start = time.time()
+        r = expect(srv.request("GET", "/health", timeout=20), 200)
+        assert time.time() - start < 15, time.time() - start  # the keep-alive is 30 s
+        assert metric(srv, "supportbot_http_connections_rejected_total") == 2
+        for s in socks:
+            s.close()
+        socks = []
+        for _ in range(100):  # the workers let the closed connections go (the 1 is /metrics)
+            if metric(srv, "supportbot_http_connections_active") == 1:
+                break
+            time.sleep(0.1)
+        assert metric(srv, "supportbot_http_connections_queued") == 0
+        # Connections that hold their worker while sending (headers never end) do not give way:
+        # a real request beyond workers + queue is answered 503 at once.
+        import select
+        for attempt in range(5):
+            time.sleep(0.3)  # the /metrics connection above is let go too
+            for _ in range(4):
+                s = socket.create_connection((srv.host, srv.port), timeout=10)
+                s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+                socks.append(s)
+            time.sleep(0.3)
+            if not select.select(socks, [], [], 0)[0]:
+                break  # all four held (none was answered)
+            for s in socks:
+                s.close()
+            socks = []
+        assert socks, "the four connections were never all held"
+        r = expect(srv.request("GET", "/api/v1/bots/", timeout=10), 503, "busy")
+        assert r.headers.get("retry-after") == "1", r.headers
+        for s in socks:
+            s.close()
+        socks = []
+        for _ in range(50):  # the workers notice the closed connections
+            r = srv.request("GET", "/health", timeout=20)
+            if r.status == 200:
+                break
+            time.sleep(0.1)
+        expect(r, 200)
+        assert metric(srv, "supportbot_http_connections_rejected_total") >= 3
+    finally:
+        for s in socks:
+            s.close()
+        rc = srv.stop()
+    assert rc == 0, rc
+
+
+def case_request_deadline(tmp):
+    """A client that sends its request slowly, each piece within the read timeout, is cut off
+    by the total deadline (REQUEST_TIMEOUT_SECONDS): 408 and the connection closed; a request
+    sent slowly but within the deadline is served."""
+    import socket
+    srv = Server(sqlite_url(tmp, "deadline.db"),
+                 {"REQUEST_TIMEOUT_SECONDS": "2", "READ_TIMEOUT_SECONDS": "5"})
+    try:
+        def trickle(first, piece, count):
+            s = socket.create_connection((srv.host, srv.port), timeout=15)
+            start = time.time()
+            s.sendall(first)
+            try:
+                for _ in range(count):  # 20 s of trickling if nothing stops it
+                    time.sleep(0.5)
+                    s.sendall(piece)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            data = read_until_closed(s)
+            s.close()
+            return data, time.time() - start
+        # Headers that never end.
+        data, took = trickle(b"GET /health HTTP/1.1\r\nHost: x\r\n", b"X-Slow: 1\r\n", 40)
+        r = parse_raw_response(data)
+        expect(r, 408)
+        assert r.headers.get("connection") == "close", r.headers
+        assert data.count(b"HTTP/1.1") == 1, data  # nothing after: the connection was closed
+        # A body that comes too slowly.
+        body = json.dumps({"email": "slow@example.com", "password": PASSWORD}).encode()
+        head = ("POST /api/v1/auth/admin/register HTTP/1.1\r\nHost: x\r\n"
+                "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body))
+        data, took = trickle(head.encode() + body[:1], b" ", 40)
+        expect(parse_raw_response(data), 408)
+        # Slow but within the deadline: served (and nothing was registered above).
+        s = socket.create_connection((srv.host, srv.port), timeout=15)
+        for piece in (head.encode(), body[:10], body[10:]):
+            s.sendall(piece)
+            time.sleep(0.4)
+        r = parse_raw_response(s.recv(65536))
+        s.close()
+        expect(r, 201)
+        expect(register(srv, "slow@example.com"), 409)
+        assert metric(srv, "supportbot_http_request_timeouts_total") == 2
+    finally:
+        rc = srv.stop()
+    assert rc == 0, rc
+
+
 def case_postgres_health(tmp):
     """/health says whether the database answers: 503 while PostgreSQL is down, 200 once back."""
     srv = Server(os.environ["SB_TEST_PG_URL"])
@@ -913,7 +1141,7 @@ def case_postgres_health(tmp):
     assert rc == 0, rc
 
 
-SQLITE_CASES = [case_slow_clients, case_sqlite_flow, case_bad_input, case_config, case_sigterm, case_llm_stream]
+SQLITE_CASES = [case_slow_clients, case_connection_limit, case_request_deadline, case_sqlite_flow, case_bad_input, case_config, case_sigterm, case_llm_stream]
 PG_CASES = [case_postgres_flow, case_postgres_two_processes, case_postgres_health]
 
 

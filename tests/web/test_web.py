@@ -754,6 +754,11 @@ def main():
         t0 = time.time()
         entries = run(args, page, server.base, workdir)
         run_llm_stream(args, page, workdir, entries)
+        # The server sends Content-Security-Policy: default-src 'self'; frame-ancestors 'none':
+        # the page must need nothing it forbids (no inline script or style, no other origin).
+        blocked = [e.get("message") for e in driver.get_log("browser")
+                   if "Content Security Policy" in (e.get("message") or "")]
+        assert not blocked, "the page broke its Content-Security-Policy: %s" % blocked
         print(f"web page end to end: passed in {time.time() - t0:.1f} s; screenshots in {args.artifacts}")
         ok = True
     except Exception:
