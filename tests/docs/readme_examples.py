@@ -88,9 +88,11 @@ def check_output(name, expected, actual):
             return
         why = ", ".join("%g where README.md shows %g" % (g, w) for w, g in off)
         fail("%s printed numbers other than README.md's: %s\n%s" % (name, why, actual))
-    diff = "".join(difflib.unified_diff(expected.splitlines(True), actual.splitlines(True),
-                                        "README.md (output: %s)" % name, "the example's output"))
-    fail("%s printed what README.md does not show ('...' matches any text, a UUID any UUID):\n%s"
+    # The diff shows UUIDs as <uuid>, so that it shows the lines that differ in more than ids.
+    lines = [UUID.sub("<uuid>", text).splitlines(True) for text in (expected, actual)]
+    diff = "".join(difflib.unified_diff(lines[0], lines[1], "README.md (output: %s)" % name,
+                                        "the example's output"))
+    fail("%s printed what README.md does not show ('...' in README.md matches any text):\n%s"
          % (name, diff))
 
 
