@@ -15,6 +15,8 @@ PACKAGES=(
   dpkg-dev file clang groff-base
   # The Python bindings' tests and their offline pip install.
   python3-pytest python3-pip python3-venv python3-setuptools python3-wheel
+  # README.md's HTTP server example (ctest readme_server runs it as written) uses curl and jq.
+  curl jq
 )
 
 missing=()

@@ -52,6 +52,7 @@ libdir=$(grep -E '/libsupportbot\.a$' "$tmp/files" | xargs -r dirname)
 [ -n "$libdir" ] || fail "no libsupportbot.a in the package"
 for f in usr/include/supportbot/supportbot.h usr/include/supportbot/supportbot.hpp \
          usr/bin/supportbot usr/share/man/man1/supportbot.1.gz \
+         usr/bin/supportbot-server usr/share/man/man1/supportbot-server.1.gz \
          "$libdir/libsupportbot.so" "$libdir/libsupportbot.so.$abi" \
          "$libdir/pkgconfig/supportbot.pc" "$libdir/cmake/supportbot/supportbotConfig.cmake" \
          "$libdir/cmake/supportbot/supportbotConfigVersion.cmake" \

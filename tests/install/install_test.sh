@@ -3,7 +3,9 @@
 # C++ examples (taken from README.md's "<!-- example: NAME -->" blocks) against the installed copy
 # both ways, with CMake's find_package and with pkg-config, linked with the shared and with the
 # static library, and runs them. Also checks the installed files, the SONAME and the tools'
-# --help and man pages.
+# --help and man pages: every tool has a page, which names every option, setting and placeholder
+# of its --help, describes no setting that --help does not name, and names no option the tool
+# refuses.
 # The examples run on tests/install/faqs_small.json, ten entries of faqs.json, which index in a
 # fraction of the time.
 # usage: install_test.sh BUILD_DIR SOURCE_DIR VERSION ABI ABI_SINCE
@@ -35,6 +37,11 @@ for f in libsupportbot.so "libsupportbot.so.$abi" pkgconfig/supportbot.pc \
          cmake/supportbot/supportbotConfig.cmake cmake/supportbot/supportbotConfigVersion.cmake \
          cmake/supportbot/supportbotTargets.cmake cmake/supportbot/supportbotStaticTargets.cmake; do
   [ -e "$libdir/$f" ] || fail "${libdir#"$prefix"/}/$f not installed"
+done
+# Every installed tool has its man page (the server is installed when it is built).
+for tool in "$prefix"/bin/*; do
+  [ -f "$prefix/share/man/man1/$(basename "$tool").1" ] ||
+    fail "share/man/man1/$(basename "$tool").1 not installed"
 done
 [ -L "$libdir/libsupportbot.so" ] && [ -L "$libdir/libsupportbot.so.$abi" ] ||
   fail "libsupportbot.so and libsupportbot.so.$abi should be symlinks"
@@ -168,38 +175,58 @@ for kind in shared static; do
 done
 
 step "the tools' --help and man pages"
+man_text() { sed 's/\\-/-/g; s/\\//g' "$1"; }  # the page's source without troff's backslashes
+# The options a page names in its SYNOPSIS, DESCRIPTION and OPTIONS (not in its EXAMPLES, which
+# show other programs' options too).
+man_options() {
+  awk '/^\.SH (ENVIRONMENT|EXIT STATUS|EXAMPLES|SEE ALSO|FILES|SIGNALS|ACCOUNTS)/ { skip = 1 }
+       /^\.SH (SYNOPSIS|DESCRIPTION|COMMANDS|OPTIONS)/ { skip = 0 } !skip' "$1" |
+    sed 's/\\-/-/g; s/\\//g' |
+    grep -oE -- '(^|[^[:alnum:]-])--?[a-z][a-z-]*' | grep -oE -- '--?[a-z][a-z-]*' | sort -u
+}
 for tool in "$prefix"/bin/*; do
   name=$(basename "$tool")
   help=$("$tool" --help 2>&1) || fail "$name --help failed"
   [ -n "$help" ] || fail "$name --help printed nothing"
   page=$prefix/share/man/man1/$name.1
-  if [ -f "$page" ]; then
-    if command -v groff >/dev/null; then
-      warnings=$(groff -man -Tutf8 -ww -z "$page" 2>&1 || true)
-      [ -z "$warnings" ] || fail "$name.1 has troff warnings: $warnings"
-    fi
-    # Every option the usage names is in the man page,
-    man_text=$(sed 's/\\-/-/g; s/\\//g' "$page")
-    for opt in $(grep -oE -- '(^|[^[:alnum:]-])--?[a-z][a-z-]*' <<<"$help" | grep -oE -- '--?[a-z][a-z-]*' | sort -u); do
-      grep -qE -- "(^|[^[:alnum:]-])$opt([^[:alnum:]-]|\$)" <<<"$man_text" ||
-        fail "$name.1 does not mention $opt, which $name --help does"
-    done
-    # And every environment variable and placeholder (capitals: SECRET_KEY, FILE, ...).
-    for word in $(grep -oE '\b[A-Z][A-Z0-9_]{2,}\b' <<<"$help" | sort -u); do
-      grep -qE -- "(^|[^[:alnum:]_])$word([^[:alnum:]_]|\$)" <<<"$man_text" ||
-        fail "$name.1 does not mention $word, which $name --help does"
-    done
-    echo "$name: --help and $name.1 agree"
-  else
-    echo "$name: --help (no man page)"
+  if command -v groff >/dev/null; then
+    warnings=$(groff -man -Tutf8 -ww -z "$page" 2>&1 || true)
+    [ -z "$warnings" ] || fail "$name.1 has troff warnings: $warnings"
   fi
-done
-# The CLI accepts every option its man page names (parsing rejects unknown options before the
-# command runs; "version" ignores the rest).
-man_text=$(sed 's/\\-/-/g; s/\\//g' "$prefix/share/man/man1/supportbot.1")
-for opt in $(grep -oE -- '(^|[^[:alnum:]-])--?[a-z][a-z-]*' <<<"$man_text" | grep -oE -- '--?[a-z][a-z-]*' | sort -u); do
-  err=$("$prefix/bin/supportbot" version "$opt" 1 2>&1 >/dev/null || true)
-  if grep -q "unknown option" <<<"$err"; then fail "supportbot.1 names $opt, which supportbot does not accept"; fi
+  # Every option the usage names is in the man page,
+  text=$(man_text "$page")
+  for opt in $(grep -oE -- '(^|[^[:alnum:]-])--?[a-z][a-z-]*' <<<"$help" | grep -oE -- '--?[a-z][a-z-]*' | sort -u); do
+    grep -qE -- "(^|[^[:alnum:]-])$opt([^[:alnum:]-]|\$)" <<<"$text" ||
+      fail "$name.1 does not mention $opt, which $name --help does"
+  done
+  # and every environment variable and placeholder (capitals: SECRET_KEY, FILE, ...).
+  for word in $(grep -oE '\b[A-Z][A-Z0-9_]{2,}\b' <<<"$help" | sort -u); do
+    grep -qE -- "(^|[^[:alnum:]_])$word([^[:alnum:]_]|\$)" <<<"$text" ||
+      fail "$name.1 does not mention $word, which $name --help does"
+  done
+  # The other way round: every variable the page's ENVIRONMENT section describes (its .TP tags)
+  # is one the usage names, so that the page invents none.
+  tags=$(awk '/^\.SH/ { env = ($0 ~ /^\.SH ENVIRONMENT/) } env && tp { print; tp = 0 }
+              env && /^\.TP/ { tp = 1 }' "$page")
+  [ -n "$tags" ] || fail "$name.1 has no ENVIRONMENT section with .TP entries"
+  for word in $(grep -oE '\b[A-Z][A-Z0-9_]{2,}\b' <<<"$tags" | sort -u); do
+    grep -qE -- "(^|[^[:alnum:]_])$word([^[:alnum:]_]|\$)" <<<"$help" ||
+      fail "$name.1 describes $word, which $name --help does not name"
+  done
+  # And the tool accepts every option its page names: the parsers reject unknown options before
+  # doing anything ("supportbot version" ignores the rest; the server's --print-routes prints
+  # the routes without opening a database).
+  for opt in $(man_options "$page"); do
+    case $name in
+      supportbot) err=$("$tool" version "$opt" 1 2>&1 >/dev/null || true) ;;
+      supportbot-server) err=$("$tool" --print-routes "$opt" 2>&1 >/dev/null </dev/null || true) ;;
+      *) fail "no check of the options of $name" ;;
+    esac
+    if grep -qE "unknown (option|argument)" <<<"$err"; then
+      fail "$name.1 names $opt, which $name does not accept: $(tail -n1 <<<"$err")"
+    fi
+  done
+  echo "$name: --help and $name.1 agree"
 done
 out=$("$prefix/bin/supportbot" version)
 [ "$out" = "supportbot $version (ABI $abi)" ] || fail "supportbot version printed '$out'"
