@@ -41,6 +41,7 @@ session_turns=20
 source "$here/pg_common.sh"
 
 log() { echo "http_run.sh: $*" >&2; }
+hz="$(getconf CLK_TCK)"
 
 # ---- Pieces used by both the SQLite part and the PostgreSQL part (run inside with-postgres.sh)
 
@@ -113,21 +114,40 @@ setup_bot() {
     log "bot $bot_id, user logged in"
 }
 
-# wrk_run KIND DB CONNS ROUND URL [SCRIPT ARGS...]: one wrk measurement; appends
-# WRK <kind> <db> <conns> <round> <req/s> <p50 ms> <p99 ms> <errors> to $results.
+# CPU time (clock ticks, user + system, all threads) used so far by the process PID and its
+# children that are running (nginx's master and workers).
+proc_ticks() {
+    local total=0 p f
+    for p in "$1" $(pgrep -P "$1" || true); do
+        # /proc/PID/stat after "PID (COMM) ": field 3 is index 0, so utime (14) is index 11.
+        if read -r -a f < <(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null); then
+            total=$((total + f[11] + f[12]))
+        fi
+    done
+    echo "$total"
+}
+
+# wrk_run KIND DB CONNS ROUND PID URL [SCRIPT ARGS...]: one wrk measurement of the server PID;
+# appends WRK <kind> <db> <conns> <round> <req/s> <p50 ms> <p99 ms> <errors> <server CPU us per
+# request> <wrk CPU us per request> to $results.
 wrk_run() {
-    local kind="$1" db="$2" c="$3" round="$4" url="$5"
-    shift 5
-    local t=$((c < 2 ? c : 2)) out="$tmp/wrk-$kind-$db-$c-$round.out" script=()
+    local kind="$1" db="$2" c="$3" round="$4" pid="$5" url="$6"
+    shift 6
+    local t=$((c < 2 ? c : 2)) out="$tmp/wrk-$kind-$db-$c-$round.out" script=() t0 t1 user sys
+    local TIMEFORMAT='%3U %3S'
     if (($# > 0)); then script=(-s "$here/http_chat.lua"); fi
     log "$kind ($db), $c connection(s), round $round of $rounds"
-    timeout $((seconds + 60)) wrk -t "$t" -c "$c" -d "${seconds}s" --timeout 10s --latency \
-        "${script[@]}" "$url" ${1:+--} "$@" >"$out" 2>&1 || {
+    t0="$(proc_ticks "$pid")"
+    { time timeout $((seconds + 60)) wrk -t "$t" -c "$c" -d "${seconds}s" --timeout 10s --latency \
+        "${script[@]}" "$url" ${1:+--} "$@" >"$out" 2>&1; } 2>"$tmp/time.out" || {
         log "wrk failed:"
         cat "$out" >&2
         return 1
     }
-    awk -v OFS='\t' -v kind="$kind" -v db="$db" -v c="$c" -v r="$round" '
+    t1="$(proc_ticks "$pid")"
+    read -r user sys <"$tmp/time.out"
+    awk -v OFS='\t' -v kind="$kind" -v db="$db" -v c="$c" -v r="$round" -v hz="$hz" \
+        -v ticks="$((t1 - t0))" -v wrk_cpu="$user $sys" '
         function ms(s) {
             if (s ~ /us$/) return substr(s, 1, length(s) - 2) / 1000
             if (s ~ /ms$/) return substr(s, 1, length(s) - 2) + 0
@@ -138,10 +158,16 @@ wrk_run() {
         $1 == "50%" { p50 = ms($2) }
         $1 == "99%" { p99 = ms($2) }
         /^Requests\/sec:/ { rps = $2 }
+        / requests in / { n = $1 }
         /Non-2xx or 3xx responses:/ { err += $NF }
         /Socket errors:/ { gsub(/,/, ""); err += $4 + $6 + $8 + $10 }
-        END { print "WRK", kind, db, c, r, rps + 0, p50 + 0, p99 + 0, err + 0 }
-    ' "$out" | tee -a "$results" | cut -f 6- | sed 's/^/    req\/s, p50 ms, p99 ms, errors: /' >&2
+        END {
+            split(wrk_cpu, w, " ")
+            print "WRK", kind, db, c, r, rps + 0, p50 + 0, p99 + 0, err + 0,
+                  (n > 0 ? ticks * 1e6 / hz / n : -1), (n > 0 ? (w[1] + w[2]) * 1e6 / n : -1)
+        }
+    ' "$out" | tee -a "$results" | cut -f 6- |
+        sed 's/^/    req\/s, p50 ms, p99 ms, errors, CPU us\/request: server, wrk: /' >&2
 }
 
 # chat_rounds DB: the chat route at every connection count (the server already set up).
@@ -149,7 +175,7 @@ chat_once() {
     local db="$1" c="$2" round="$3"
     local slots=$(((c + 1) / 2))  # connections per wrk thread
     ((c == 1)) && slots=1
-    wrk_run chat "$db" "$c" "$round" "$server_url" "$bot_id" "$token" "$tmp/questions.txt" \
+    wrk_run chat "$db" "$c" "$round" "$server_pid" "$server_url" "$bot_id" "$token" "$tmp/questions.txt" \
         "$db$round$c$$" "$slots" "$session_turns"
 }
 
@@ -164,7 +190,7 @@ library() {
         return 1
     }
     # RESULT <db> <kind> <threads> <turns/s> ...
-    awk -F'\t' -v OFS='\t' -v db="$db" '$1 == "RESULT" && $3 == "supportbot" { print "LIB", db, $4, $5 }' \
+    awk -F'\t' -v OFS='\t' -v db="$db" '$1 == "RESULT" && $3 == "supportbot" { print "LIB", db, $4, $5, $11 }' \
         "$tmp/lib-$db.out" | tee -a "$results" >&2
 }
 
@@ -275,8 +301,8 @@ setup_bot
 for round in $(seq 1 "$rounds"); do
     for c in $conns; do
         chat_once sqlite "$c" "$round"
-        wrk_run health sqlite "$c" "$round" "$server_url/health"
-        wrk_run nginx - "$c" "$round" "http://127.0.0.1:$nginx_port/health.json"
+        wrk_run health sqlite "$c" "$round" "$server_pid" "$server_url/health"
+        wrk_run nginx - "$c" "$round" "$nginx_pid" "http://127.0.0.1:$nginx_port/health.json"
     done
 done
 stop_server
@@ -299,35 +325,50 @@ echo "http_run.sh: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, commit $com
      "load average at start $load_start, at end $load_end"
 echo
 awk -F'\t' -v workers="$workers" "$median_awk"'
+    function add(key, x) { val[key, ++cnt[key]] = x }
     $1 == "WRK" {
         key = $2 SUBSEP $3 SUBSEP $4
-        val[key SUBSEP "rps", ++cnt[key SUBSEP "rps"]] = $6
-        val[key SUBSEP "p50", ++cnt[key SUBSEP "p50"]] = $7
-        val[key SUBSEP "p99", ++cnt[key SUBSEP "p99"]] = $8
+        add(key SUBSEP "rps", $6); add(key SUBSEP "p50", $7); add(key SUBSEP "p99", $8)
+        add(key SUBSEP "cpu", $10); add(key SUBSEP "wrk", $11)
         err[key] += $9
-        if (!(($3 SUBSEP $4) in seen) && $2 == "chat") { seen[$3, $4] = 1; order[++n] = $3 SUBSEP $4 }
+        if ($2 == "chat" && !(($3 SUBSEP $4) in seen)) { seen[$3, $4] = 1; order[++n] = $3 SUBSEP $4 }
+        if ($2 == "health" && !($4 in hseen)) { hseen[$4] = 1; horder[++hn] = $4 }
     }
-    $1 == "LIB" { lib[$2, $3] = $4 }
+    $1 == "LIB" { lib[$2, $3] = $4; libcpu[$2, $3] = $5 }
     function m(k) { return (k in cnt) ? median(k) : -1 }
     function f(x, fmt) { return x < 0 ? "-" : sprintf(fmt, x) }
     END {
-        print "| database | conns | chat req/s | p50 ms | p99 ms | library turns/s (threads) | chat / library | /health req/s | p50 ms | p99 ms | nginx req/s | p50 ms | p99 ms | /health / nginx |"
-        print "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        print "POST /api/v1/chat/{bot_id} (offline responder) vs the library (sb_chat_bench, threads = min(conns, WORKER_THREADS)); CPU in us per request or turn"
+        print ""
+        print "| database | conns | chat req/s | p50 ms | p99 ms | errors | library turns/s (threads) | chat / library | server CPU | library CPU | wrk CPU |"
+        print "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         for (i = 1; i <= n; i++) {
             split(order[i], k, SUBSEP); db = k[1]; c = k[2]
-            ck = "chat" SUBSEP db SUBSEP c; hk = "health" SUBSEP db SUBSEP c; nk = "nginx" SUBSEP "-" SUBSEP c
+            ck = "chat" SUBSEP db SUBSEP c
             th = c < workers ? c : workers
             l = ((db, th) in lib) ? lib[db, th] : -1
-            cr = m(ck SUBSEP "rps"); hr = m(hk SUBSEP "rps"); nr = m(nk SUBSEP "rps")
-            printf "| %s | %s | %s%s | %s | %s | %s (%d) | %s | %s%s | %s | %s | %s | %s | %s | %s |\n",
-                db, c, f(cr, "%.0f"), err[ck] ? " (" err[ck] " errors)" : "",
-                f(m(ck SUBSEP "p50"), "%.2f"), f(m(ck SUBSEP "p99"), "%.2f"),
-                f(l, "%.0f"), th, (cr >= 0 && l > 0) ? sprintf("%.2f", cr / l) : "-",
-                f(hr, "%.0f"), err[hk] ? " (" err[hk] " errors)" : "",
-                f(m(hk SUBSEP "p50"), "%.2f"), f(m(hk SUBSEP "p99"), "%.2f"),
-                db == "sqlite" ? f(nr, "%.0f") : "-", db == "sqlite" ? f(m(nk SUBSEP "p50"), "%.2f") : "-",
-                db == "sqlite" ? f(m(nk SUBSEP "p99"), "%.2f") : "-",
-                (hr >= 0 && nr > 0) ? sprintf("%.2f", hr / nr) : "-"
+            lc = ((db, th) in libcpu) ? libcpu[db, th] : -1
+            cr = m(ck SUBSEP "rps")
+            printf "| %s | %s | %s | %s | %s | %d | %s (%d) | %s | %s | %s | %s |\n",
+                db, c, f(cr, "%.0f"), f(m(ck SUBSEP "p50"), "%.2f"), f(m(ck SUBSEP "p99"), "%.2f"),
+                err[ck], f(l, "%.0f"), th, (cr >= 0 && l > 0) ? sprintf("%.2f", cr / l) : "-",
+                f(m(ck SUBSEP "cpu"), "%.0f"), f(lc, "%.0f"), f(m(ck SUBSEP "wrk"), "%.0f")
+        }
+        print ""
+        print "GET /health (SQLite) vs nginx serving a static file of the same size; CPU in us per request"
+        print ""
+        print "| conns | /health req/s | p50 ms | p99 ms | errors | nginx req/s | p50 ms | p99 ms | /health / nginx | server CPU | nginx CPU | wrk CPU: /health | nginx |"
+        print "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        for (i = 1; i <= hn; i++) {
+            c = horder[i]
+            hk = "health" SUBSEP "sqlite" SUBSEP c; nk = "nginx" SUBSEP "-" SUBSEP c
+            hr = m(hk SUBSEP "rps"); nr = m(nk SUBSEP "rps")
+            printf "| %s | %s | %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+                c, f(hr, "%.0f"), f(m(hk SUBSEP "p50"), "%.2f"), f(m(hk SUBSEP "p99"), "%.2f"),
+                err[hk] + err[nk], f(nr, "%.0f"), f(m(nk SUBSEP "p50"), "%.2f"),
+                f(m(nk SUBSEP "p99"), "%.2f"), (hr >= 0 && nr > 0) ? sprintf("%.2f", hr / nr) : "-",
+                f(m(hk SUBSEP "cpu"), "%.0f"), f(m(nk SUBSEP "cpu"), "%.0f"),
+                f(m(hk SUBSEP "wrk"), "%.0f"), f(m(nk SUBSEP "wrk"), "%.1f")
         }
         print ""
         print "Targets: chat / library >= 0.70; /health / nginx >= 0.5."
