@@ -329,8 +329,11 @@ std::string Metrics::render() const {
 
 // ---- The application ------------------------------------------------------------------------
 
-void App::fail(int sb_status, const char* context) const {
-    const std::string msg = sb_last_error();
+namespace {
+
+// The one mapping from the library's statuses to HTTP's, and the detail a client may see: the
+// library's message for 4xx (its messages name nobody), a fixed text for 5xx.
+std::pair<int, std::string> http_error_of(int sb_status, const char* context) {
     int http = 500;
     switch (sb_status) {
         case SB_EINVAL:
@@ -362,15 +365,23 @@ void App::fail(int sb_status, const char* context) const {
         default:
             http = 500;
     }
+    const std::string msg = sb_last_error();
     if (http >= 500) {
         // The reason goes to the server's log, never to the client.
         std::fprintf(stderr, "supportbot-server: %s%s%s: %s\n", context ? context : "",
                      context ? ": " : "", sb_status_name(sb_status), msg.c_str());
-        throw HttpError(http, http == 503   ? "the database is unavailable; try again later"
-                              : http == 502 ? "the language model provider failed"
-                                            : "internal server error");
+        return {http, http == 503   ? "the database is unavailable; try again later"
+                      : http == 502 ? "the language model provider failed"
+                                    : "internal server error"};
     }
-    HttpError e(http, msg.empty() ? reason_for(http) : msg);
+    return {http, msg.empty() ? reason_for(http) : msg};
+}
+
+}  // namespace
+
+void App::fail(int sb_status, const char* context) const {
+    auto [http, detail] = http_error_of(sb_status, context);
+    HttpError e(http, detail);
     if (http == 401) e.headers.emplace_back("WWW-Authenticate", "Bearer");
     throw e;
 }
@@ -760,18 +771,7 @@ void App::chat_stream(Ctx& c) {
             sb_reply* reply = nullptr;
             const int st = sb_chat_send(engine, &rq, &reply);
             if (st != SB_OK) {
-                const std::string msg = sb_last_error();
-                int http = st == SB_ENOTFOUND                                               ? 404
-                           : st == SB_EFORBIDDEN                                            ? 403
-                           : st == SB_ECONFLICT                                             ? 409
-                           : st == SB_EUNAUTHENTICATED                                      ? 401
-                           : (st == SB_EINVAL || st == SB_EPARSE || st == SB_EINVALID_DATA) ? 422
-                           : st == SB_ELIMIT                                                ? 413
-                                                                                            : 500;
-                std::string detail = http < 500 ? msg : "internal server error";
-                if (http >= 500)
-                    std::fprintf(stderr, "supportbot-server: stream: %s: %s\n", sb_status_name(st),
-                                 msg.c_str());
+                const auto [http, detail] = http_error_of(st, "stream");
                 JsonWriter w;
                 w.begin_object().key("detail").str(detail).key("status").num(
                     static_cast<int64_t>(http));
@@ -1500,6 +1500,8 @@ void App::install(httplib::Server& server) {
     server.set_tcp_nodelay(true);
 
     server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+        // A request whose response could not be written was never logged: it is over now.
+        if (t_started) metrics_.in_flight.fetch_sub(1);
         t_start = Clock::clock::now();
         t_started = true;
         t_route = "unmatched";

@@ -393,6 +393,10 @@ def flow(srv, tag):
     r = expect(srv.request("POST", "/api/v1/chat/sessions/%s/close" % s1, token=k1), 200).json()
     assert r == {"session_id": s1, "status": "closed"}, r
     expect(chat(srv, k1, A, "How do I cancel my order?", s1), 409)
+    r = expect(srv.request("POST", "/api/v1/chat/%s/stream" % A,
+                           {"message": "How do I cancel my order?", "session_id": s1}, token=k1), 200)
+    ev = parse_sse(r.body)
+    assert len(ev) == 1 and ev[0][0] == "error" and ev[0][1]["status"] == 409 and ev[0][1]["detail"], ev
     assert srv.request("POST", "/api/v1/chat/sessions/%s/close" % ("b-" + s1), token=k1).status in (403, 404)
 
     # Service routes.
@@ -883,11 +887,18 @@ def case_postgres_health(tmp):
     srv = Server(os.environ["SB_TEST_PG_URL"])
     try:
         assert expect(srv.request("GET", "/health"), 200).json()["database"] == "ok"
+        expect(register(srv, "down@example.com"), 201)
+        t = token_of(srv, "down@example.com")
         subprocess.run(os.environ["SB_TEST_PG_STOP"], shell=True, check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             r = srv.request("GET", "/health")
             assert r.status == 503 and r.json()["database"] == "unavailable", r
+            # A request that needs the database: 503, and nothing internal in the answer.
+            r = expect(srv.request("GET", "/api/v1/bots/", token=t), 503)
+            port = urllib.parse.urlsplit(os.environ["SB_TEST_PG_URL"]).port
+            for leak in (str(port), "postgres", "sbtest", "connection", "SB_E"):
+                assert leak not in r.json()["detail"], r
         finally:
             subprocess.run(os.environ["SB_TEST_PG_START"], shell=True, check=True,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -281,6 +281,7 @@
     }
     $('nav-chat').toggleAttribute('aria-current', view === 'chat');
     $('nav-admin').toggleAttribute('aria-current', view === 'admin');
+    document.title = view === 'chat' ? 'Support chat · supportbot' : 'Admin · supportbot';
     if (view === 'chat') {
       $('nav-chat').setAttribute('aria-current', 'page');
       show($('view-admin'), false);
@@ -546,7 +547,10 @@
       // Users may not be allowed to read the bot: then the page keeps its plain title.
       try {
         const bot = await api(`/bots/${enc(this.botId)}`, { token: this.token });
-        if (bot && bot.name) $('chat-title').textContent = bot.name;
+        if (bot && bot.name) {
+          $('chat-title').textContent = bot.name;
+          document.title = `${bot.name} · supportbot`;
+        }
       } catch (_) {
         /* not shown to users */
       }
@@ -982,6 +986,7 @@
 
     renderBot(bot) {
       $('bot-title').textContent = bot.name || 'Bot';
+      document.title = `${bot.name || 'Bot'} · Admin · supportbot`;
       $('bot-id').textContent = bot.id;
       const link = `${location.pathname}?bot=${enc(bot.id)}#chat`;
       $('bot-chat-link').setAttribute('href', link);
@@ -1229,7 +1234,7 @@
 
   function sessionStatus(s) {
     const st = s.status;
-    if (st === 'escalated' || st === 1) return { label: 'With a person', kind: 'warn' };
+    if (st === 'escalated' || st === 1) return { label: 'Escalated', kind: 'warn' };
     if (st === 'closed' || st === 2) return { label: 'Closed', kind: 'muted' };
     if (st === 'open' || st === 0) return { label: 'Open', kind: 'ok' };
     return { label: st ? String(st) : '—', kind: 'muted' };
