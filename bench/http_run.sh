@@ -9,7 +9,8 @@
 # ceilings: nginx (Debian's, a temporary configuration on a loopback port, in the foreground)
 # serving a small static file at the same connection counts, and the library's own chat turns/s
 # (sb_chat_bench, the library only) on the same kind of database, with as many threads as the
-# server can have requests in hand at once: min(connections, WORKER_THREADS). Then the same chat
+# server can have requests in hand at once: min(connections, WORKER_THREADS), one pass in each
+# round right after the server's measurements (so under much the same load from elsewhere). Then the same chat
 # measurement on PostgreSQL (a throwaway cluster from tests/pg/with-postgres.sh), with its library
 # figures. Prints one summary table. See bench/README.md, "HTTP server".
 #
@@ -179,19 +180,22 @@ chat_once() {
         "$db$round$c$$" "$slots" "$session_turns"
 }
 
-# library DB_URL DB: sb_chat_bench, the library only, at the server's thread counts.
+# library DB_URL DB ROUND: one pass of sb_chat_bench, the library only, at the server's thread
+# counts; appends LIB <db> <threads> <turns/s> <CPU us per turn> rows to $results.
 library() {
-    local url="$1" db="$2"
-    log "the library ($db), threads $(lib_threads), $lib_turns turns per thread, $rounds passes"
+    local url="$1" db="$2" round="$3"
+    log "the library ($db), threads $(lib_threads), $lib_turns turns per thread, round $round of $rounds"
     timeout 1800 "$build/bench/sb_chat_bench" --db "$url" --threads "$(lib_threads)" \
-        --turns "$lib_turns" --repeat "$rounds" --session-turns "$session_turns" \
-        --faqs "$root/faqs.json" --no-ceiling --tsv >"$tmp/lib-$db.out" 2>"$tmp/lib-$db.err" || {
-        cat "$tmp/lib-$db.err" >&2
+        --turns "$lib_turns" --repeat 1 --session-turns "$session_turns" \
+        --faqs "$root/faqs.json" --no-ceiling --tsv >"$tmp/lib-$db-$round.out" \
+        2>"$tmp/lib-$db-$round.err" || {
+        cat "$tmp/lib-$db-$round.err" >&2
         return 1
     }
-    # RESULT <db> <kind> <threads> <turns/s> ...
-    awk -F'\t' -v OFS='\t' -v db="$db" '$1 == "RESULT" && $3 == "supportbot" { print "LIB", db, $4, $5, $11 }' \
-        "$tmp/lib-$db.out" | tee -a "$results" >&2
+    # RESULT <db> <kind> <threads> <turns/s> <turns> <seconds> <answered> <p50> <p99> <CPU us>
+    awk -F'\t' -v OFS='\t' -v db="$db" \
+        '$1 == "RESULT" && $3 == "supportbot" { print "LIB", db, $4, $5, $11 }' \
+        "$tmp/lib-$db-$round.out" | tee -a "$results" >&2
 }
 
 pg_part() {
@@ -200,9 +204,9 @@ pg_part() {
     local round c
     for round in $(seq 1 "$rounds"); do
         for c in $conns; do chat_once postgresql "$c" "$round"; done
+        library "$SB_TEST_PG_URL" postgresql "$round"
     done
     stop_server
-    library "$SB_TEST_PG_URL" postgresql
 }
 
 if [[ "${1:-}" == --pg-part ]]; then
@@ -304,12 +308,12 @@ for round in $(seq 1 "$rounds"); do
         wrk_run health sqlite "$c" "$round" "$server_pid" "$server_url/health"
         wrk_run nginx - "$c" "$round" "$nginx_pid" "http://127.0.0.1:$nginx_port/health.json"
     done
+    library "sqlite://$tmp/library-$round.db" sqlite "$round"
 done
 stop_server
 kill -QUIT "$nginx_pid" 2>/dev/null || true
 wait "$nginx_pid" 2>/dev/null || true
 nginx_pid=""
-library "sqlite://$tmp/library.db" sqlite
 
 # ---- PostgreSQL: the same chat measurement and the library, on a throwaway cluster ----
 if [[ "${SB_HTTP_SKIP_PG:-0}" != 1 ]]; then
@@ -334,7 +338,7 @@ awk -F'\t' -v workers="$workers" "$median_awk"'
         if ($2 == "chat" && !(($3 SUBSEP $4) in seen)) { seen[$3, $4] = 1; order[++n] = $3 SUBSEP $4 }
         if ($2 == "health" && !($4 in hseen)) { hseen[$4] = 1; horder[++hn] = $4 }
     }
-    $1 == "LIB" { lib[$2, $3] = $4; libcpu[$2, $3] = $5 }
+    $1 == "LIB" { add("lib" SUBSEP $2 SUBSEP $3, $4); add("libcpu" SUBSEP $2 SUBSEP $3, $5) }
     function m(k) { return (k in cnt) ? median(k) : -1 }
     function f(x, fmt) { return x < 0 ? "-" : sprintf(fmt, x) }
     END {
@@ -346,8 +350,8 @@ awk -F'\t' -v workers="$workers" "$median_awk"'
             split(order[i], k, SUBSEP); db = k[1]; c = k[2]
             ck = "chat" SUBSEP db SUBSEP c
             th = c < workers ? c : workers
-            l = ((db, th) in lib) ? lib[db, th] : -1
-            lc = ((db, th) in libcpu) ? libcpu[db, th] : -1
+            l = m("lib" SUBSEP db SUBSEP th)
+            lc = m("libcpu" SUBSEP db SUBSEP th)
             cr = m(ck SUBSEP "rps")
             printf "| %s | %s | %s | %s | %s | %d | %s (%d) | %s | %s | %s | %s |\n",
                 db, c, f(cr, "%.0f"), f(m(ck SUBSEP "p50"), "%.2f"), f(m(ck SUBSEP "p99"), "%.2f"),
