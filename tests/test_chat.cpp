@@ -496,10 +496,13 @@ TEST_CASE("chat: small talk, and \"Did you mean\" when two FAQs are close") {
         CHECK(by_number.faqs[0].id == e.history(bot, user, sid).end()[-3].faq_ids[0]);
         CHECK(say(e, bot, user, sid, "do you have a student discount").responder ==
               "clarification");
+        // Whether that question counted as a miss depends on the best FAQ clearing the threshold
+        // (two close FAQs) or not (a near miss); "something else" adds one miss either way.
+        const int streak_before = e.sessions(bot, user)[0].unanswered_streak;
         auto other = say(e, bot, user, sid, "something else");
         CHECK_FALSE(other.answered);
         CHECK_FALSE(other.escalated);
-        CHECK(e.sessions(bot, user)[0].unanswered_streak == 1);
+        CHECK(e.sessions(bot, user)[0].unanswered_streak == streak_before + 1);
 
         // Analytics: small talk is not unanswered; clarifications, and the pair confused.
         const std::string json = e.analytics(bot, 0, INT64_MAX);

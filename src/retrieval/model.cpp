@@ -1132,6 +1132,11 @@ Calibrator fit_calibrator(const std::vector<CalibrationSample>& samples,
     if (total <= 0) return c;
     const double n_eff = static_cast<double>(samples.size());
     const double tau = kPriorStrength / n_eff;
+    // The prior's pull alone moves a weight by step * tau of its distance to the prior each
+    // iteration: past 2 that overshoots further every time and the fit diverges (a small FAQ set
+    // gives few calibration samples, so a large tau). The step shrinks with tau to stay stable;
+    // with 100 samples or more (tau <= 1) it is the plain 0.5.
+    const double step = 0.5 / std::max(1.0, tau);
     for (int it = 0; it < 500; ++it) {
         std::array<double, 6> grad{};
         for (const auto& s : samples) {
@@ -1140,7 +1145,7 @@ Calibrator fit_calibrator(const std::vector<CalibrationSample>& samples,
             for (std::size_t i = 0; i < 6; ++i) grad[i] += g * static_cast<double>(v[i]);
         }
         for (std::size_t i = 0; i < 6; ++i)
-            c.weights[i] -= 0.5 * (grad[i] + tau * (c.weights[i] - prior[i]));
+            c.weights[i] -= step * (grad[i] + tau * (c.weights[i] - prior[i]));
     }
     return c;
 }

@@ -46,7 +46,8 @@ def test_entries_iteration_and_lookup(plain_engine):
         with pytest.raises(supportbot.NotFound) as e:
             faqs.find("nope")
         assert e.value.status_name == "SB_ENOTFOUND"
-        assert faqs.default_threshold == pytest.approx(0.08)
+        # Answer when a right answer is likelier than an uncovered question.
+        assert faqs.default_threshold == pytest.approx(0.5)
 
 
 def test_csv(plain_engine):
@@ -72,8 +73,9 @@ def test_search(plain_engine):
     confidences = [h.confidence for h in r]
     assert confidences == sorted(confidences, reverse=True)
     assert faqs.search("refund status", threshold=THRESHOLD).best.id == "refund-time"
-    # The same query with the calibrated default threshold (0.08): a set this small is unsure.
-    assert not faqs.search("where is my package").answered
+    # The same query with the default threshold: an alternate of the FAQ, answered.
+    default = faqs.search("where is my package")
+    assert default.answered and default.best.id == "track-order"
     # Out of scope, and nothing searchable.
     assert not faqs.search("what is the meaning of life", threshold=THRESHOLD).answered
     empty = faqs.search("   ")
