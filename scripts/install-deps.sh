@@ -14,7 +14,7 @@ PACKAGES=(
   # header is compiled with clang as well as gcc; man pages are checked with groff.
   dpkg-dev file clang groff-base
   # The Python bindings' tests and their offline pip install.
-  python3-pytest python3-pip python3-venv python3-setuptools python3-wheel
+  python3-pytest python3-pip python3-venv
   # README.md's HTTP server example (ctest readme_server runs it as written) uses curl and jq.
   curl jq
 )
