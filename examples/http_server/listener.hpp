@@ -1,14 +1,19 @@
-// The server's connection handling over cpp-httplib 0.11: a bounded number of connections at
-// once (the workers' plus a bounded queue; beyond it a new connection is answered 503 at once)
-// and a total deadline for receiving each request, besides httplib's per-read timeouts.
+// The server's connection handling over cpp-httplib 0.11: a thread per open connection (blocked
+// on its socket while idle, so that a kept-alive connection holds no worker), a bounded number of
+// connections at once (WORKER_THREADS + MAX_QUEUED_CONNECTIONS; beyond it a new connection is
+// answered 503 at once), at most WORKER_THREADS requests in the handlers (the library's calls)
+// at once, and a total deadline for receiving each request, besides httplib's per-read timeouts.
 #ifndef SUPPORTBOT_SERVER_LISTENER_HPP
 #define SUPPORTBOT_SERVER_LISTENER_HPP
 
 #include <httplib.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
+#include <mutex>
 #include <string>
 #include <utility>
 
@@ -19,8 +24,46 @@ struct ConnectionStats {
     std::atomic<uint64_t> accepted{0};
     std::atomic<uint64_t> rejected{0};           // answered 503: workers and queue were full
     std::atomic<uint64_t> deadline_exceeded{0};  // requests not received within the deadline
-    std::atomic<int64_t> queued{0};              // accepted, waiting for a worker
-    std::atomic<int64_t> active{0};              // held by a worker
+    std::atomic<int64_t> queued{0};              // requests received, waiting for a worker
+    std::atomic<int64_t> active{0};              // connections open (each on its own thread)
+    std::atomic<int64_t> held{0};                // connections taken (open or about to be)
+};
+
+// At most `workers` requests in the handlers at once: a first-come-first-served counting
+// semaphore whose waiters are counted in ConnectionStats::queued.
+class WorkerSlots {
+  public:
+    WorkerSlots(std::size_t workers, ConnectionStats& stats) : free_(workers), stats_(stats) {}
+    WorkerSlots(const WorkerSlots&) = delete;
+    WorkerSlots& operator=(const WorkerSlots&) = delete;
+    void acquire();
+    void release();
+
+    // Holds a slot for its scope; a null WorkerSlots holds nothing.
+    class Guard {
+      public:
+        explicit Guard(WorkerSlots* slots) : slots_(slots) {
+            if (slots_) slots_->acquire();
+        }
+        ~Guard() {
+            if (slots_) slots_->release();
+        }
+        Guard(const Guard&) = delete;
+        Guard& operator=(const Guard&) = delete;
+
+      private:
+        WorkerSlots* slots_;
+    };
+
+  private:
+    struct Waiter {
+        std::condition_variable cv;
+        bool granted = false;
+    };
+    std::mutex mu_;
+    std::size_t free_;
+    std::deque<Waiter*> waiters_;  // oldest first
+    ConnectionStats& stats_;
 };
 
 // Headers on every response of the server (the page has no inline script or style).
@@ -31,20 +74,23 @@ inline constexpr std::pair<const char*, const char*> kSecurityHeaders[] = {
 };
 
 struct ListenerLimits {
-    std::size_t workers = 8;
-    std::size_t max_queued = 64;  // connections accepted and waiting for a worker
+    std::size_t workers = 8;      // requests in the handlers at once
+    std::size_t max_queued = 64;  // connections open beyond `workers`
     int request_timeout_seconds = 60;
 };
 
-// An httplib::Server whose connections go through a bounded queue and a stream of its own.
-// httplib 0.11 offers no hook for either, except that new_task_queue is public and
+// An httplib::Server whose connections each get a thread of a bounded set, and a stream of its
+// own. httplib 0.11 offers no hook for either, except that new_task_queue is public and
 // process_and_close_socket is virtual: this class overrides the latter with the same loop
 // (keep-alive, one request at a time through the protected process_request) over its own
-// Stream, which enforces the request deadline.
+// Stream, which enforces the request deadline, sends a response's headers and body in one
+// write, and tries a read or a write before it polls.
 class Listener : public httplib::Server {
   public:
     explicit Listener(ListenerLimits limits);
     ConnectionStats& stats() { return stats_; }
+    // The slots the handlers take (App holds one while a handler or a stream runs).
+    WorkerSlots& worker_slots() { return slots_; }
     // On a worker thread: whether the request being handled ran out of its deadline while it
     // was being received (the error handler then answers 408 rather than httplib's 400).
     static bool request_deadline_hit();
@@ -56,6 +102,7 @@ class Listener : public httplib::Server {
 
     ListenerLimits limits_;
     ConnectionStats stats_;
+    WorkerSlots slots_;
     std::string reject_response_;
     std::atomic<int64_t> last_warning_ms_{0};
 };

@@ -2,8 +2,13 @@
 #include <httplib.h>
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <mutex>
+#include <stop_token>
 #include <string>
 #include <thread>
 
@@ -23,6 +28,11 @@ int main(int argc, char** argv) {
     signal(SIGPIPE, SIG_IGN);
 
     Config config = load_config(argc, argv);
+    // Into a file or a pipe, stdout (the access log) is written in 64 KiB blocks, flushed four
+    // times a second by a thread started below; a terminal keeps its line buffering.
+    const bool log_buffered = config.access_log && !config.print_routes && !config.print_openapi &&
+                              isatty(STDOUT_FILENO) == 0;
+    if (log_buffered) std::setvbuf(stdout, nullptr, _IOFBF, 64 * 1024);
     if (config.print_routes || config.print_openapi) {
         App app(config, nullptr);
         if (config.print_openapi) {
@@ -91,6 +101,22 @@ int main(int argc, char** argv) {
         }
         std::printf("supportbot-server listening on http://%s:%d\n", config.host.c_str(), port);
         std::fflush(stdout);
+        // The access log goes to stdout line by line; into a file or a pipe it is written in
+        // blocks (see above) and flushed here four times a second, rather than a write per
+        // request.
+        std::jthread log_flusher;
+        if (log_buffered) {
+            log_flusher = std::jthread([](std::stop_token stop) {
+                std::mutex mu;
+                std::condition_variable_any cv;
+                std::unique_lock lock(mu);
+                while (!stop.stop_requested()) {
+                    cv.wait_for(lock, stop, std::chrono::milliseconds(250), [] { return false; });
+                    std::fflush(stdout);
+                }
+                std::fflush(stdout);
+            });
+        }
 
         std::thread stopper([&server, &stop_signals] {
             int sig = 0;

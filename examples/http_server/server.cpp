@@ -771,62 +771,65 @@ void App::chat_stream(Ctx& c) {
     c.res.set_header("X-Accel-Buffering", "no");
     sb_engine* engine = engine_;
     Metrics* metrics = &metrics_;
-    c.res.set_chunked_content_provider(
-        "text/event-stream", [engine, metrics, p, bot, in](std::size_t, httplib::DataSink& sink) {
-            struct State {
-                httplib::DataSink* sink;
-                bool ok = true;
-            } state{&sink};
-            auto write = [&](std::string_view event, const std::string& data) {
-                if (!state.ok) return;
-                std::string frame = "event: ";
-                frame += event;
-                frame += "\ndata: ";
-                frame += data;
-                frame += "\n\n";
-                state.ok = sink.write(frame.data(), frame.size());
-            };
-            sb_chat_request rq = SB_CHAT_REQUEST_INIT;
-            rq.bot_id = bot.c_str();
-            rq.principal = p.get();
-            rq.session_id = in.has_session ? in.session_id.c_str() : nullptr;
-            rq.message = in.message.data();
-            rq.message_len = in.message.size();
-            struct Cb {
-                decltype(write)* w;
-                State* st;
-            } cb{&write, &state};
-            rq.user_data = &cb;
-            rq.on_text = [](void* ud, const char* text, std::size_t len) -> int {
-                auto* cbp = static_cast<Cb*>(ud);
-                JsonWriter w;
-                w.begin_object().key("text").str(std::string_view(text, len)).end_object();
-                (*cbp->w)("delta", w.str());
-                return cbp->st->ok ? 0 : 1;
-            };
-            sb_reply* reply = nullptr;
-            const int st = sb_chat_send(engine, &rq, &reply);
-            if (st != SB_OK) {
-                const auto [http, detail] = http_error_of(st, "stream");
-                JsonWriter w;
-                w.begin_object().key("detail").str(detail).key("status").num(
-                    static_cast<int64_t>(http));
-                w.end_object();
-                write("error", w.str());
-            } else {
-                std::unique_ptr<sb_reply, decltype(&sb_reply_free)> guard(reply, sb_reply_free);
-                sb_reply_info info{};
-                sb_reply_get(reply, &info);
-                int fallback = 0;
-                sb_reply_usage(reply, &fallback, nullptr, nullptr);
-                metrics->chat_turn(info.escalated != 0,
-                                   info.escalation_reason ? info.escalation_reason : "",
-                                   fallback != 0);
-                write("done", reply_json(reply));
-            }
-            if (state.ok) sink.done();
-            return state.ok;
-        });
+    WorkerSlots* slots = slots_;
+    c.res.set_chunked_content_provider("text/event-stream", [engine, metrics, slots, p, bot, in](
+                                                                std::size_t,
+                                                                httplib::DataSink& sink) {
+        // The turn runs here, after the handler gave its slot back: it takes one again.
+        const WorkerSlots::Guard slot(slots);
+        struct State {
+            httplib::DataSink* sink;
+            bool ok = true;
+        } state{&sink};
+        auto write = [&](std::string_view event, const std::string& data) {
+            if (!state.ok) return;
+            std::string frame = "event: ";
+            frame += event;
+            frame += "\ndata: ";
+            frame += data;
+            frame += "\n\n";
+            state.ok = sink.write(frame.data(), frame.size());
+        };
+        sb_chat_request rq = SB_CHAT_REQUEST_INIT;
+        rq.bot_id = bot.c_str();
+        rq.principal = p.get();
+        rq.session_id = in.has_session ? in.session_id.c_str() : nullptr;
+        rq.message = in.message.data();
+        rq.message_len = in.message.size();
+        struct Cb {
+            decltype(write)* w;
+            State* st;
+        } cb{&write, &state};
+        rq.user_data = &cb;
+        rq.on_text = [](void* ud, const char* text, std::size_t len) -> int {
+            auto* cbp = static_cast<Cb*>(ud);
+            JsonWriter w;
+            w.begin_object().key("text").str(std::string_view(text, len)).end_object();
+            (*cbp->w)("delta", w.str());
+            return cbp->st->ok ? 0 : 1;
+        };
+        sb_reply* reply = nullptr;
+        const int st = sb_chat_send(engine, &rq, &reply);
+        if (st != SB_OK) {
+            const auto [http, detail] = http_error_of(st, "stream");
+            JsonWriter w;
+            w.begin_object().key("detail").str(detail).key("status").num(
+                static_cast<int64_t>(http));
+            w.end_object();
+            write("error", w.str());
+        } else {
+            std::unique_ptr<sb_reply, decltype(&sb_reply_free)> guard(reply, sb_reply_free);
+            sb_reply_info info{};
+            sb_reply_get(reply, &info);
+            int fallback = 0;
+            sb_reply_usage(reply, &fallback, nullptr, nullptr);
+            metrics->chat_turn(info.escalated != 0,
+                               info.escalation_reason ? info.escalation_reason : "", fallback != 0);
+            write("done", reply_json(reply));
+        }
+        if (state.ok) sink.done();
+        return state.ok;
+    });
 }
 
 // ---- Sessions ------------------------------------------------------------------------------
@@ -1515,6 +1518,7 @@ void App::dispatch(const httplib::Request& req, httplib::Response& res) {
         t_route = r->path;
         for (const auto& [k, v] : c.params)
             if (!valid_utf8(v)) throw HttpError(400, "the path is not valid UTF-8");
+        const WorkerSlots::Guard slot(slots_);
         r->handler(c);
         if (res.status == -1) res.status = 200;
     } catch (const HttpError& e) {
@@ -1526,6 +1530,7 @@ void App::dispatch(const httplib::Request& req, httplib::Response& res) {
 
 void App::install(Listener& server) {
     metrics_.connections = &server.stats();
+    slots_ = &server.worker_slots();
     server.set_payload_max_length(config_.max_upload_bytes + 64 * 1024);
     server.set_read_timeout(config_.read_timeout_seconds, 0);
     server.set_write_timeout(config_.write_timeout_seconds, 0);
@@ -1625,8 +1630,8 @@ void App::install(Listener& server) {
         std::snprintf(line, sizeof line, "%s %s \"%s %s\" %d %.1fms\n",
                       iso8601_ms(now_ms()).c_str(), req.remote_addr.c_str(), req.method.c_str(),
                       path.c_str(), res.status, seconds * 1000);
+        // No flush here: main() flushes stdout four times a second (or the terminal per line).
         std::fputs(line, stdout);
-        std::fflush(stdout);
     });
 }
 

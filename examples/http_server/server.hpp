@@ -29,6 +29,7 @@ namespace sbserver {
 
 class Listener;
 struct ConnectionStats;
+class WorkerSlots;
 
 // An error answered as {"detail": ...} with this status.
 struct HttpError : std::runtime_error {
@@ -144,6 +145,9 @@ class App {
     sb_engine* engine_;
     std::vector<Route> routes_;
     mutable Metrics metrics_;
+    // The listener's: a handler (or a stream) holds one while it runs, so that at most
+    // WORKER_THREADS requests are in the library at once. Null until installed.
+    WorkerSlots* slots_ = nullptr;
 };
 
 }  // namespace sbserver
