@@ -330,14 +330,15 @@ std::string Metrics::render() const {
         out += "supportbot_http_connections_total " + std::to_string(cs.accepted.load()) + "\n";
         out +=
             "# HELP supportbot_http_connections_rejected_total Connections answered 503 because "
-            "every worker was busy and the queue full.\n";
+            "WORKER_THREADS + MAX_QUEUED_CONNECTIONS were open.\n";
         out += "# TYPE supportbot_http_connections_rejected_total counter\n";
         out += "supportbot_http_connections_rejected_total " + std::to_string(cs.rejected.load()) +
                "\n";
-        out += "# HELP supportbot_http_connections_active Connections held by a worker.\n";
+        out += "# HELP supportbot_http_connections_active Connections open.\n";
         out += "# TYPE supportbot_http_connections_active gauge\n";
         out += "supportbot_http_connections_active " + std::to_string(cs.active.load()) + "\n";
-        out += "# HELP supportbot_http_connections_queued Connections waiting for a worker.\n";
+        out +=
+            "# HELP supportbot_http_connections_queued Requests received, waiting for a worker.\n";
         out += "# TYPE supportbot_http_connections_queued gauge\n";
         out += "supportbot_http_connections_queued " + std::to_string(cs.queued.load()) + "\n";
         out +=

@@ -993,10 +993,11 @@ def metric(srv, name):
 
 
 def case_connection_limit(tmp):
-    """Connections are bounded: 2 workers + a queue of 2; the 5th and 6th idle connections are
-    answered 503 (JSON detail, Retry-After) at once instead of waiting; a request that arrives
-    while the workers hold idle connections is served once they give way (within ~1 s, not the
-    30 s keep-alive); a real request over the limit gets the same 503; then the server serves."""
+    """Connections are bounded: WORKER_THREADS 2 + MAX_QUEUED_CONNECTIONS 2 = 4 open at once;
+    the 5th and 6th idle connections are answered 503 (JSON detail, Retry-After) at once instead
+    of waiting; while the server is full, idle connections are closed after ~1 s (not the 30 s
+    keep-alive), so that a later request is served; a real request over the limit gets the same
+    503; then the server serves."""
     import socket
     srv = Server(sqlite_url(tmp, "limit.db"),
                  {"WORKER_THREADS": "2", "MAX_QUEUED_CONNECTIONS": "2",
@@ -1012,8 +1013,8 @@ def case_connection_limit(tmp):
             assert r.headers.get("connection") == "close", r.headers
             for k, v in SECURITY_HEADERS.items():
                 assert r.headers.get(k) == v, r.headers
-        # Two idle connections hold the workers, two wait; the probe is the 5th... once the
-        # first two gave way to the waiting ones (~1 s idle while others wait), it is the 3rd.
+        # Four idle connections fill the server; after ~1 s idle (the server full) they are
+        # closed to make room, and the probe gets in.
         time.sleep(1.5)
         start = time.time()
         r = expect(srv.request("GET", "/health", timeout=20), 200)
@@ -1027,8 +1028,8 @@ def case_connection_limit(tmp):
                 break
             time.sleep(0.1)
         assert metric(srv, "supportbot_http_connections_queued") == 0
-        # Connections that hold their worker while sending (headers never end) do not give way:
-        # a real request beyond workers + queue is answered 503 at once.
+        # Connections that are still sending (headers never end) are not closed to make room:
+        # a real request beyond the 4 connections is answered 503 at once.
         import select
         for attempt in range(5):
             time.sleep(0.3)  # the /metrics connection above is let go too
@@ -1058,6 +1059,41 @@ def case_connection_limit(tmp):
     finally:
         for s in socks:
             s.close()
+        rc = srv.stop()
+    assert rc == 0, rc
+
+
+def case_keepalive_holds_no_worker(tmp):
+    """A kept-alive connection holds no worker between its requests: with WORKER_THREADS 1, a
+    connection that made a request and stays open does not keep another connection waiting (the
+    other is served three times over), and it is not closed to make room (the server is far from
+    full): its next request is answered on the same connection."""
+    import http.client
+    srv = Server(sqlite_url(tmp, "keepalive.db"),
+                 {"WORKER_THREADS": "1", "KEEP_ALIVE_SECONDS": "30", "READ_TIMEOUT_SECONDS": "30"})
+    try:
+        a = http.client.HTTPConnection(srv.host, srv.port, timeout=10)
+        a.request("GET", "/health")
+        r = a.getresponse()
+        assert r.status == 200 and r.getheader("Connection") != "close", r.status
+        r.read()
+        a_sock = a.sock
+        b = http.client.HTTPConnection(srv.host, srv.port, timeout=10)
+        for _ in range(3):
+            time.sleep(0.5)  # 1.5 s in all: past the 1 s an idle connection gave way before
+            b.request("GET", "/health")
+            r = b.getresponse()  # socket.timeout if it waited for a's worker
+            assert r.status == 200, r.status
+            r.read()
+        a.request("GET", "/health")
+        r = a.getresponse()
+        assert r.status == 200, r.status
+        r.read()
+        assert a.sock is a_sock  # the same connection, not a new one
+        a.close()
+        b.close()
+        assert metric(srv, "supportbot_http_connections_rejected_total") == 0
+    finally:
         rc = srv.stop()
     assert rc == 0, rc
 
@@ -1141,7 +1177,7 @@ def case_postgres_health(tmp):
     assert rc == 0, rc
 
 
-SQLITE_CASES = [case_slow_clients, case_connection_limit, case_request_deadline, case_sqlite_flow, case_bad_input, case_config, case_sigterm, case_llm_stream]
+SQLITE_CASES = [case_slow_clients, case_connection_limit, case_keepalive_holds_no_worker, case_request_deadline, case_sqlite_flow, case_bad_input, case_config, case_sigterm, case_llm_stream]
 PG_CASES = [case_postgres_flow, case_postgres_two_processes, case_postgres_health]
 
 
