@@ -387,6 +387,11 @@ bool Listener::request_deadline_hit() {
     return t_deadline_hit;
 }
 
+bool Listener::widen_backlog() {
+    // Listening again on a listening socket only changes its backlog (Linux, the BSDs).
+    return ::listen(svr_sock_, SOMAXCONN) == 0;
+}
+
 bool Listener::process_and_close_socket(socket_t sock) {
     if (t_rejecting) {
         reject(sock);

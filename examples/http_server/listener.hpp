@@ -94,6 +94,10 @@ class Listener : public httplib::Server {
     // On a worker thread: whether the request being handled ran out of its deadline while it
     // was being received (the error handler then answers 408 rather than httplib's 400).
     static bool request_deadline_hit();
+    // After bind_to_port: listen with a backlog of SOMAXCONN rather than httplib 0.11's 5, with
+    // which a burst of new connections (wrk's 16 or 64 at once, a proxy reconnecting) overflows
+    // the kernel's accept queue and the dropped SYNs are retried only after 1 s, then 3 s.
+    bool widen_backlog();
 
   private:
     bool process_and_close_socket(socket_t sock) override;

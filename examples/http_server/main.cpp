@@ -93,6 +93,8 @@ int main(int argc, char** argv) {
         } else if (!server.bind_to_port(config.host, port)) {
             port = -1;
         }
+        if (port > 0 && !server.widen_backlog())
+            std::fprintf(stderr, "supportbot-server: warning: cannot widen the listen backlog\n");
         if (port <= 0) {
             std::fprintf(stderr, "supportbot-server: cannot listen on %s:%d\n", config.host.c_str(),
                          config.port);
