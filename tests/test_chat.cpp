@@ -86,6 +86,86 @@ TEST_CASE("chat: bots are stored with their FAQ sets and survive a restart") {
     }
 }
 
+TEST_CASE("chat: a bot's synonyms are stored with its FAQs and used after a restart") {
+    // "flumbox" is the shop's own name for an order: no lexicon, stem or typo leads there, so
+    // only the set's synonyms can tell "track my flumbox" from a refund's tracking.
+    const std::string file = R"({"synonyms": {"order": ["flumbox", "flum box"]}, "faqs": [
+        {"id": "track", "question": "How can I track my order?",
+         "answer": "Use the tracking link in your confirmation e-mail."},
+        {"id": "refund", "question": "How can I track my refund?",
+         "answer": "Refunds show on your statement within 5 days."},
+        {"id": "return", "question": "How do I return an item?",
+         "answer": "Start a return from your account page."},
+        {"id": "pay", "question": "Which payment methods do you accept?",
+         "answer": "Cards and PayPal."},
+        {"id": "hours", "question": "When is customer service open?",
+         "answer": "Every day from 9 to 5."}]})";
+    const sb::FaqSet set = sb::parse_faq_set(file, sb::FaqFormat::Json, sb::FaqLimits{});
+    REQUIRE(set.synonyms.size() == 1);
+    const std::string query = "track my flumbox";
+    TempDir dir;
+    for (const std::string& url : database_urls(dir, "chat.db")) {
+        CAPTURE(url);
+        sb::EngineOptions o;
+        o.database_url = url;
+        const std::string owner = unique("admin-");
+        std::string id, plain;
+        sb::ChatReply first;
+        {
+            sb::Engine e(o);
+            id = e.create_bot(owner, "Shop", set.entries, set.synonyms);
+            // The same entries without the synonyms: the query is not understood (so this test
+            // tells a bot with its synonyms from one without).
+            plain = e.create_bot(owner, "Plain", set.entries);
+            first = say(e, id, unique("u-"), std::nullopt, query);
+            REQUIRE_FALSE(first.faqs.empty());
+            CHECK(first.faqs[0].id == "track");
+            CHECK(first.answered);
+            const auto without = say(e, plain, unique("u-"), std::nullopt, query);
+            CHECK_FALSE(without.answered);
+        }
+        {
+            // A fresh engine (a restart, another process) builds the index from the database,
+            // with the synonyms, and answers as the creating engine did.
+            sb::Engine e(o);
+            const auto again = say(e, id, unique("u-"), std::nullopt, query);
+            CHECK(again.answered == first.answered);
+            REQUIRE(again.faqs.size() == first.faqs.size());
+            for (std::size_t i = 0; i < again.faqs.size(); ++i) {
+                CHECK(again.faqs[i].id == first.faqs[i].id);
+                CHECK(again.faqs[i].confidence == doctest::Approx(first.faqs[i].confidence));
+            }
+            CHECK(say(e, id, unique("u-"), std::nullopt, "track my flum box").answered);
+            CHECK_FALSE(say(e, plain, unique("u-"), std::nullopt, query).answered);
+            // Replacing the small talk keeps the synonyms.
+            sb::FaqEntry hi;
+            hi.id = "hi";
+            hi.question = "ahoy";
+            hi.answer = "Ahoy there!";
+            e.replace_smalltalk(id, {hi});
+        }
+        {
+            sb::Engine e(o);
+            CHECK(say(e, id, unique("u-"), std::nullopt, query).answered);
+            // Replacing the FAQs replaces the synonyms: "flumbox" is gone, "grobble" stands for
+            // an order now.
+            CHECK(e.replace_faqs(id, set.entries, {sb::SynonymGroup{"order", {"grobble"}}}) == 3);
+            CHECK_FALSE(say(e, id, unique("u-"), std::nullopt, query).answered);
+            CHECK(say(e, id, unique("u-"), std::nullopt, "track my grobble").answered);
+        }
+        sb::Engine e(o);
+        CHECK_FALSE(say(e, id, unique("u-"), std::nullopt, query).answered);
+        const auto grobble = say(e, id, unique("u-"), std::nullopt, "track my grobble");
+        CHECK(grobble.answered);
+        REQUIRE_FALSE(grobble.faqs.empty());
+        CHECK(grobble.faqs[0].id == "track");
+        // Replaced with none: the bot has none.
+        CHECK(e.replace_faqs(id, set.entries) == 4);
+        sb::Engine fresh(o);
+        CHECK_FALSE(say(fresh, id, unique("u-"), std::nullopt, "track my grobble").answered);
+    }
+}
+
 TEST_CASE("chat: sessions are created, continued, and refused to other users and bots") {
     TempDir dir;
     for (const std::string& url : database_urls(dir, "chat.db")) {
@@ -363,7 +443,7 @@ TEST_CASE("chat: check_text refuses control characters and bad UTF-8 wherever th
         CHECK(status(with, true) == SB_EINVAL);
         with.replace(at, 1, "\xc3\xa9");  // a two-byte character
         CHECK(status(with, false) == 0);
-        with.replace(at, 2, "\xc3");  // cut short
+        with.erase(at + 1, 1);  // cut short (GCC 12 warns falsely of replace(at, 2, "\xc3"))
         CHECK(status(with, false) == SB_EPARSE);
         with[at] = '\xff';
         CHECK(status(with, false) == SB_EPARSE);

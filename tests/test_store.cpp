@@ -209,7 +209,7 @@ TEST_CASE("store: open creates the schema; reopening keeps the data") {
         CHECK(b->created_ms == 1000);
         CHECK(b->faq_revision == 1);
         CHECK(b->faq_count == 2);
-        check_same_faqs(store->load_faqs("b1").first, small_faqs());
+        check_same_faqs(store->load_faqs("b1").entries, small_faqs());
         CHECK(store->history("s1", 0).size() == 2);
         if (backend.is_sqlite()) {
             // A second Store on the same file (as another process would open it) sees the data.
@@ -310,7 +310,7 @@ TEST_CASE("store: bots are created, read and listed; duplicate ids conflict") {
         CHECK(b->name == "A bot");
         CHECK(b->created_ms == 100);
         CHECK(b->faq_count == 2);
-        check_same_faqs(store->load_faqs("b").first, small_faqs());
+        check_same_faqs(store->load_faqs("b").entries, small_faqs());
         CHECK(store->list_bots(std::nullopt).size() == 4);
     }
 }
@@ -334,14 +334,15 @@ TEST_CASE("store: FAQ sets round-trip and replacing bumps the revision") {
         store->create_bot(bot("b1", "alice", 10), tricky);
         store->create_bot(bot("b2", "alice", 11), small_faqs());
 
-        auto [entries, revision] = store->load_faqs("b1");
+        auto [entries, synonyms, revision] = store->load_faqs("b1");
         CHECK(revision == 1);
+        CHECK(synonyms.empty());
         check_same_faqs(entries, tricky);
 
         const std::vector<FaqEntry> replacement = {tricky[2], small_faqs()[0]};
         CHECK(store->replace_faqs("b1", replacement) == 2);
         CHECK(store->replace_faqs("b1", replacement) == 3);
-        auto [entries2, revision2] = store->load_faqs("b1");
+        auto [entries2, synonyms2, revision2] = store->load_faqs("b1");
         CHECK(revision2 == 3);
         check_same_faqs(entries2, replacement);
         auto b1 = store->get_bot("b1");
@@ -350,7 +351,7 @@ TEST_CASE("store: FAQ sets round-trip and replacing bumps the revision") {
         CHECK(b1->faq_count == 2);
 
         // The other bot is untouched.
-        auto [entries3, revision3] = store->load_faqs("b2");
+        auto [entries3, synonyms3, revision3] = store->load_faqs("b2");
         CHECK(revision3 == 1);
         check_same_faqs(entries3, small_faqs());
 
@@ -359,6 +360,104 @@ TEST_CASE("store: FAQ sets round-trip and replacing bumps the revision") {
         CHECK(failure_of([&] { store->load_faqs("nope"); }).status == SB_ENOTFOUND);
         CHECK_FALSE(store->get_bot("nope").has_value());
     }
+}
+
+TEST_CASE("store: FAQ sets keep their synonyms; replacing the FAQs replaces them") {
+    using sb::SynonymGroup;
+    // Phrases, quotes, backslashes, non-ASCII text, and a term in two groups (as a CSV file may
+    // give it): all come back as they were, in their order.
+    const std::vector<SynonymGroup> synonyms = {{"order",
+                                                 {"parcel", "flum box",
+                                                  "p\xC3\xA4"
+                                                  "ckchen"}},
+                                                {"refund", {"money back", "say \"no\" \\ thanks"}},
+                                                {"order", {"shipment"}}};
+    auto check_same = [](const std::vector<SynonymGroup>& got,
+                         const std::vector<SynonymGroup>& want) {
+        REQUIRE(got.size() == want.size());
+        for (std::size_t i = 0; i < got.size(); ++i) {
+            CHECK(got[i].term == want[i].term);
+            CHECK(got[i].synonyms == want[i].synonyms);
+        }
+    };
+    for (const std::string& kind : backend_kinds()) {
+        INFO("backend: " << kind);
+        Backend backend(kind);
+        {
+            auto store = backend.open();
+            store->create_bot(bot("b1", "alice", 10), small_faqs(), synonyms);
+            store->create_bot(bot("b2", "alice", 11), small_faqs());
+            const sb::StoredFaqs got = store->load_faqs("b1");
+            check_same(got.synonyms, synonyms);
+            check_same_faqs(got.entries, small_faqs());
+            CHECK(store->load_faqs("b2").synonyms.empty());
+        }
+        // Another store on the database (a restart, another process) reads them back.
+        auto store = backend.open();
+        check_same(store->load_faqs("b1").synonyms, synonyms);
+        // Replacing the FAQs replaces the synonyms with the new set's, or with none.
+        const std::vector<SynonymGroup> other = {{"password", {"passcode", "pin"}}};
+        CHECK(store->replace_faqs("b1", small_faqs(), other) == 2);
+        sb::StoredFaqs got = store->load_faqs("b1");
+        CHECK(got.revision == 2);
+        check_same(got.synonyms, other);
+        CHECK(store->replace_faqs("b1", small_faqs()) == 3);
+        CHECK(store->load_faqs("b1").synonyms.empty());
+        CHECK(store->load_faqs("b2").synonyms.empty());
+        // A failed replacement changes nothing.
+        CHECK(failure_of([&] { store->replace_faqs("nope", small_faqs(), other); }).status ==
+              SB_ENOTFOUND);
+        // A duplicate bot id stores neither the bot nor its synonyms.
+        CHECK(failure_of([&] {
+                  store->create_bot(bot("b2", "bob", 12), small_faqs(), other);
+              }).status == SB_ECONFLICT);
+        CHECK(store->load_faqs("b2").synonyms.empty());
+    }
+}
+
+TEST_CASE("store: sqlite reads corrupt stored synonyms as SB_EDB") {
+    Backend backend("sqlite");
+    backend.open()->create_bot(bot("b1", "alice", 1), small_faqs(),
+                               {sb::SynonymGroup{"order", {"parcel"}}});
+    sqlite_exec(backend.sqlite_file(), "UPDATE faq_sets SET synonyms_json = '{\"order\": 3}'");
+    const Failure f = failure_of([&] { backend.open()->load_faqs("b1"); });
+    CHECK(f.status == SB_EDB);
+    CHECK(f.message.find("corrupt FAQ set") != std::string::npos);
+    CHECK(f.message.find("b1") != std::string::npos);
+}
+
+TEST_CASE("store: sqlite keeps the FAQ sets of a database from before synonyms were stored") {
+    // A database at the schema before migration 8, with a bot: opening it migrates it, and the
+    // bot's set has its entries and no synonyms.
+    TempDir dir;
+    const fs::path file = fs::path(dir.path()) / "old.db";
+    {
+        sqlite3* db = nullptr;
+        REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
+        sqlite3_close(db);
+    }
+    std::string sql = "CREATE TABLE schema_version (version INTEGER NOT NULL);";
+    int version = 0;
+    for (const sb::Migration& m : sb::migrations()) {
+        if (m.version >= 8) break;
+        sql += m.sqlite_sql;
+        version = m.version;
+    }
+    sql += "INSERT INTO schema_version (version) VALUES (" + std::to_string(version) + ");";
+    sql += "INSERT INTO bots (id, owner, name, created_ms) VALUES ('old', 'alice', 'Old', 1);";
+    sql +=
+        "INSERT INTO faq_sets (bot_id, revision, entry_count, entries_json, updated_ms) "
+        "VALUES ('old', 4, 2, '" +
+        sb::faqs_to_json(small_faqs()) + "', 1);";
+    sqlite_exec(file, sql.c_str());
+    auto store = Store::open("sqlite://" + file.string(), sb::StoreOptions{});
+    CHECK(store->schema_version() == sb::migrations().back().version);
+    const sb::StoredFaqs got = store->load_faqs("old");
+    CHECK(got.revision == 4);
+    check_same_faqs(got.entries, small_faqs());
+    CHECK(got.synonyms.empty());
+    CHECK(store->replace_faqs("old", small_faqs(), {{"hours", {"opening times"}}}) == 5);
+    REQUIRE(store->load_faqs("old").synonyms.size() == 1);
 }
 
 TEST_CASE("store: sessions record turns; history and listing") {

@@ -142,8 +142,9 @@ TEST_CASE("store postgres: basic semantics") {
     CHECK(mine[1].faq_count == 0);
     CHECK(store->list_bots(std::nullopt).size() >= 2);
 
-    auto [faqs, revision] = store->load_faqs(bot.id);
+    auto [faqs, synonyms, revision] = store->load_faqs(bot.id);
     CHECK(revision == 1);
+    CHECK(synonyms.empty());
     REQUIRE(faqs.size() == 3);
     const auto expected = sample_faqs(3);
     for (std::size_t i = 0; i < faqs.size(); ++i) {
@@ -154,12 +155,12 @@ TEST_CASE("store postgres: basic semantics") {
         CHECK(faqs[i].tags == expected[i].tags);
         CHECK(faqs[i].alternates == expected[i].alternates);
     }
-    CHECK(store->load_faqs(second.id).first.empty());
+    CHECK(store->load_faqs(second.id).entries.empty());
     CHECK(status_of([&] { store->load_faqs(unique("nobot")); }) == SB_ENOTFOUND);
 
     CHECK(store->replace_faqs(bot.id, sample_faqs(5)) == 2);
-    CHECK(store->load_faqs(bot.id).second == 2);
-    CHECK(store->load_faqs(bot.id).first.size() == 5);
+    CHECK(store->load_faqs(bot.id).revision == 2);
+    CHECK(store->load_faqs(bot.id).entries.size() == 5);
     CHECK(store->get_bot(bot.id)->faq_count == 5);
     CHECK(status_of([&] { store->replace_faqs(unique("nobot"), sample_faqs(1)); }) == SB_ENOTFOUND);
 
@@ -267,6 +268,52 @@ TEST_CASE("store postgres: concurrent opens migrate once; newer schema is refuse
     std::string message;
     CHECK(status_of([&] { sb::Store::open(db_url, {}); }, &message) == SB_EVERSION);
     CHECK(message.find("999") != std::string::npos);
+    exec_sql(url, "DROP DATABASE " + db);
+}
+
+TEST_CASE("store postgres: a database from before synonyms were stored keeps its FAQ sets") {
+    // A database at the schema before migration 8, with a bot: opening it migrates it, and the
+    // bot's set has its entries and no synonyms; synonyms stored afterwards come back.
+    const std::string url = env("SB_TEST_PG_URL");
+    if (url.empty()) return;
+    const std::string db = "sb_before8_" + std::to_string(std::random_device{}() % 1000000u);
+    const std::string db_url = with_database(url, db);
+    exec_sql(url, "DROP DATABASE IF EXISTS " + db);
+    exec_sql(url, "CREATE DATABASE " + db);
+    {
+        pqxx::connection c(db_url);
+        pqxx::work w(c);
+        w.exec("CREATE TABLE schema_version (version INTEGER NOT NULL)");
+        int version = 0;
+        for (const sb::Migration& m : sb::migrations()) {
+            if (m.version >= 8) break;
+            w.exec(m.postgres_sql);
+            version = m.version;
+        }
+        w.exec("INSERT INTO schema_version (version) VALUES (" + std::to_string(version) + ")");
+        w.exec("INSERT INTO bots (id, owner, name, created_ms) VALUES ('old', 'alice', 'Old', 1)");
+        w.exec(
+            "INSERT INTO faq_sets (bot_id, revision, entry_count, entries_json, updated_ms) "
+            "VALUES ('old', 4, 3, " +
+            w.quote(sb::faqs_to_json(sample_faqs(3))) + ", 1)");
+        w.commit();
+    }
+    {
+        auto store = sb::Store::open(db_url, pool_of(1));
+        CHECK(store->schema_version() == sb::migrations().back().version);
+        const sb::StoredFaqs got = store->load_faqs("old");
+        CHECK(got.revision == 4);
+        CHECK(got.entries.size() == 3);
+        CHECK(got.synonyms.empty());
+        CHECK(store->replace_faqs("old", sample_faqs(2), {{"thing", {"gizmo", "wid get"}}}) == 5);
+    }
+    auto store = sb::Store::open(db_url, pool_of(1));
+    const sb::StoredFaqs got = store->load_faqs("old");
+    CHECK(got.entries.size() == 2);
+    REQUIRE(got.synonyms.size() == 1);
+    CHECK(got.synonyms[0].term == "thing");
+    CHECK(got.synonyms[0].synonyms == std::vector<std::string>{"gizmo", "wid get"});
+    store.reset();
     exec_sql(url, "DROP DATABASE " + db);
 }
 

@@ -334,15 +334,17 @@ typedef struct sb_bot_info {
 typedef struct sb_bots sb_bots;
 
 /* Creates a bot owned by the principal, an admin, from FAQ bytes or a file (validated as
- * sb_faqset_load does: accepted whole or rejected whole). *out_id receives the new bot's id; free
- * it with sb_string_free. */
+ * sb_faqset_load does: accepted whole or rejected whole). The synonyms the file declares are
+ * stored with its entries and used by every engine that opens the database. *out_id receives the
+ * new bot's id; free it with sb_string_free. */
 SB_API int sb_bot_create(sb_engine* engine, const sb_principal* principal, const char* name,
                          const char* data, size_t len, sb_format format,
                          const sb_load_options* opts, char** out_id);
 SB_API int sb_bot_create_from_file(sb_engine* engine, const sb_principal* principal,
                                    const char* name, const char* path, sb_format format,
                                    const sb_load_options* opts, char** out_id);
-/* Replaces a bot's FAQ set: its owner admin only. SB_ENOTFOUND when there is no such bot. */
+/* Replaces a bot's FAQ set, entries and synonyms together (a file that declares none leaves the
+ * bot with none): its owner admin only. SB_ENOTFOUND when there is no such bot. */
 SB_API int sb_bot_replace_faqs(sb_engine* engine, const sb_principal* principal, const char* bot_id,
                                const char* data, size_t len, sb_format format,
                                const sb_load_options* opts);

@@ -122,18 +122,16 @@ sb::FaqFormat format_from(sb_format format) {
                     "unknown sb_format value " + std::to_string(static_cast<int>(format)));
 }
 
-std::vector<sb::FaqEntry> load_entries(const char* data, size_t len, sb_format format,
-                                       const sb_load_options* opts) {
+sb::FaqSet load_set(const char* data, size_t len, sb_format format, const sb_load_options* opts) {
     require(data != nullptr || len == 0, "data is NULL");
     sb::FaqLimits limits = limits_from(opts);
-    return sb::parse_faqs(std::string_view(data ? data : "", len), format_from(format), limits);
+    return sb::parse_faq_set(std::string_view(data ? data : "", len), format_from(format), limits);
 }
 
-std::vector<sb::FaqEntry> load_entries_file(const char* path, sb_format format,
-                                            const sb_load_options* opts) {
+sb::FaqSet load_set_file(const char* path, sb_format format, const sb_load_options* opts) {
     require(path != nullptr, "path is NULL");
     sb::FaqLimits limits = limits_from(opts);
-    return sb::load_faqs_file(path, format_from(format), limits);
+    return sb::load_faq_set_file(path, format_from(format), limits);
 }
 
 }  // namespace sb::capi

@@ -170,8 +170,9 @@ int sb_bot_create(sb_engine* engine, const sb_principal* principal, const char* 
         sb::auth::require_admin(p);
         require(out_id != nullptr, "out_id is NULL");
         std::string bot_name = text_arg(name, "name");
-        auto entries = load_entries(data, len, format, opts);
-        *out_id = copy_string(e.create_bot(p.account_id, bot_name, std::move(entries)));
+        sb::FaqSet set = load_set(data, len, format, opts);
+        *out_id = copy_string(
+            e.create_bot(p.account_id, bot_name, std::move(set.entries), std::move(set.synonyms)));
     });
 }
 
@@ -185,8 +186,9 @@ int sb_bot_create_from_file(sb_engine* engine, const sb_principal* principal, co
         sb::auth::require_admin(p);
         require(out_id != nullptr, "out_id is NULL");
         std::string bot_name = text_arg(name, "name");
-        auto entries = load_entries_file(path, format, opts);
-        *out_id = copy_string(e.create_bot(p.account_id, bot_name, std::move(entries)));
+        sb::FaqSet set = load_set_file(path, format, opts);
+        *out_id = copy_string(
+            e.create_bot(p.account_id, bot_name, std::move(set.entries), std::move(set.synonyms)));
     });
 }
 
@@ -198,7 +200,8 @@ int sb_bot_replace_faqs(sb_engine* engine, const sb_principal* principal, const 
         const sb::auth::Principal p = authenticated(engine, principal);
         const sb::BotRecord bot = bot_of(e, text_arg(bot_id, "bot_id"));
         sb::auth::require_admin_owner(p, bot);
-        e.replace_faqs(bot.id, load_entries(data, len, format, opts));
+        sb::FaqSet set = load_set(data, len, format, opts);
+        e.replace_faqs(bot.id, std::move(set.entries), std::move(set.synonyms));
     });
 }
 
@@ -210,7 +213,8 @@ int sb_bot_replace_faqs_from_file(sb_engine* engine, const sb_principal* princip
         const sb::auth::Principal p = authenticated(engine, principal);
         const sb::BotRecord bot = bot_of(e, text_arg(bot_id, "bot_id"));
         sb::auth::require_admin_owner(p, bot);
-        e.replace_faqs(bot.id, load_entries_file(path, format, opts));
+        sb::FaqSet set = load_set_file(path, format, opts);
+        e.replace_faqs(bot.id, std::move(set.entries), std::move(set.synonyms));
     });
 }
 
@@ -226,7 +230,7 @@ int sb_bot_set_smalltalk(sb_engine* engine, const sb_principal* principal, const
         // An empty array (or no data) removes the bot's own small talk.
         const bool empty = len == 0 || (data && std::string_view(data, len).find_first_not_of(
                                                     " \t\r\n[]") == std::string_view::npos);
-        if (!empty) entries = load_entries(data, len, format, opts);
+        if (!empty) entries = load_set(data, len, format, opts).entries;
         e.replace_smalltalk(bot.id, std::move(entries));
     });
 }

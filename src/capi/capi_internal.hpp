@@ -56,11 +56,9 @@ inline void require(bool condition, const char* message) {
 void check_version(unsigned int version, unsigned int current, const char* what);
 sb::FaqLimits limits_from(const sb_load_options* opts);
 sb::FaqFormat format_from(sb_format format);
-// Parses FAQ bytes or a file as the C ABI's loaders do.
-std::vector<sb::FaqEntry> load_entries(const char* data, size_t len, sb_format format,
-                                       const sb_load_options* opts);
-std::vector<sb::FaqEntry> load_entries_file(const char* path, sb_format format,
-                                            const sb_load_options* opts);
+// Parses FAQ bytes or a file as the C ABI's loaders do: the entries and the synonyms declared.
+sb::FaqSet load_set(const char* data, size_t len, sb_format format, const sb_load_options* opts);
+sb::FaqSet load_set_file(const char* path, sb_format format, const sb_load_options* opts);
 
 // Who a call acts for: the principal verified again now. SB_EUNAUTHENTICATED for NULL, an
 // expired token or a deleted account.

@@ -275,7 +275,8 @@ void Engine::ping() {
     }
 }
 
-Engine::BotModels Engine::build_models(std::vector<FaqEntry> entries) const {
+Engine::BotModels Engine::build_models(std::vector<FaqEntry> entries,
+                                       std::vector<SynonymGroup> synonyms) const {
     auto [faqs, smalltalk] = split_smalltalk(std::move(entries));
     if (faqs.empty())
         throw Error(SB_EINVALID_DATA, "a bot needs at least one FAQ entry besides small talk");
@@ -283,17 +284,18 @@ Engine::BotModels Engine::build_models(std::vector<FaqEntry> entries) const {
     m.smalltalk = std::make_shared<const SmallTalk>(smalltalk);  // checked before the long build
     IndexOptions io;
     io.language = options_.language;
+    io.synonyms = std::move(synonyms);
     m.index = FaqIndex::build(std::move(faqs), io);
     return m;
 }
 
 std::string Engine::create_bot(const std::string& owner, const std::string& name,
-                               std::vector<FaqEntry> faqs) {
+                               std::vector<FaqEntry> faqs, std::vector<SynonymGroup> synonyms) {
     check_text(owner, "owner", kMaxUserIdBytes, false);
     check_text(name, "bot name", kMaxNameBytes, false);
     if (faqs.empty()) throw Error(SB_EINVALID_DATA, "a bot needs at least one FAQ entry");
     // Build the index first: a set that cannot be indexed is refused before anything is stored.
-    BotModels models = build_models(faqs);
+    BotModels models = build_models(faqs, synonyms);
     BotRecord bot;
     bot.id = new_uuid();
     bot.owner = owner;
@@ -301,16 +303,18 @@ std::string Engine::create_bot(const std::string& owner, const std::string& name
     bot.created_ms = now_ms();
     bot.faq_revision = 1;
     bot.faq_count = faqs.size();
-    store().create_bot(bot, faqs);
+    store().create_bot(bot, faqs, synonyms);
     std::lock_guard<std::mutex> lock(cache_mutex_);
-    cache_[bot.id] = {1, std::move(models)};
+    cache_[bot.id] = {1, std::move(models), std::move(synonyms)};
     return bot.id;
 }
 
-int Engine::replace_faqs(const std::string& bot_id, std::vector<FaqEntry> faqs) {
+int Engine::replace_faqs(const std::string& bot_id, std::vector<FaqEntry> faqs,
+                         std::vector<SynonymGroup> synonyms) {
     if (faqs.empty()) throw Error(SB_EINVALID_DATA, "a bot needs at least one FAQ entry");
     BotModels models;
-    // A change of small talk alone keeps the cached FAQ index (building one takes a while).
+    // A change of small talk alone keeps the cached FAQ index (building one takes a while): the
+    // same FAQs, with the same synonyms.
     auto [new_faqs, new_smalltalk] = split_smalltalk(faqs);
     {
         std::lock_guard<std::mutex> lock(cache_mutex_);
@@ -321,31 +325,39 @@ int Engine::replace_faqs(const std::string& bot_id, std::vector<FaqEntry> faqs) 
                 return a.id == b.id && a.question == b.question && a.answer == b.answer &&
                        a.category == b.category && a.tags == b.tags && a.alternates == b.alternates;
             };
+            auto same_group = [](const SynonymGroup& a, const SynonymGroup& b) {
+                return a.term == b.term && a.synonyms == b.synonyms;
+            };
+            const auto& old_synonyms = it->second.synonyms;
             if (old.size() == new_faqs.size() &&
-                std::equal(old.begin(), old.end(), new_faqs.begin(), same))
+                std::equal(old.begin(), old.end(), new_faqs.begin(), same) &&
+                old_synonyms.size() == synonyms.size() &&
+                std::equal(old_synonyms.begin(), old_synonyms.end(), synonyms.begin(), same_group))
                 models.index = it->second.models.index;
         }
     }
     if (models.index) {
         models.smalltalk = std::make_shared<const SmallTalk>(new_smalltalk);
     } else {
-        models = build_models(faqs);
+        models = build_models(faqs, synonyms);
     }
-    const int revision = store().replace_faqs(bot_id, faqs);
+    const int revision = store().replace_faqs(bot_id, faqs, synonyms);
     std::lock_guard<std::mutex> lock(cache_mutex_);
     bot_cache_.erase(bot_id);
     CachedIndex& c = cache_[bot_id];
-    if (c.revision < revision) c = {revision, std::move(models)};
+    if (c.revision < revision) c = {revision, std::move(models), std::move(synonyms)};
     return revision;
 }
 
 int Engine::replace_smalltalk(const std::string& bot_id, std::vector<FaqEntry> entries) {
     for (FaqEntry& e : entries) e.category = std::string(kSmallTalkCategory);
-    auto stored = store().load_faqs(bot_id).first;  // SB_ENOTFOUND
-    auto faqs = split_smalltalk(std::move(stored)).first;
+    StoredFaqs stored = store().load_faqs(bot_id);  // SB_ENOTFOUND
+    auto faqs = split_smalltalk(std::move(stored.entries)).first;
     for (FaqEntry& e : entries) faqs.push_back(std::move(e));
-    // The set is validated as a file would be (ids unique, fields within limits).
-    return replace_faqs(bot_id, parse_faqs_json(faqs_to_json(faqs), FaqLimits{}));
+    // The set is validated as a file would be (ids unique, fields within limits); its synonyms
+    // stay as they are.
+    return replace_faqs(bot_id, parse_faqs_json(faqs_to_json(faqs), FaqLimits{}),
+                        std::move(stored.synonyms));
 }
 
 std::string Engine::smalltalk_json(const std::string& bot_id) {
@@ -398,11 +410,11 @@ Engine::BotModels Engine::models_for(const BotRecord& bot) {
         auto it = cache_.find(bot_id);
         if (it != cache_.end() && it->second.revision >= bot.faq_revision) return it->second.models;
     }
-    auto [entries, revision] = store().load_faqs(bot_id);
-    BotModels built = build_models(std::move(entries));
+    StoredFaqs stored = store().load_faqs(bot_id);
+    BotModels built = build_models(std::move(stored.entries), stored.synonyms);
     std::lock_guard<std::mutex> lock(cache_mutex_);
     CachedIndex& c = cache_[bot_id];
-    if (c.revision < revision) c = {revision, built};
+    if (c.revision < stored.revision) c = {stored.revision, built, std::move(stored.synonyms)};
     return c.models;
 }
 

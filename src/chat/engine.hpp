@@ -93,10 +93,13 @@ class Engine {
 
     const EngineOptions& options() const noexcept { return options_; }
 
-    // Bots. Entries are validated already (parse_faqs). Returns the new bot's id.
+    // Bots. Entries and synonyms are validated already (parse_faq_set); the synonyms are stored
+    // with the entries and used by every index built for the bot. Returns the new bot's id.
     std::string create_bot(const std::string& owner, const std::string& name,
-                           std::vector<FaqEntry> faqs);
-    int replace_faqs(const std::string& bot_id, std::vector<FaqEntry> faqs);
+                           std::vector<FaqEntry> faqs, std::vector<SynonymGroup> synonyms = {});
+    // Replaces the bot's entries and synonyms together (none given: the bot has none after).
+    int replace_faqs(const std::string& bot_id, std::vector<FaqEntry> faqs,
+                     std::vector<SynonymGroup> synonyms = {});
     BotRecord get_bot(const std::string& bot_id);  // SB_ENOTFOUND
     std::vector<BotRecord> list_bots(const std::optional<std::string>& owner);
 
@@ -189,9 +192,9 @@ class Engine {
         std::shared_ptr<const FaqIndex> index;
         std::shared_ptr<const SmallTalk> smalltalk;
     };
-    // Builds both from a bot's stored entries. SB_EINVALID_DATA when there is no FAQ besides
-    // small talk, or a small-talk entry is unusable.
-    BotModels build_models(std::vector<FaqEntry> entries) const;
+    // Builds both from a bot's stored entries and synonyms. SB_EINVALID_DATA when there is no FAQ
+    // besides small talk, or a small-talk entry is unusable.
+    BotModels build_models(std::vector<FaqEntry> entries, std::vector<SynonymGroup> synonyms) const;
     // The models of the bot's revision as read in `bot`.
     BotModels models_for(const BotRecord& bot);
     std::shared_ptr<const FaqIndex> index_for(const BotRecord& bot) {
@@ -204,6 +207,7 @@ class Engine {
     struct CachedIndex {
         int revision = 0;
         BotModels models;
+        std::vector<SynonymGroup> synonyms;  // those the index was built with
     };
 
     EngineOptions options_;

@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "common/error.hpp"
+#include "common/json.hpp"
 
 namespace sb {
 
@@ -347,6 +348,22 @@ FaqSet load_faq_set_file(const std::string& path, FaqFormat format, const FaqLim
     } catch (const Error& e) {
         throw Error(e.status(), path + ": " + e.what());
     }
+}
+
+std::string synonyms_to_json(const std::vector<SynonymGroup>& groups) {
+    std::string out = "{";
+    for (std::size_t g = 0; g < groups.size(); ++g) {
+        if (g) out += ",\n";
+        json_append_string(out, groups[g].term);
+        out += ":[";
+        for (std::size_t i = 0; i < groups[g].synonyms.size(); ++i) {
+            if (i) out += ',';
+            json_append_string(out, groups[g].synonyms[i]);
+        }
+        out += ']';
+    }
+    out += '}';
+    return out;
 }
 
 }  // namespace sb

@@ -55,6 +55,11 @@ FaqSet parse_faq_set_json(std::string_view data, const FaqLimits& limits);
 FaqSet parse_faq_set_csv(std::string_view data, const FaqLimits& limits);
 FaqSet load_faq_set_file(const std::string& path, FaqFormat format, const FaqLimits& limits);
 
+// A set's synonyms alone, as the JSON form's "synonyms" object ({"order": ["parcel", ...]}),
+// validated as in a file; synonyms_to_json writes that form back, the groups in their order.
+std::vector<SynonymGroup> parse_synonyms_json(std::string_view data, const FaqLimits& limits);
+std::string synonyms_to_json(const std::vector<SynonymGroup>& groups);
+
 // Reads a file and parses it; Auto picks the format from the extension (.json / .csv, any case),
 // else by content. Throws SB_EIO when the file cannot be read, SB_ELIMIT when it is too large.
 std::vector<FaqEntry> load_faqs_file(const std::string& path, FaqFormat format,

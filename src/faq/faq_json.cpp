@@ -129,7 +129,35 @@ faq_detail::RawEntry read_entry(element value, std::size_t number) {
     return r;
 }
 
+// The groups of a "synonyms" object ({"term": ["synonym", ...], ...}), in the object's order.
+std::vector<faq_detail::RawSynonyms> read_synonyms(element syn) {
+    simdjson::dom::object groups;
+    if (syn.get_object().get(groups) != simdjson::SUCCESS) {
+        wrong_type("\"synonyms\"", "an object of arrays of strings", syn);
+    }
+    std::vector<faq_detail::RawSynonyms> out;
+    for (auto kv : groups) {
+        faq_detail::RawSynonyms r;
+        r.group.term = std::string(kv.key);
+        r.where = "\"synonyms\": \"" + r.group.term + "\"";
+        r.group.synonyms = get_string_array(kv.value, r.where);
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
 }  // namespace
+
+std::vector<SynonymGroup> parse_synonyms_json(std::string_view data, const FaqLimits& limits) {
+    faq_detail::check_input_size(data, limits);
+    const simdjson::padded_string padded(data.data(), data.size());
+    simdjson::dom::parser parser;
+    element root;
+    if (auto err = parser.parse(padded).get(root); err != simdjson::SUCCESS) {
+        throw Error(SB_EPARSE, std::string("invalid JSON: ") + simdjson::error_message(err));
+    }
+    return faq_detail::finish_synonyms(read_synonyms(root), limits);
+}
 
 FaqSet parse_faq_set_json(std::string_view data, const FaqLimits& limits) {
     faq_detail::check_input_size(data, limits);
@@ -146,19 +174,7 @@ FaqSet parse_faq_set_json(std::string_view data, const FaqLimits& limits) {
     std::vector<faq_detail::RawSynonyms> synonyms;
     if (root.type() == element_type::OBJECT) {
         element syn;
-        if (root.at_key("synonyms").get(syn) == simdjson::SUCCESS) {
-            simdjson::dom::object groups;
-            if (syn.get_object().get(groups) != simdjson::SUCCESS) {
-                wrong_type("\"synonyms\"", "an object of arrays of strings", syn);
-            }
-            for (auto kv : groups) {
-                faq_detail::RawSynonyms r;
-                r.group.term = std::string(kv.key);
-                r.where = "\"synonyms\": \"" + r.group.term + "\"";
-                r.group.synonyms = get_string_array(kv.value, r.where);
-                synonyms.push_back(std::move(r));
-            }
-        }
+        if (root.at_key("synonyms").get(syn) == simdjson::SUCCESS) synonyms = read_synonyms(syn);
         element faqs;
         if (root.at_key("faqs").get(faqs) != simdjson::SUCCESS) {
             throw Error(SB_EINVALID_DATA,

@@ -182,11 +182,11 @@ const std::vector<std::pair<std::string, std::string>>& statements() {
         {"schema_version", "SELECT max(version) FROM schema_version"},
         {"insert_bot", "INSERT INTO bots (id, owner, name, created_ms) VALUES ($1, $2, $3, $4)"},
         {"insert_faq_set",
-         "INSERT INTO faq_sets (bot_id, revision, entry_count, entries_json, updated_ms) "
-         "VALUES ($1, 1, $2, $3, $4)"},
+         "INSERT INTO faq_sets (bot_id, revision, entry_count, entries_json, synonyms_json, "
+         "updated_ms) VALUES ($1, 1, $2, $3, $4, $5)"},
         {"replace_faqs",
          "UPDATE faq_sets SET revision = revision + 1, entry_count = $2, entries_json = $3, "
-         "updated_ms = $4 WHERE bot_id = $1 RETURNING revision"},
+         "synonyms_json = $4, updated_ms = $5 WHERE bot_id = $1 RETURNING revision"},
         {"get_bot", std::string("SELECT ") + kBotColumns +
                         " FROM bots b LEFT JOIN faq_sets f ON f.bot_id = b.id WHERE b.id = $1"},
         {"list_bots", std::string("SELECT ") + kBotColumns +
@@ -196,7 +196,7 @@ const std::vector<std::pair<std::string, std::string>>& statements() {
                                    " FROM bots b LEFT JOIN faq_sets f ON f.bot_id = b.id"
                                    " WHERE b.owner = $1 ORDER BY b.created_ms, b.id"},
         {"load_faqs",
-         "SELECT f.entries_json, f.revision, f.entry_count FROM bots b "
+         "SELECT f.entries_json, f.revision, f.entry_count, f.synonyms_json FROM bots b "
          "JOIN faq_sets f ON f.bot_id = b.id WHERE b.id = $1"},
         {"get_session",
          std::string("SELECT ") + kSessionColumns + " FROM sessions s WHERE s.id = $1"},
@@ -422,8 +422,10 @@ class PostgresStore final : public Store {
         });
     }
 
-    void create_bot(const BotRecord& bot, const std::vector<FaqEntry>& faqs) override {
+    void create_bot(const BotRecord& bot, const std::vector<FaqEntry>& faqs,
+                    const std::vector<SynonymGroup>& synonyms) override {
         const std::string json = faqs_to_json(faqs);
+        const std::string synonyms_json = synonyms_to_json(synonyms);
         run("creating bot \"" + bot.id + "\"", [&](pqxx::connection& c) {
             pqxx::work w(c);
             try {
@@ -432,17 +434,20 @@ class PostgresStore final : public Store {
                 throw Error(SB_ECONFLICT, "a bot with id \"" + bot.id + "\" exists already");
             }
             w.exec_prepared("insert_faq_set", bot.id, static_cast<std::int64_t>(faqs.size()), json,
-                            now_ms());
+                            synonyms_json, now_ms());
             w.commit();
         });
     }
 
-    int replace_faqs(const std::string& bot_id, const std::vector<FaqEntry>& faqs) override {
+    int replace_faqs(const std::string& bot_id, const std::vector<FaqEntry>& faqs,
+                     const std::vector<SynonymGroup>& synonyms) override {
         const std::string json = faqs_to_json(faqs);
+        const std::string synonyms_json = synonyms_to_json(synonyms);
         return run("replacing the FAQs of bot \"" + bot_id + "\"", [&](pqxx::connection& c) {
             pqxx::work w(c);
-            const pqxx::result r = w.exec_prepared(
-                "replace_faqs", bot_id, static_cast<std::int64_t>(faqs.size()), json, now_ms());
+            const pqxx::result r =
+                w.exec_prepared("replace_faqs", bot_id, static_cast<std::int64_t>(faqs.size()),
+                                json, synonyms_json, now_ms());
             if (r.empty()) throw Error(SB_ENOTFOUND, "no bot with id \"" + bot_id + "\"");
             const int revision = r[0][0].as<int>();
             w.commit();
@@ -471,28 +476,19 @@ class PostgresStore final : public Store {
         });
     }
 
-    std::pair<std::vector<FaqEntry>, int> load_faqs(const std::string& bot_id) override {
-        auto [json, revision, count] =
+    StoredFaqs load_faqs(const std::string& bot_id) override {
+        auto [json, revision, count, synonyms_json] =
             run("loading the FAQs of bot \"" + bot_id + "\"", [&](pqxx::connection& c) {
                 pqxx::nontransaction w(c);  // one statement: no BEGIN/COMMIT round trips
                 const pqxx::result r = w.exec_prepared("load_faqs", bot_id);
                 w.commit();
                 if (r.empty()) throw Error(SB_ENOTFOUND, "no bot with id \"" + bot_id + "\"");
-                return std::tuple<std::string, int, int>(r[0][0].as<std::string>(),
-                                                         r[0][1].as<int>(), r[0][2].as<int>());
+                return std::tuple<std::string, int, int, std::string>(
+                    r[0][0].as<std::string>(), r[0][1].as<int>(), r[0][2].as<int>(),
+                    r[0][3].as<std::string>());
             });
-        if (count == 0) return {std::vector<FaqEntry>{}, revision};
-        FaqLimits limits;
-        limits.max_bytes = std::numeric_limits<std::size_t>::max() / 2;
-        limits.max_entries = std::numeric_limits<std::size_t>::max() / 2;
-        limits.max_field_bytes = std::numeric_limits<std::size_t>::max() / 2;
-        limits.max_alternates = std::numeric_limits<std::size_t>::max() / 2;
-        try {
-            return {parse_faqs_json(json, limits), revision};
-        } catch (const std::exception& e) {
-            throw Error(SB_EDB,
-                        "corrupt FAQ set in the database for bot \"" + bot_id + "\": " + e.what());
-        }
+        return stored_faqs_from(bot_id, json, synonyms_json, revision,
+                                static_cast<std::size_t>(count));
     }
 
     std::optional<SessionRecord> get_session(const std::string& session_id) override {

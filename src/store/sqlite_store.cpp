@@ -209,15 +209,6 @@ class Transaction {
     bool open_ = false;
 };
 
-FaqLimits stored_faq_limits() {
-    FaqLimits l;
-    l.max_bytes = SIZE_MAX / 2;
-    l.max_entries = SIZE_MAX / 2;
-    l.max_field_bytes = SIZE_MAX / 2;
-    l.max_alternates = SIZE_MAX / 2;
-    return l;
-}
-
 constexpr const char* kBotColumns =
     "SELECT b.id, b.owner, b.name, b.created_ms, COALESCE(f.revision, 0), "
     "COALESCE(f.entry_count, 0) FROM bots b LEFT JOIN faq_sets f ON f.bot_id = b.id ";
@@ -281,8 +272,10 @@ class SqliteStore final : public Store {
         return q.step() ? q.col_int(0) : 0;
     }
 
-    void create_bot(const BotRecord& bot, const std::vector<FaqEntry>& faqs) override {
+    void create_bot(const BotRecord& bot, const std::vector<FaqEntry>& faqs,
+                    const std::vector<SynonymGroup>& synonyms) override {
         const std::string json = faqs_to_json(faqs);
+        const std::string synonyms_json = synonyms_to_json(synonyms);
         std::lock_guard lock(mu_);
         SqliteWriters::Write writing(*writer_);
         Transaction tx(db(), rollback_.get(), "creating a bot");
@@ -301,18 +294,24 @@ class SqliteStore final : public Store {
             q.text(1, bot.id)
                 .int64(2, static_cast<std::int64_t>(faqs.size()))
                 .text(3, json)
-                .int64(4, bot.created_ms);
+                .text(4, synonyms_json)
+                .int64(5, bot.created_ms);
             q.run();
         }
         tx.commit();
     }
 
-    int replace_faqs(const std::string& bot_id, const std::vector<FaqEntry>& faqs) override {
+    int replace_faqs(const std::string& bot_id, const std::vector<FaqEntry>& faqs,
+                     const std::vector<SynonymGroup>& synonyms) override {
         const std::string json = faqs_to_json(faqs);
+        const std::string synonyms_json = synonyms_to_json(synonyms);
         std::lock_guard lock(mu_);
         SqliteWriters::Write writing(*writer_);
         Query q(db(), faqs_replace_.get(), "replacing a FAQ set");
-        q.int64(1, static_cast<std::int64_t>(faqs.size())).text(2, json).text(3, bot_id);
+        q.int64(1, static_cast<std::int64_t>(faqs.size()))
+            .text(2, json)
+            .text(3, synonyms_json)
+            .text(4, bot_id);
         if (!q.step()) throw Error(SB_ENOTFOUND, "no bot with id \"" + bot_id + "\"");
         const int revision = q.col_int(0);
         q.run();
@@ -336,8 +335,9 @@ class SqliteStore final : public Store {
         return out;
     }
 
-    std::pair<std::vector<FaqEntry>, int> load_faqs(const std::string& bot_id) override {
+    StoredFaqs load_faqs(const std::string& bot_id) override {
         std::string json;
+        std::string synonyms_json;
         int revision = 0;
         std::size_t count = 0;
         {
@@ -348,15 +348,9 @@ class SqliteStore final : public Store {
             json = q.col_text(0);
             revision = q.col_int(1);
             count = q.col_size(2);
+            synonyms_json = q.col_text(3);
         }
-        if (count == 0) return {std::vector<FaqEntry>{}, revision};
-        try {
-            std::vector<FaqEntry> entries = parse_faqs_json(json, stored_faq_limits());
-            return {std::move(entries), revision};
-        } catch (const Error& e) {
-            throw Error(SB_EDB,
-                        "corrupt FAQ set in the database (bot \"" + bot_id + "\"): " + e.what());
-        }
+        return stored_faqs_from(bot_id, json, synonyms_json, revision, count);
     }
 
     std::optional<SessionRecord> get_session(const std::string& session_id) override {
@@ -920,13 +914,15 @@ class SqliteStore final : public Store {
             prepare(db(), "INSERT INTO bots (id, owner, name, created_ms) VALUES (?, ?, ?, ?)");
         faqs_insert_ = prepare(db(),
                                "INSERT INTO faq_sets (bot_id, revision, entry_count, entries_json, "
-                               "updated_ms) VALUES (?, 1, ?, ?, ?)");
-        faqs_replace_ = prepare(db(),
-                                "UPDATE faq_sets SET revision = revision + 1, entry_count = ?, "
-                                "entries_json = ?, updated_ms = " SB_SQLITE_NOW_MS
-                                " WHERE bot_id = ? RETURNING revision");
-        faqs_get_ = prepare(
-            db(), "SELECT entries_json, revision, entry_count FROM faq_sets WHERE bot_id = ?");
+                               "synonyms_json, updated_ms) VALUES (?, 1, ?, ?, ?, ?)");
+        faqs_replace_ =
+            prepare(db(),
+                    "UPDATE faq_sets SET revision = revision + 1, entry_count = ?, "
+                    "entries_json = ?, synonyms_json = ?, updated_ms = " SB_SQLITE_NOW_MS
+                    " WHERE bot_id = ? RETURNING revision");
+        faqs_get_ = prepare(db(),
+                            "SELECT entries_json, revision, entry_count, synonyms_json FROM "
+                            "faq_sets WHERE bot_id = ?");
         bot_get_ = prepare(db(), (std::string(kBotColumns) + "WHERE b.id = ?").c_str());
         bots_all_ =
             prepare(db(), (std::string(kBotColumns) + "ORDER BY b.created_ms, b.id").c_str());
@@ -1032,11 +1028,13 @@ class SqlitePool final : public Store {
     }
 
     int schema_version() override { return Lease(*this)->schema_version(); }
-    void create_bot(const BotRecord& bot, const std::vector<FaqEntry>& faqs) override {
-        Lease(*this)->create_bot(bot, faqs);
+    void create_bot(const BotRecord& bot, const std::vector<FaqEntry>& faqs,
+                    const std::vector<SynonymGroup>& synonyms) override {
+        Lease(*this)->create_bot(bot, faqs, synonyms);
     }
-    int replace_faqs(const std::string& bot_id, const std::vector<FaqEntry>& faqs) override {
-        return Lease(*this)->replace_faqs(bot_id, faqs);
+    int replace_faqs(const std::string& bot_id, const std::vector<FaqEntry>& faqs,
+                     const std::vector<SynonymGroup>& synonyms) override {
+        return Lease(*this)->replace_faqs(bot_id, faqs, synonyms);
     }
     std::optional<BotRecord> get_bot(const std::string& bot_id) override {
         return Lease(*this)->get_bot(bot_id);
@@ -1044,7 +1042,7 @@ class SqlitePool final : public Store {
     std::vector<BotRecord> list_bots(const std::optional<std::string>& owner) override {
         return Lease(*this)->list_bots(owner);
     }
-    std::pair<std::vector<FaqEntry>, int> load_faqs(const std::string& bot_id) override {
+    StoredFaqs load_faqs(const std::string& bot_id) override {
         return Lease(*this)->load_faqs(bot_id);
     }
     std::optional<SessionRecord> get_session(const std::string& session_id) override {

@@ -33,6 +33,14 @@ struct BotRecord {
     std::size_t faq_count = 0;
 };
 
+// A bot's stored FAQ set: its entries, the synonyms its file declared (migration 8; none for a
+// set stored before), and its revision.
+struct StoredFaqs {
+    std::vector<FaqEntry> entries;
+    std::vector<SynonymGroup> synonyms;
+    int revision = 0;
+};
+
 struct SessionRecord {
     std::string id;
     std::string bot_id;
@@ -166,16 +174,25 @@ class Store {
 
     virtual int schema_version() = 0;
 
-    // Bots and their FAQ sets. create_bot stores both in one transaction.
-    virtual void create_bot(const BotRecord& bot, const std::vector<FaqEntry>& faqs) = 0;
-    // Replaces the FAQ set and bumps the revision; returns the new revision. SB_ENOTFOUND when
-    // the bot does not exist.
-    virtual int replace_faqs(const std::string& bot_id, const std::vector<FaqEntry>& faqs) = 0;
+    // Bots and their FAQ sets (the entries and the set's synonyms). create_bot stores both in one
+    // transaction.
+    virtual void create_bot(const BotRecord& bot, const std::vector<FaqEntry>& faqs,
+                            const std::vector<SynonymGroup>& synonyms) = 0;
+    void create_bot(const BotRecord& bot, const std::vector<FaqEntry>& faqs) {
+        create_bot(bot, faqs, {});
+    }
+    // Replaces the FAQ set (entries and synonyms together) and bumps the revision; returns the
+    // new revision. SB_ENOTFOUND when the bot does not exist.
+    virtual int replace_faqs(const std::string& bot_id, const std::vector<FaqEntry>& faqs,
+                             const std::vector<SynonymGroup>& synonyms) = 0;
+    int replace_faqs(const std::string& bot_id, const std::vector<FaqEntry>& faqs) {
+        return replace_faqs(bot_id, faqs, {});
+    }
     virtual std::optional<BotRecord> get_bot(const std::string& bot_id) = 0;
     // Every bot, or those of one owner; ordered by creation time, then id.
     virtual std::vector<BotRecord> list_bots(const std::optional<std::string>& owner) = 0;
-    // The stored FAQ entries of a bot, with their revision. SB_ENOTFOUND when no bot.
-    virtual std::pair<std::vector<FaqEntry>, int> load_faqs(const std::string& bot_id) = 0;
+    // The stored FAQ set of a bot: entries, synonyms, revision. SB_ENOTFOUND when no bot.
+    virtual StoredFaqs load_faqs(const std::string& bot_id) = 0;
 
     // Sessions and messages.
     virtual std::optional<SessionRecord> get_session(const std::string& session_id) = 0;
@@ -268,6 +285,10 @@ const std::vector<Migration>& migrations();
 
 // Serialises FAQ entries to a JSON array (the format parse_faqs_json reads back).
 std::string faqs_to_json(const std::vector<FaqEntry>& faqs);
+// A stored FAQ set as read from its columns (entries_json, synonyms_json, revision, entry_count),
+// parsed without the limits on files (they were checked when it was stored). SB_EDB when corrupt.
+StoredFaqs stored_faqs_from(const std::string& bot_id, std::string_view entries_json,
+                            std::string_view synonyms_json, int revision, std::size_t count);
 // Serialises a list of strings to a JSON array, and back (for message faq_ids).
 std::string strings_to_json(const std::vector<std::string>& values);
 std::vector<std::string> strings_from_json(std::string_view json);

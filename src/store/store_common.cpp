@@ -1,5 +1,6 @@
 // What both backends share: the schema migrations, enum names, JSON encodings, and opening a
 // store by URL.
+#include <cstdint>
 #include <string>
 
 #include "common/error.hpp"
@@ -238,6 +239,16 @@ DROP INDEX sessions_bot_user;
 CREATE INDEX sessions_bot_active ON sessions (bot_id, last_active_ms DESC, id);
 DROP INDEX sessions_bot;
 )sql"},
+        // Version 8: the synonyms an FAQ file declares, kept with its entries (the JSON form's
+        // "synonyms" object), so that every engine on the database builds the bot's index with
+        // them. Sets stored before have none.
+        {8, "FAQ sets' synonyms",
+         R"sql(
+ALTER TABLE faq_sets ADD COLUMN synonyms_json TEXT NOT NULL DEFAULT '{}';
+)sql",
+         R"sql(
+ALTER TABLE faq_sets ADD COLUMN synonyms_json TEXT NOT NULL DEFAULT '{}';
+)sql"},
     };
     return all;
 }
@@ -268,6 +279,27 @@ std::string faqs_to_json(const std::vector<FaqEntry>& faqs) {
         out += '}';
     }
     out += "]";
+    return out;
+}
+
+StoredFaqs stored_faqs_from(const std::string& bot_id, std::string_view entries_json,
+                            std::string_view synonyms_json, int revision, std::size_t count) {
+    constexpr std::size_t kNoLimit = SIZE_MAX / 2;
+    FaqLimits limits;
+    limits.max_bytes = kNoLimit;
+    limits.max_entries = kNoLimit;
+    limits.max_field_bytes = kNoLimit;
+    limits.max_alternates = kNoLimit;
+    limits.max_synonyms = kNoLimit;
+    StoredFaqs out;
+    out.revision = revision;
+    try {
+        if (count != 0) out.entries = parse_faqs_json(entries_json, limits);
+        if (synonyms_json != "{}") out.synonyms = parse_synonyms_json(synonyms_json, limits);
+    } catch (const Error& e) {
+        throw Error(SB_EDB,
+                    "corrupt FAQ set in the database (bot \"" + bot_id + "\"): " + e.what());
+    }
     return out;
 }
 
