@@ -174,6 +174,19 @@ TEST_CASE("handover: escalation, queue, claim, agent reply, silent bot, hand-bac
         CHECK(status_of([&] { say(e, bot, user, sid, "hello"); }) == SB_ECONFLICT);
         CHECK(status_of([&] { e.claim_session(sid, agent); }) == SB_ECONFLICT);
         CHECK(e.hook_failures() == 0);
+
+        // Analytics: the hand-over figures, and the question the agent answered as a
+        // knowledge-gap candidate with the agent's reply.
+        const std::string a = e.analytics(bot, 0, INT64_MAX);
+        CAPTURE(a);
+        CHECK(a.find("\"handover\":{\"agent_sessions\":1,\"agent_messages\":1,"
+                     "\"first_agent_reply_ms\":{\"count\":1,") != std::string::npos);
+        CHECK(a.find("\"resolved_by_agents\":1,\"handbacks\":1}") != std::string::npos);
+        CHECK(a.find("\"agent_answered\":1,\"agent_answers\":[{\"question\":\"How long does "
+                     "shipping take?\",\"answer\":\"Hello, I'm Sam. Your parcel left today.\"}]") !=
+              std::string::npos);
+        // Messages during a wait are no knowledge gaps: the bot did not try to answer them.
+        CHECK(a.find("hello? anyone there?") == std::string::npos);
     }
 }
 

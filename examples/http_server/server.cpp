@@ -1150,6 +1150,18 @@ void App::analytics(Ctx& c) {
                 unanswered.emplace_back(rep);
         }
     }
+    // Questions human agents answered, with the agent's reply as the suggested answer.
+    std::vector<std::pair<std::string, std::string>> agent_answers;
+    simdjson::dom::array answered;
+    if (fig.at_pointer("/knowledge_gaps/agent_answers").get_array().get(answered) ==
+        simdjson::SUCCESS) {
+        for (auto x : answered) {
+            std::string_view q, ans;
+            if (x["question"].get_string().get(q) == simdjson::SUCCESS &&
+                x["answer"].get_string().get(ans) == simdjson::SUCCESS)
+                agent_answers.emplace_back(q, ans);
+        }
+    }
     simdjson::dom::array key_themes;
     const bool have_narrative =
         fig.at_pointer("/narrative/key_themes").get_array().get(key_themes) == simdjson::SUCCESS;
@@ -1200,6 +1212,8 @@ void App::analytics(Ctx& c) {
     w.key("suggested_new_faqs").begin_array();
     for (const auto& q : unanswered)
         w.begin_object().key("question").str(q).key("answer").str("").end_object();
+    for (const auto& [q, ans] : agent_answers)
+        w.begin_object().key("question").str(q).key("answer").str(ans).end_object();
     w.end_array();
     std::string out = w.take();  // left open: the library's figures follow
     const auto brace = figures.find('{');

@@ -276,7 +276,10 @@ const std::vector<std::pair<std::string, std::string>>& statements() {
          "covered, COALESCE(ss.fallback, '') AS fallback FROM sessions s LEFT JOIN "
          "session_summaries ss ON ss.session_id = s.id WHERE "
          "s.bot_id = $1) AS b WHERE last IS NOT NULL ORDER BY created_ms, id"},
-        {"activity_sessions", std::string("SELECT count(*) FROM sessions s WHERE") + kInRange},
+        {"activity_sessions",
+         std::string("SELECT count(*), count(*) FILTER (WHERE s.closed_by <> ''), "
+                     "COALESCE(sum(s.handbacks), 0)::bigint FROM sessions s WHERE") +
+             kInRange},
         {"activity_messages",
          std::string("SELECT count(*) FILTER (WHERE m.role = 'user'), "
                      "count(*) FILTER (WHERE m.role = 'assistant'), "
@@ -770,8 +773,10 @@ class PostgresStore final : public Store {
             // One snapshot for the four aggregates.
             pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> w(c);
             BotActivity a;
-            a.sessions = w.exec_prepared("activity_sessions", bot_id, from_ms, to_ms)[0][0]
-                             .as<std::int64_t>();
+            const pqxx::result sr = w.exec_prepared("activity_sessions", bot_id, from_ms, to_ms);
+            a.sessions = sr[0][0].as<std::int64_t>();
+            a.resolved_by_agents = sr[0][1].as<std::int64_t>();
+            a.handbacks = sr[0][2].as<std::int64_t>();
             const pqxx::result m = w.exec_prepared("activity_messages", bot_id, from_ms, to_ms);
             std::int64_t* fields[] = {&a.user_messages,      &a.assistant_messages,
                                       &a.answered_replies,   &a.escalated_replies,

@@ -609,7 +609,11 @@ class SqliteStore final : public Store {
         {
             Query q(db(), activity_sessions_.get(), "counting sessions");
             q.text(1, bot_id).int64(2, from_ms).int64(3, to_ms);
-            if (q.step()) a.sessions = q.col_int64(0);
+            if (q.step()) {
+                a.sessions = q.col_int64(0);
+                a.resolved_by_agents = q.col_int64(1);
+                a.handbacks = q.col_int64(2);
+            }
         }
         {
             Query q(db(), activity_messages_.get(), "aggregating messages");
@@ -685,8 +689,11 @@ class SqliteStore final : public Store {
             "LEFT JOIN session_summaries ss "
             "ON ss.session_id = s.id WHERE s.bot_id = ? AND last IS NOT NULL "
             "ORDER BY s.created_ms, s.id");
-        activity_sessions_ = prepare(
-            db(), (std::string("SELECT COUNT(*) FROM sessions s WHERE") + kInRange).c_str());
+        activity_sessions_ =
+            prepare(db(), (std::string("SELECT COUNT(*), COALESCE(SUM(s.closed_by <> ''), 0), "
+                                       "COALESCE(SUM(s.handbacks), 0) FROM sessions s WHERE") +
+                           kInRange)
+                              .c_str());
         activity_messages_ = prepare(
             db(),
             (std::string("SELECT COALESCE(SUM(m.role = 'user'), 0), COALESCE(SUM(m.role = "

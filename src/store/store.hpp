@@ -162,6 +162,10 @@ inline bool summary_due(std::int64_t last_message_id, std::int64_t covered,
 // What SQL aggregates for a bot's analytics, over the sessions created in [from_ms, to_ms).
 struct BotActivity {
     std::int64_t sessions = 0;
+    // The hand-over (migration 6): sessions an agent closed while escalated or with an agent,
+    // and the hand-backs to the bot.
+    std::int64_t resolved_by_agents = 0;
+    std::int64_t handbacks = 0;
     std::int64_t user_messages = 0;
     std::int64_t assistant_messages = 0;
     std::int64_t answered_replies = 0;  // replies that answered from an FAQ (not clarifications)

@@ -1218,6 +1218,11 @@ def handover_flow(srv, tag):
     expect(srv.request("POST", base + "release", token=ta), 409)
     back = expect(chat(srv, tu, A, "How do I track my order?", sid), 200).json()
     assert back["response"] and back["escalated"] is False, back
+    an = expect(srv.request("GET", "/api/v1/admin/bots/%s/analytics" % A, token=t1), 200).json()
+    ho = an["handover"]
+    assert ho["agent_messages"] == 1 and ho["handbacks"] == 1 and ho["first_agent_reply_ms"]["count"] == 1, ho
+    assert {"question": "How do I track my order?", "answer": "Sam here, looking now."} in \
+        an["suggested_new_faqs"], an["suggested_new_faqs"]
     # A second wait, closed by the owner acting as agent; users close elsewhere.
     assert expect(chat(srv, tu, A, "human please", sid), 200).json()["escalated"] is True
     expect(srv.request("POST", base + "close", token=tu), 403)
