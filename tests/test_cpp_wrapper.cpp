@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -290,5 +291,86 @@ TEST_CASE("C++ wrapper: accounts, bots, small talk, chat, sessions and analytics
     }
     for (const char* f : {"/w.db", "/w.db-wal", "/w.db-shm", "/faqs.json"})
         std::remove((dir + std::string(f)).c_str());
+    rmdir(dir);
+}
+
+TEST_CASE("C++ wrapper: the hand-over, with hooks that throw") {
+    char dir[] = "/tmp/sb-wrapper-ho-XXXXXX";
+    REQUIRE(mkdtemp(dir) != nullptr);
+    const std::string url = std::string("sqlite://") + dir + "/h.db";
+    sb_engine_options o = SB_ENGINE_OPTIONS_INIT;
+    o.database_url = url.c_str();
+    o.secret_key = "a test signing key, 32 bytes long!";
+    int escalations = 0, messages = 0;
+    supportbot::Hooks hooks;
+    hooks.on_escalation = [&](const supportbot::EscalationEvent& e) {
+        ++escalations;
+        CHECK(e.reason == "user_requested");
+        throw std::runtime_error("the helpdesk is down");  // caught by the wrapper
+    };
+    hooks.on_session_message = [&](const supportbot::SessionMessageEvent& e) {
+        ++messages;
+        if (e.role == SB_ROLE_AGENT) CHECK(e.text == "On it.");
+        throw 1;
+    };
+    {
+        supportbot::Engine engine(o, hooks);
+        char* owner_id = nullptr;
+        REQUIRE(sb_admin_register(engine.handle(), "o@example.com", "owner-Password-1",
+                                  &owner_id) == SB_OK);
+        char* token = nullptr;
+        REQUIRE(sb_token_issue(engine.handle(), owner_id, &token) == SB_OK);
+        supportbot::Principal owner = engine.principal(token);
+        sb_string_free(token);
+        sb_string_free(owner_id);
+        char* bot = nullptr;
+        REQUIRE(sb_bot_create_from_file(engine.handle(), owner.handle(), "Shop",
+                                        SB_SOURCE_DIR "/faqs.json", SB_FORMAT_AUTO, nullptr,
+                                        &bot) == SB_OK);
+        const std::string bot_id = bot;
+        sb_string_free(bot);
+        engine.agent_add(owner, bot_id, "sam@example.com", "agent-Password-1");
+        CHECK(engine.agents_json(owner, bot_id).find("sam@example.com") != std::string::npos);
+        supportbot::Principal agent =
+            engine.principal(engine.agent_login(bot_id, "sam@example.com", "agent-Password-1"));
+
+        sb_chat_request req = SB_CHAT_REQUEST_INIT;
+        req.bot_id = bot_id.c_str();
+        req.principal = owner.handle();  // the owner tries its bot
+        req.session_id = "w-1";
+        req.message = "talk to a human";
+        req.message_len = std::strlen(req.message);
+        sb_reply* reply = nullptr;
+        REQUIRE(sb_chat_send(engine.handle(), &req, &reply) == SB_OK);
+        sb_reply_free(reply);
+        CHECK(escalations == 1);
+
+        auto queue = engine.escalations(agent, bot_id);
+        REQUIRE(queue.items.size() == 1);
+        CHECK(queue.items[0].session_id == "w-1");
+        CHECK(queue.items[0].last_message == "talk to a human");
+        engine.claim(agent, "w-1");
+        try {
+            engine.claim(owner, "w-1");
+            FAIL("two claims");
+        } catch (const supportbot::Error& e) {
+            CHECK(e.status() == SB_ECONFLICT);
+        }
+        engine.agent_reply(agent, "w-1", "On it.");
+        CHECK(messages == 1);
+        const auto h = engine.history(agent, "w-1");
+        REQUIRE(h.items.size() == 3);
+        CHECK(h.items[2].role == SB_ROLE_AGENT);
+        CHECK_FALSE(h.items[2].agent_id.empty());
+        engine.release(agent, "w-1");
+        engine.close(agent, "w-1");
+        CHECK(engine.escalations(agent, bot_id).items.empty());
+    }
+    sb_engine_options v3 = SB_ENGINE_OPTIONS_INIT;
+    v3.version = 3;
+    CHECK_THROWS_AS(supportbot::Engine(v3, supportbot::Hooks{}), supportbot::Error);
+    std::remove((std::string(dir) + "/h.db").c_str());
+    std::remove((std::string(dir) + "/h.db-wal").c_str());
+    std::remove((std::string(dir) + "/h.db-shm").c_str());
     rmdir(dir);
 }

@@ -58,6 +58,18 @@ const char* kUsage =
     "  supportbot analytics --bot ID [--from DATE] [--to DATE] [--email ADMIN] [--db URL]\n"
     "      The bot's stored summaries, or its analytics, as JSON, for the sessions started\n"
     "      from the start of --from to the end of --to (UTC dates YYYY-MM-DD, or Unix ms).\n"
+    "  supportbot queue --bot ID [--agent EMAIL] [--email ADMIN] [--db URL]\n"
+    "      The bot's sessions waiting for a human agent, oldest first: session, wait, reason and\n"
+    "      the user's last message.\n"
+    "  supportbot claim|release|close --session ID [--bot ID --agent EMAIL] [--email ADMIN]\n"
+    "  supportbot reply --session ID [--bot ID --agent EMAIL] [--email ADMIN] MESSAGE...\n"
+    "      Takes a waiting session, hands it back to the bot, closes it, or answers in a session\n"
+    "      one has claimed: as the agent EMAIL of bot ID (logging in), else as the owner admin.\n"
+    "  supportbot agents --bot ID [--email ADMIN] [--db URL]\n"
+    "  supportbot agent-add --bot ID --agent EMAIL [--email ADMIN] [--db URL]\n"
+    "  supportbot agent-remove --bot ID --agent ACCOUNT_ID [--email ADMIN] [--db URL]\n"
+    "      The owner admin lists, adds (the agent's password from $SUPPORTBOT_AGENT_PASSWORD,\n"
+    "      else a prompt) or removes the agent accounts of its bot.\n"
     "  supportbot version\n"
     "The database is --db, else $DATABASE_URL, else sqlite://supportbot.db.\n"
     "Admin commands act as --email ADMIN, logging in with $SUPPORTBOT_PASSWORD (or a prompt);\n"
@@ -84,6 +96,7 @@ struct Args {
     size_t k = 5;
     double threshold = -1;
     std::string bot, user, session, email, name, db;
+    std::string agent;     // hand-over commands: an agent's e-mail (or account id to remove)
     std::string from, to;  // summaries and analytics: dates or Unix ms
     std::vector<std::string> rest;
     std::string provider, model, base_url;  // the LLM ("" = the environment, else offline)
@@ -109,6 +122,8 @@ Args parse_args(int argc, char** argv) {
             a.user = value("--user");
         } else if (s == "--session") {
             a.session = value("--session");
+        } else if (s == "--agent") {
+            a.agent = value("--agent");
         } else if (s == "--email") {
             a.email = value("--email");
         } else if (s == "--name") {
@@ -698,7 +713,10 @@ int cmd_chat(const Args& a) {
         session = info.session_id;
         int fallback = 0;
         check(sb_reply_usage(reply.r, &fallback, nullptr, nullptr), "reading the reply");
-        if (streamed.shown == info.text) {
+        if (info.text[0] == '\0' && std::strcmp(info.responder, "handover") == 0) {
+            // Waiting for or with a human agent: the bot stays silent.
+            std::printf("     [passed on to the human agent]\n");
+        } else if (streamed.shown == info.text) {
             std::printf("\n");
         } else {
             // The provider failed after part of the reply was shown: the stored reply differs.
@@ -750,7 +768,7 @@ int cmd_sessions(const Args& a) {
     for (size_t i = 0; i < n; ++i) {
         sb_session_info s;
         sb_sessions_at(list, i, &s);
-        static const char* names[] = {"open", "escalated", "closed"};
+        static const char* names[] = {"open", "escalated", "closed", "agent"};
         std::printf("%s  %-9s %zu messages  user %s\n", s.id, names[s.status], s.message_count,
                     s.user_id);
     }
@@ -772,8 +790,13 @@ int cmd_history(const Args& a) {
     for (size_t i = 0; i < n; ++i) {
         sb_message_info m;
         sb_messages_at(list, i, &m);
-        std::printf("%s> %s%s\n", m.role == SB_ROLE_USER ? "user" : "bot", m.text,
-                    m.escalated ? "  [escalated]" : "");
+        const char* agent = "";
+        sb_messages_agent_id(list, i, &agent);
+        if (m.role == SB_ROLE_AGENT)
+            std::printf("agent %s> %s\n", agent, m.text);
+        else
+            std::printf("%s> %s%s\n", m.role == SB_ROLE_USER ? "user" : "bot", m.text,
+                        m.escalated ? "  [escalated]" : "");
     }
     sb_messages_free(list);
     return 0;
@@ -853,6 +876,97 @@ int cmd_bot_report(const Args& a,
     return 0;
 }
 
+// ---- The hand-over to human agents ----
+
+// The agent --agent of bot --bot (logging in), else the admin the command acts as.
+void agent_principal(const Engine& e, const Args& a, Principal& out) {
+    if (a.agent.empty()) return admin_principal(e, a, out);
+    if (a.bot.empty()) fail("--agent needs --bot", 2);
+    const std::string password = password_from_user("agent password: ");
+    char* token = nullptr;
+    check(sb_agent_login(e.engine, a.bot.c_str(), a.agent.c_str(), password.c_str(), &token),
+          "logging in as an agent");
+    const std::string t = take_string(token);
+    check(sb_principal_from_token(e.engine, t.c_str(), &out.p), "verifying the token");
+}
+
+int cmd_queue(const Args& a) {
+    if (a.bot.empty()) fail("--bot ID is required", 2);
+    Engine e;
+    open_engine(e, a);
+    Principal who;
+    agent_principal(e, a, who);
+    sb_escalations* list = nullptr;
+    check(sb_escalation_queue(e.engine, who.p, a.bot.c_str(), nullptr, &list),
+          "reading the escalation queue");
+    size_t n = 0;
+    sb_escalations_count(list, &n);
+    if (n == 0) std::printf("no session is waiting for an agent\n");
+    for (size_t i = 0; i < n; ++i) {
+        sb_escalation_info x;
+        sb_escalations_at(list, i, &x);
+        std::printf("%s  waiting %llds  %s  \"%s\"\n", x.session_id,
+                    static_cast<long long>(x.wait_ms / 1000), x.reason, x.last_message);
+    }
+    sb_escalations_free(list);
+    return 0;
+}
+
+// claim, release, close and reply: one session, as an agent or the owner admin.
+int cmd_session_action(const Args& a) {
+    if (a.session.empty()) fail("--session ID is required", 2);
+    Engine e;
+    open_engine(e, a);
+    Principal who;
+    agent_principal(e, a, who);
+    const char* id = a.session.c_str();
+    if (a.command == "claim") {
+        check(sb_session_claim(e.engine, who.p, id), "claiming the session");
+        std::printf("claimed %s\n", id);
+    } else if (a.command == "release") {
+        check(sb_session_release(e.engine, who.p, id), "handing the session back");
+        std::printf("handed %s back to the bot\n", id);
+    } else if (a.command == "close") {
+        check(sb_session_close(e.engine, who.p, id), "closing the session");
+        std::printf("closed %s\n", id);
+    } else {
+        std::string text;
+        for (const auto& w : a.rest) text += (text.empty() ? "" : " ") + w;
+        if (text.empty()) fail("reply needs a MESSAGE", 2);
+        check(sb_session_agent_reply(e.engine, who.p, id, text.data(), text.size()),
+              "posting the reply");
+        std::printf("sent\n");
+    }
+    return 0;
+}
+
+int cmd_agents(const Args& a) {
+    if (a.bot.empty()) fail("--bot ID is required", 2);
+    if (a.command != "agents" && a.agent.empty()) fail("--agent is required", 2);
+    Engine e;
+    open_engine(e, a);
+    Principal admin;
+    admin_principal(e, a, admin);
+    if (a.command == "agents") {
+        char* json = nullptr;
+        check(sb_agent_list(e.engine, admin.p, a.bot.c_str(), &json), "listing the agents");
+        print_json(json);
+    } else if (a.command == "agent-add") {
+        const char* env = std::getenv("SUPPORTBOT_AGENT_PASSWORD");
+        const std::string password =
+            env && *env ? std::string(env) : password_from_user("the agent's new password: ");
+        char* id = nullptr;
+        check(
+            sb_agent_add(e.engine, admin.p, a.bot.c_str(), a.agent.c_str(), password.c_str(), &id),
+            "adding the agent");
+        std::printf("%s\n", take_string(id).c_str());
+    } else {
+        check(sb_agent_remove(e.engine, admin.p, a.bot.c_str(), a.agent.c_str()),
+              "removing the agent");
+    }
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -871,6 +985,12 @@ int main(int argc, char** argv) {
         return cmd_bot_report(a, sb_bot_summaries, "listing the summaries");
     if (a.command == "analytics")
         return cmd_bot_report(a, sb_bot_analytics, "computing the analytics");
+    if (a.command == "queue") return cmd_queue(a);
+    if (a.command == "claim" || a.command == "release" || a.command == "close" ||
+        a.command == "reply")
+        return cmd_session_action(a);
+    if (a.command == "agents" || a.command == "agent-add" || a.command == "agent-remove")
+        return cmd_agents(a);
     if (a.command == "version") {
         std::printf("supportbot %s (ABI %d)\n", sb_version(), sb_abi_version());
         return 0;

@@ -209,6 +209,8 @@ const char* session_status_name(int s) {
             return "escalated";
         case SB_SESSION_CLOSED:
             return "closed";
+        case SB_SESSION_AGENT:
+            return "agent";
         default:
             return "open";
     }
@@ -525,7 +527,7 @@ void App::register_account(Ctx& c, bool admin) {
     c.res.set_content(w.take(), "application/json");
 }
 
-void App::login(Ctx& c, bool admin) {
+void App::login(Ctx& c, bool admin, bool agent) {
     const std::string mt = media_type(c.req);
     std::string username, password, grant_type;
     bool have_user = false, have_password = false;
@@ -568,9 +570,11 @@ void App::login(Ctx& c, bool admin) {
         std::memchr(password.data(), 0, password.size()))
         throw HttpError(422, "fields may not contain NUL characters");
     char* token = nullptr;
-    const int st = admin ? sb_admin_login(engine_, username.c_str(), password.c_str(), &token)
-                         : sb_user_login(engine_, c.param("bot_id").c_str(), username.c_str(),
-                                         password.c_str(), &token);
+    const int st = admin   ? sb_admin_login(engine_, username.c_str(), password.c_str(), &token)
+                   : agent ? sb_agent_login(engine_, c.param("bot_id").c_str(), username.c_str(),
+                                            password.c_str(), &token)
+                           : sb_user_login(engine_, c.param("bot_id").c_str(), username.c_str(),
+                                           password.c_str(), &token);
     if (st == SB_ELIMIT) {
         HttpError e(429, "too many failed logins; try again later");
         e.headers.emplace_back("Retry-After", std::to_string(config_.login_window_seconds));
@@ -602,7 +606,9 @@ void App::me(Ctx& c) {
     w.begin_object();
     w.key("id").str(info.account_id);
     w.key("email").str(info.email);
-    w.key("role").str(info.role == SB_ACCOUNT_ADMIN ? "admin" : "user");
+    w.key("role").str(info.role == SB_ACCOUNT_ADMIN   ? "admin"
+                      : info.role == SB_ACCOUNT_AGENT ? "agent"
+                                                      : "user");
     w.key("bot_id").str_or_null(info.bot_id ? info.bot_id : "");
     w.key("expires_at").str(iso8601_ms(info.expires_ms));
     w.end_object();
@@ -900,11 +906,17 @@ void App::history(Ctx& c) {
         int fallback = 0;
         sb_messages_usage(list, i, &fallback, nullptr, nullptr);
         w.begin_object();
-        w.key("role").str(m.role == SB_ROLE_USER ? "user" : "assistant");
+        w.key("role").str(m.role == SB_ROLE_USER    ? "user"
+                          : m.role == SB_ROLE_AGENT ? "agent"
+                                                    : "assistant");
         w.key("message").str(m.text);
         w.key("timestamp").str(iso8601_ms(m.created_ms));
         w.key("id").num(static_cast<int64_t>(m.id));
-        if (m.role != SB_ROLE_USER) {
+        if (m.role == SB_ROLE_AGENT) {
+            const char* agent = nullptr;
+            check(sb_messages_agent_id(list, i, &agent));
+            w.key("agent_id").str(agent ? agent : "");
+        } else if (m.role != SB_ROLE_USER) {
             w.key("confidence").num(m.confidence);
             w.key("escalated").boolean(m.escalated != 0);
             w.key("escalation_reason").str_or_null(m.escalation_reason ? m.escalation_reason : "");
@@ -944,6 +956,121 @@ void App::close_session(Ctx& c) {
     JsonWriter w;
     w.begin_object().key("session_id").str(id).key("status").str("closed").end_object();
     c.res.set_content(w.take(), "application/json");
+}
+
+// ---- The hand-over to human agents ----------------------------------------------------------
+
+void App::escalations(Ctx& c) {
+    const Principal p = auth(c);
+    const std::size_t limit = page_limit(c);
+    const std::string cursor = c.req.get_param_value("cursor");
+    if (!valid_utf8(cursor) || cursor.size() > 1024) throw HttpError(400, "malformed cursor");
+    sb_escalations* list = nullptr;
+    sb_list_options lo = SB_LIST_OPTIONS_INIT;
+    lo.limit = limit;
+    lo.cursor = cursor.empty() ? nullptr : cursor.c_str();
+    const int st = sb_escalation_queue(engine_, p.get(), c.param("bot_id").c_str(), &lo, &list);
+    if (st == SB_EINVAL && !cursor.empty()) throw HttpError(400, "malformed cursor");
+    check(st);
+    std::unique_ptr<sb_escalations, decltype(&sb_escalations_free)> guard(list,
+                                                                          sb_escalations_free);
+    std::size_t n = 0;
+    check(sb_escalations_count(list, &n));
+    JsonWriter w;
+    w.begin_array();
+    for (std::size_t i = 0; i < n; ++i) {
+        sb_escalation_info x{};
+        check(sb_escalations_at(list, i, &x));
+        w.begin_object();
+        w.key("session_id").str(x.session_id);
+        w.key("user_id").str(x.user_id);
+        w.key("reason").str(x.reason);
+        w.key("escalated_at").str(iso8601_ms(x.escalated_ms));
+        w.key("wait_seconds").num(static_cast<int64_t>(x.wait_ms / 1000));
+        w.key("last_message").str(x.last_message);
+        w.key("message_count").num(static_cast<uint64_t>(x.message_count));
+        w.end_object();
+    }
+    w.end_array();
+    const char* next = nullptr;
+    check(sb_escalations_next_cursor(list, &next));
+    if (next && *next) c.res.set_header("Link", link_next(c, next, limit));
+    c.res.set_content(w.take(), "application/json");
+}
+
+void App::handover_action(Ctx& c, const char* action) {
+    const Principal p = auth(c);
+    const std::string& id = c.param("session_id");
+    const std::string_view a(action);
+    const char* status = "closed";
+    if (a == "claim") {
+        check(sb_session_claim(engine_, p.get(), id.c_str()));
+        status = "agent";
+    } else if (a == "release") {
+        check(sb_session_release(engine_, p.get(), id.c_str()));
+        status = "open";
+    } else {
+        // Closing here is for the bot's owner and agents; users close at /chat/sessions.
+        sb_principal_info info{};
+        check(sb_principal_get(p.get(), &info));
+        if (info.role == SB_ACCOUNT_USER)
+            throw HttpError(403, "this account may not answer the sessions of this bot");
+        check(sb_session_close(engine_, p.get(), id.c_str()));
+    }
+    JsonWriter w;
+    w.begin_object().key("session_id").str(id).key("status").str(status).end_object();
+    c.res.set_content(w.take(), "application/json");
+}
+
+void App::agent_message(Ctx& c) {
+    const Principal p = auth(c);
+    auto body = json_body(c, config_.max_body_bytes);
+    const std::string message = get_string_field(body, "message", true);
+    const std::string& id = c.param("session_id");
+    check(sb_session_agent_reply(engine_, p.get(), id.c_str(), message.data(), message.size()));
+    JsonWriter w;
+    w.begin_object().key("session_id").str(id).key("role").str("agent");
+    w.key("message").str(message).end_object();
+    c.res.status = 201;
+    c.res.set_content(w.take(), "application/json");
+}
+
+void App::list_agents(Ctx& c) {
+    const Principal p = auth(c);
+    char* json = nullptr;
+    check(sb_agent_list(engine_, p.get(), c.param("bot_id").c_str(), &json));
+    std::string body = json;
+    sb_string_free(json);
+    c.res.set_content(body, "application/json");
+}
+
+void App::add_agent(Ctx& c) {
+    const Principal p = auth(c);
+    auto body = json_body(c, config_.max_body_bytes);
+    const std::string email = get_string_field(body, "email", true);
+    const std::string password = get_string_field(body, "password", true);
+    check_text(email, "email", kMaxFieldBytes);
+    check_text(password, "password", kMaxFieldBytes);
+    const std::string& bot = c.param("bot_id");
+    char* id = nullptr;
+    check(sb_agent_add(engine_, p.get(), bot.c_str(), email.c_str(), password.c_str(), &id));
+    JsonWriter w;
+    w.begin_object();
+    w.key("id").str(id);
+    w.key("email").str(email);
+    w.key("role").str("agent");
+    w.key("bot_id").str(bot);
+    w.end_object();
+    sb_string_free(id);
+    c.res.status = 201;
+    c.res.set_content(w.take(), "application/json");
+}
+
+void App::remove_agent(Ctx& c) {
+    const Principal p = auth(c);
+    check(sb_agent_remove(engine_, p.get(), c.param("bot_id").c_str(),
+                          c.param("account_id").c_str()));
+    c.res.status = 204;
 }
 
 // ---- Admin ---------------------------------------------------------------------------------
@@ -1027,6 +1154,18 @@ void App::analytics(Ctx& c) {
                 unanswered.emplace_back(rep);
         }
     }
+    // Questions human agents answered, with the agent's reply as the suggested answer.
+    std::vector<std::pair<std::string, std::string>> agent_answers;
+    simdjson::dom::array answered;
+    if (fig.at_pointer("/knowledge_gaps/agent_answers").get_array().get(answered) ==
+        simdjson::SUCCESS) {
+        for (auto x : answered) {
+            std::string_view q, ans;
+            if (x["question"].get_string().get(q) == simdjson::SUCCESS &&
+                x["answer"].get_string().get(ans) == simdjson::SUCCESS)
+                agent_answers.emplace_back(q, ans);
+        }
+    }
     simdjson::dom::array key_themes;
     const bool have_narrative =
         fig.at_pointer("/narrative/key_themes").get_array().get(key_themes) == simdjson::SUCCESS;
@@ -1077,6 +1216,8 @@ void App::analytics(Ctx& c) {
     w.key("suggested_new_faqs").begin_array();
     for (const auto& q : unanswered)
         w.begin_object().key("question").str(q).key("answer").str("").end_object();
+    for (const auto& [q, ans] : agent_answers)
+        w.begin_object().key("question").str(q).key("answer").str(ans).end_object();
     w.end_array();
     std::string out = w.take();  // left open: the library's figures follow
     const auto brace = figures.find('{');
@@ -1381,6 +1522,115 @@ App::App(Config config, sb_engine* engine) : config_(std::move(config)), engine_
          "from:string,to:string",
          200,
          R"({"$ref":"#/components/schemas/Analytics"})",
+         {}});
+    // The hand-over to human agents: for the bot's owner admin and its agents.
+    add({"GET",
+         "/api/v1/admin/bots/{bot_id}/escalations",
+         h(&App::escalations),
+         "Sessions waiting for a human agent, oldest first (paged; next page in the Link header)",
+         "handover",
+         true,
+         Body::None,
+         "",
+         "limit:integer,cursor:string",
+         200,
+         R"({"type":"array","items":{"$ref":"#/components/schemas/Escalation"}})",
+         {}});
+    add({"POST",
+         "/api/v1/admin/sessions/{session_id}/claim",
+         [this](Ctx& c) { handover_action(c, "claim"); },
+         "Claim a waiting session (409 when another agent has it)",
+         "handover",
+         true,
+         Body::None,
+         "",
+         "",
+         200,
+         kObject,
+         {}});
+    add({"POST",
+         "/api/v1/admin/sessions/{session_id}/messages",
+         h(&App::agent_message),
+         "Reply as the agent in a session one has claimed",
+         "handover",
+         true,
+         Body::Json,
+         "AgentMessage",
+         "",
+         201,
+         kObject,
+         {}});
+    add({"POST",
+         "/api/v1/admin/sessions/{session_id}/release",
+         [this](Ctx& c) { handover_action(c, "release"); },
+         "Hand a session back to the bot",
+         "handover",
+         true,
+         Body::None,
+         "",
+         "",
+         200,
+         kObject,
+         {}});
+    add({"POST",
+         "/api/v1/admin/sessions/{session_id}/close",
+         [this](Ctx& c) { handover_action(c, "close"); },
+         "Close a session as its agent",
+         "handover",
+         true,
+         Body::None,
+         "",
+         "",
+         200,
+         kObject,
+         {}});
+    add({"GET",
+         "/api/v1/admin/bots/{bot_id}/agents",
+         h(&App::list_agents),
+         "The agent accounts of a bot (its owner admin)",
+         "handover",
+         true,
+         Body::None,
+         "",
+         "",
+         200,
+         R"({"type":"array","items":{"type":"object"}})",
+         {}});
+    add({"POST",
+         "/api/v1/admin/bots/{bot_id}/agents",
+         h(&App::add_agent),
+         "Add an agent account to a bot (its owner admin)",
+         "handover",
+         true,
+         Body::Json,
+         "Credentials",
+         "",
+         201,
+         kAccount,
+         {}});
+    add({"DELETE",
+         "/api/v1/admin/bots/{bot_id}/agents/{account_id}",
+         h(&App::remove_agent),
+         "Remove an agent account of a bot (its owner admin)",
+         "handover",
+         true,
+         Body::None,
+         "",
+         "",
+         204,
+         "",
+         {}});
+    add({"POST",
+         "/api/v1/auth/{bot_id}/agent/login",
+         [this](Ctx& c) { login(c, false, true); },
+         "Log in as an agent of a bot (OAuth2 password form)",
+         "auth",
+         false,
+         Body::Form,
+         "",
+         "",
+         200,
+         R"({"$ref":"#/components/schemas/Token"})",
          {}});
     // Service.
     add({"GET",
@@ -1765,13 +2015,15 @@ std::string App::openapi() const {
 "Credentials":{"type":"object","required":["email","password"],"properties":{"email":{"type":"string"},"password":{"type":"string"}}},
 "LoginForm":{"type":"object","required":["username","password"],"properties":{"username":{"type":"string"},"password":{"type":"string"},"grant_type":{"type":"string"}}},
 "Token":{"type":"object","required":["access_token","token_type"],"properties":{"access_token":{"type":"string"},"token_type":{"type":"string"},"expires_in":{"type":"integer"}}},
-"Account":{"type":"object","required":["id","email"],"properties":{"id":{"type":"string"},"email":{"type":"string"},"role":{"type":"string","enum":["admin","user"]},"bot_id":{"type":"string","nullable":true},"expires_at":{"type":"string"}}},
+"Account":{"type":"object","required":["id","email"],"properties":{"id":{"type":"string"},"email":{"type":"string"},"role":{"type":"string","enum":["admin","user","agent"]},"bot_id":{"type":"string","nullable":true},"expires_at":{"type":"string"}}},
 "Bot":{"type":"object","required":["id","name"],"properties":{"id":{"type":"string"},"name":{"type":"string"},"owner_id":{"type":"string","nullable":true},"created_at":{"type":"string","format":"date-time"},"created_ms":{"type":"integer"},"faq_count":{"type":"integer"},"faq_revision":{"type":"integer"}}},
+"AgentMessage":{"type":"object","required":["message"],"properties":{"message":{"type":"string"}}},
+"Escalation":{"type":"object","required":["session_id","reason","escalated_at","wait_seconds","last_message"],"properties":{"session_id":{"type":"string"},"user_id":{"type":"string"},"reason":{"type":"string"},"escalated_at":{"type":"string","format":"date-time"},"wait_seconds":{"type":"integer"},"last_message":{"type":"string"},"message_count":{"type":"integer"}}},
 "ChatRequest":{"type":"object","required":["message"],"properties":{"message":{"type":"string"},"session_id":{"type":"string","nullable":true}}},
 "Source":{"type":"object","properties":{"id":{"type":"string"},"question":{"type":"string"},"confidence":{"type":"number"}}},
 "ChatReply":{"type":"object","required":["response","suggested_actions"],"properties":{"response":{"type":"string"},"suggested_actions":{"type":"array","items":{"type":"string"}},"session_id":{"type":"string"},"escalated":{"type":"boolean"},"escalation_reason":{"type":"string","nullable":true},"responder":{"type":"string"},"fallback":{"type":"boolean"},"sources":{"type":"array","items":{"$ref":"#/components/schemas/Source"}},"answered":{"type":"boolean"},"confidence":{"type":"number"},"latency_ms":{"type":"integer"}}},
-"Session":{"type":"object","required":["session_id","first_message","last_updated"],"properties":{"session_id":{"type":"string"},"first_message":{"type":"string","nullable":true},"last_updated":{"type":"string","format":"date-time"},"created_at":{"type":"string","format":"date-time"},"status":{"type":"string","enum":["open","escalated","closed"]},"escalation_reason":{"type":"string","nullable":true},"message_count":{"type":"integer"},"user_id":{"type":"string"},"bot_id":{"type":"string"}}},
-"Message":{"type":"object","required":["role","message","timestamp"],"properties":{"role":{"type":"string","enum":["user","assistant"]},"message":{"type":"string"},"timestamp":{"type":"string","format":"date-time"},"id":{"type":"integer"},"confidence":{"type":"number"},"escalated":{"type":"boolean"},"escalation_reason":{"type":"string","nullable":true},"responder":{"type":"string"},"latency_ms":{"type":"integer"},"fallback":{"type":"boolean"},"error":{"type":"boolean"},"faq_ids":{"type":"array","items":{"type":"string"}}}},
+"Session":{"type":"object","required":["session_id","first_message","last_updated"],"properties":{"session_id":{"type":"string"},"first_message":{"type":"string","nullable":true},"last_updated":{"type":"string","format":"date-time"},"created_at":{"type":"string","format":"date-time"},"status":{"type":"string","enum":["open","escalated","agent","closed"]},"escalation_reason":{"type":"string","nullable":true},"message_count":{"type":"integer"},"user_id":{"type":"string"},"bot_id":{"type":"string"}}},
+"Message":{"type":"object","required":["role","message","timestamp"],"properties":{"role":{"type":"string","enum":["user","assistant","agent"]},"agent_id":{"type":"string"},"message":{"type":"string"},"timestamp":{"type":"string","format":"date-time"},"id":{"type":"integer"},"confidence":{"type":"number"},"escalated":{"type":"boolean"},"escalation_reason":{"type":"string","nullable":true},"responder":{"type":"string"},"latency_ms":{"type":"integer"},"fallback":{"type":"boolean"},"error":{"type":"boolean"},"faq_ids":{"type":"array","items":{"type":"string"}}}},
 "Summary":{"type":"object","required":["summary","session_id"],"properties":{"summary":{"type":"string"},"session_id":{"type":"string"},"bot_id":{"type":"string"},"main_issue":{"type":"string"},"resolved":{"type":"boolean"},"sentiment":{"type":"string"},"topics":{"type":"array","items":{"type":"string"}},"source":{"type":"string"},"fallback":{"type":"string"},"last_message_id":{"type":"integer"},"created_ms":{"type":"integer"},"updated_ms":{"type":"integer"}}},
 "Analytics":{"type":"object","required":["bot_name","total_summaries_analyzed","trending_topics","unanswered_questions","suggested_new_faqs"],"properties":{"bot_name":{"type":"string"},"total_summaries_analyzed":{"type":"integer"},"trending_topics":{"type":"array","items":{"type":"string"}},"unanswered_questions":{"type":"array","items":{"type":"string"}},"suggested_new_faqs":{"type":"array","items":{"type":"object","properties":{"question":{"type":"string"},"answer":{"type":"string"}}}}}}
 }})JSON");

@@ -119,7 +119,7 @@ class App {
 
     // Handlers.
     void register_account(Ctx& c, bool admin);
-    void login(Ctx& c, bool admin);
+    void login(Ctx& c, bool admin, bool agent = false);
     void me(Ctx& c);
     void delete_me(Ctx& c);
     void delete_account(Ctx& c);
@@ -133,6 +133,13 @@ class App {
     void history(Ctx& c);
     void summary(Ctx& c);
     void close_session(Ctx& c);
+    // The hand-over to human agents (for the bot's owner admin and its agents).
+    void escalations(Ctx& c);
+    void handover_action(Ctx& c, const char* action);  // claim, release, close
+    void agent_message(Ctx& c);
+    void list_agents(Ctx& c);
+    void add_agent(Ctx& c);
+    void remove_agent(Ctx& c);
     void bot_summaries(Ctx& c);
     void process_summaries(Ctx& c);
     void analytics(Ctx& c);

@@ -80,7 +80,27 @@ SB_API const char* sb_status_name(int status);
 
 typedef struct sb_engine sb_engine;
 
-#define SB_ENGINE_OPTIONS_VERSION 3
+/* What the hand-over hooks of sb_engine_options (version 4) are told. The strings are
+ * NUL-terminated UTF-8 and live only during the call. */
+typedef struct sb_escalation_event {
+    const char* bot_id;
+    const char* session_id;
+    const char* user_id; /* the account that chats */
+    /* "user_requested", "low_confidence", "repeated_unanswered" or "model_requested" */
+    const char* reason;
+    const char* message; /* the user's message of the turn that escalated */
+} sb_escalation_event;
+typedef struct sb_session_message_event {
+    const char* bot_id;
+    const char* session_id;
+    const char* user_id;
+    int status;           /* sb_session_status of the session: escalated or agent */
+    int role;             /* sb_role: SB_ROLE_USER, or SB_ROLE_AGENT */
+    const char* agent_id; /* agent messages: the agent's account id; else "" */
+    const char* text;
+} sb_session_message_event;
+
+#define SB_ENGINE_OPTIONS_VERSION 4
 typedef struct sb_engine_options {
     unsigned int version; /* SB_ENGINE_OPTIONS_VERSION */
     /* Snowball stemmer language for FAQ text, e.g. "english" (NULL or "" = "english"). */
@@ -129,11 +149,23 @@ typedef struct sb_engine_options {
     unsigned int access_token_minutes; /* lifetime of an access token; 0 = 30 */
     unsigned int login_max_failures;   /* failed logins of one account per window; 0 = 5 */
     unsigned int login_window_seconds; /* 0 = 900 */
+    /* Version 4: */
+    /* The hand-over's hooks (NULL = none), each with its user_data. on_escalation is called when
+     * a chat turn escalated a session (the host may open a ticket); on_session_message for every
+     * message stored in a session that is escalated or with an agent: the user's (the bot does not
+     * answer them) and the agents' (sb_session_agent_reply). Both run on the thread that made the
+     * change, after it is committed, and cannot undo or fail it: a non-zero return (or, from C++,
+     * an exception through the wrapper) is logged to stderr and ignored. A hook may call the
+     * library, but not block on another thread that is waiting for this call. */
+    int (*on_escalation)(void* user_data, const sb_escalation_event* event);
+    void* escalation_user_data;
+    int (*on_session_message)(void* user_data, const sb_session_message_event* event);
+    void* session_message_user_data;
 } sb_engine_options;
 #define SB_ENGINE_OPTIONS_INIT                                                                    \
     {                                                                                             \
         SB_ENGINE_OPTIONS_VERSION, NULL, NULL, 0, 0, -1.0, -1.0, 0, NULL, NULL, NULL, NULL, 0, 0, \
-            0, 0, 0, 0, NULL, 0, 0, 0                                                             \
+            0, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL                                     \
     }
 SB_API int sb_engine_options_init(sb_engine_options* opts, unsigned int version);
 
@@ -264,7 +296,14 @@ SB_API void sb_results_free(sb_results* results);
 
 typedef struct sb_principal sb_principal;
 
-typedef enum sb_account_role { SB_ACCOUNT_ADMIN = 1, SB_ACCOUNT_USER = 2 } sb_account_role;
+/* Agents (SB_ACCOUNT_AGENT) belong to one bot, added by its owner admin (sb_agent_add): they may
+ * read and answer that bot's sessions (the escalation queue, claims, replies, hand-backs, closes,
+ * history) and nothing else. */
+typedef enum sb_account_role {
+    SB_ACCOUNT_ADMIN = 1,
+    SB_ACCOUNT_USER = 2,
+    SB_ACCOUNT_AGENT = 3
+} sb_account_role;
 
 /* Registers an admin, or a user of a bot (SB_ENOTFOUND when the bot does not exist).
  * SB_EINVAL for a malformed e-mail or a password the policy refuses, SB_ECONFLICT when the e-mail
@@ -303,7 +342,7 @@ SB_API void sb_principal_free(sb_principal* principal);
 typedef struct sb_principal_info {
     const char* account_id;
     int role;           /* sb_account_role */
-    const char* bot_id; /* users: their bot; admins: "" */
+    const char* bot_id; /* users and agents: their bot; admins: "" */
     const char* email;  /* normalised */
     int64_t expires_ms; /* when the token expires, Unix milliseconds */
 } sb_principal_info;
@@ -456,10 +495,15 @@ SB_API int sb_reply_usage(const sb_reply* reply, int* fallback, int64_t* prompt_
 
 /* ---- Sessions and history --------------------------------------------------------------- */
 
+/* A session moves open -> escalated (waiting for a human agent) -> agent (an agent claimed it)
+ * -> open again (handed back to the bot) or closed. While escalated or with an agent, the bot does
+ * not answer: a message is stored for the agent, and the reply (responder "handover") is a short
+ * acknowledgement the first time in a wait and empty text after it. */
 typedef enum sb_session_status {
     SB_SESSION_OPEN = 0,
     SB_SESSION_ESCALATED = 1,
-    SB_SESSION_CLOSED = 2
+    SB_SESSION_CLOSED = 2,
+    SB_SESSION_AGENT = 3
 } sb_session_status;
 
 typedef struct sb_session_info {
@@ -515,11 +559,14 @@ SB_API int sb_session_list_page(sb_engine* engine, const sb_principal* principal
 SB_API int sb_sessions_next_cursor(const sb_sessions* sessions, const char** out);
 
 /* Closes a session: later messages to it are refused with SB_ECONFLICT. Allowed to the session's
- * user and its bot's owner admin, as for sb_session_history. Closing a closed session succeeds. */
+ * user, its bot's owner admin and its agents, as for sb_session_history (closed by the owner or
+ * an agent while escalated or with an agent, it counts as resolved by an agent). Closing a closed
+ * session succeeds. */
 SB_API int sb_session_close(sb_engine* engine, const sb_principal* principal,
                             const char* session_id);
 
-typedef enum sb_role { SB_ROLE_USER = 0, SB_ROLE_ASSISTANT = 1 } sb_role;
+/* SB_ROLE_AGENT: written by a human agent (sb_session_agent_reply; sb_messages_agent_id). */
+typedef enum sb_role { SB_ROLE_USER = 0, SB_ROLE_ASSISTANT = 1, SB_ROLE_AGENT = 2 } sb_role;
 
 typedef struct sb_message_info {
     int64_t id;
@@ -536,7 +583,8 @@ typedef struct sb_message_info {
 } sb_message_info;
 typedef struct sb_messages sb_messages;
 
-/* The messages of a session, oldest first: for the session's user, or its bot's owner admin.
+/* The messages of a session, oldest first: for the session's user, its bot's owner admin, or an
+ * agent of its bot.
  * SB_ENOTFOUND when the session does not exist, SB_EFORBIDDEN when it is someone else's. */
 SB_API int sb_session_history(sb_engine* engine, const sb_principal* principal,
                               const char* session_id, sb_messages** out);
@@ -556,6 +604,61 @@ SB_API int sb_session_history_page(sb_engine* engine, const sb_principal* princi
 /* The cursor of the next page, or NULL in *out when this page is the last. Lives as long as the
  * list. */
 SB_API int sb_messages_next_cursor(const sb_messages* messages, const char** out);
+
+/* The account id of the agent who wrote message i ("" for user and bot messages). */
+SB_API int sb_messages_agent_id(const sb_messages* messages, size_t i, const char** out);
+
+/* ---- Hand-over to human agents ------------------------------------------------------------
+ * The bot's owner admin acts as agent; it may add agent accounts to the bot. Every call below
+ * is for the owner or an agent of the session's bot (SB_EFORBIDDEN for anyone else, an agent of
+ * another bot included; SB_ENOTFOUND when the bot or session does not exist). */
+
+/* The owner admin adds an agent account to its bot (e-mail and password as for
+ * sb_user_register), removes one (SB_ENOTFOUND when account_id is not an agent of this bot), or
+ * lists them as a JSON array of {"account_id", "email", "created_ms"}, oldest first. */
+SB_API int sb_agent_add(sb_engine* engine, const sb_principal* principal, const char* bot_id,
+                        const char* email, const char* password, char** out_account_id);
+SB_API int sb_agent_remove(sb_engine* engine, const sb_principal* principal, const char* bot_id,
+                           const char* account_id);
+SB_API int sb_agent_list(sb_engine* engine, const sb_principal* principal, const char* bot_id,
+                         char** out_json);
+/* Logs an agent of the bot in, as sb_user_login does a user. */
+SB_API int sb_agent_login(sb_engine* engine, const char* bot_id, const char* email,
+                          const char* password, char** out_token);
+
+typedef struct sb_escalations sb_escalations;
+typedef struct sb_escalation_info {
+    const char* session_id;
+    const char* user_id;
+    const char* reason;       /* why it escalated, as sb_reply_info.escalation_reason */
+    int64_t escalated_ms;     /* when it started waiting, Unix milliseconds */
+    int64_t wait_ms;          /* how long it has waited, when the list was read */
+    const char* last_message; /* the user's last message */
+    size_t message_count;
+} sb_escalation_info;
+/* The bot's sessions waiting for an agent (escalated, not claimed), oldest first (then by
+ * session id), one page at a time (opts NULL = all), with cursors as sb_session_list_page. */
+SB_API int sb_escalation_queue(sb_engine* engine, const sb_principal* principal, const char* bot_id,
+                               const sb_list_options* opts, sb_escalations** out);
+SB_API int sb_escalations_count(const sb_escalations* list, size_t* out);
+/* Strings live as long as the list. */
+SB_API int sb_escalations_at(const sb_escalations* list, size_t i, sb_escalation_info* out);
+SB_API int sb_escalations_next_cursor(const sb_escalations* list, const char** out);
+SB_API void sb_escalations_free(sb_escalations* list);
+
+/* Claims a waiting session for the principal (status agent). Of two concurrent claims, from any
+ * threads or processes, exactly one succeeds; the other gets SB_ECONFLICT, as does a claim of a
+ * session that is not waiting. Claiming a session one holds already succeeds. */
+SB_API int sb_session_claim(sb_engine* engine, const sb_principal* principal,
+                            const char* session_id);
+/* Posts an agent message (UTF-8, as a chat message) in a session the principal claimed
+ * (SB_ECONFLICT otherwise). */
+SB_API int sb_session_agent_reply(sb_engine* engine, const sb_principal* principal,
+                                  const char* session_id, const char* message, size_t len);
+/* Hands an escalated or claimed session back to the bot (status open: the bot answers again).
+ * SB_ECONFLICT when it is neither. To close it instead, sb_session_close. */
+SB_API int sb_session_release(sb_engine* engine, const sb_principal* principal,
+                              const char* session_id);
 
 /* ---- Session summaries and analytics ----------------------------------------------------- */
 /* JSON results are NUL-terminated UTF-8 strings freed with sb_string_free; the keys are listed in

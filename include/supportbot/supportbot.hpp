@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -250,6 +251,7 @@ struct MessageInfo {
     bool fallback = false;  // as Reply::fallback (sb_messages_usage)
     std::int64_t prompt_tokens = 0;
     std::int64_t completion_tokens = 0;
+    std::string agent_id;  // agent messages: the agent's account id
 };
 
 struct BotInfo {
@@ -300,6 +302,34 @@ struct ChatMessage {
     std::function<bool(std::string_view)> on_text;
 };
 
+// A session waiting for an agent (sb_escalation_queue).
+struct EscalationInfo {
+    std::string session_id;
+    std::string user_id;
+    std::string reason;
+    std::int64_t escalated_ms = 0;
+    std::int64_t wait_ms = 0;
+    std::string last_message;
+    std::size_t message_count = 0;
+};
+
+// The hand-over hooks (sb_engine_options version 4) as C++ callables. Whatever they throw is
+// caught by the wrapper and reported to the library as a failure, which it logs and ignores:
+// the turn stands.
+struct EscalationEvent {
+    std::string bot_id, session_id, user_id, reason, message;
+};
+struct SessionMessageEvent {
+    std::string bot_id, session_id, user_id;
+    int status = SB_SESSION_ESCALATED;  // sb_session_status
+    int role = SB_ROLE_USER;            // sb_role
+    std::string agent_id, text;
+};
+struct Hooks {
+    std::function<void(const EscalationEvent&)> on_escalation;
+    std::function<void(const SessionMessageEvent&)> on_session_message;
+};
+
 // One page of a list, and the cursor of the next (none when this page is the last).
 template <class T>
 struct Page {
@@ -311,6 +341,20 @@ class Engine {
   public:
     Engine() { check(sb_engine_open(&engine_, nullptr)); }
     explicit Engine(const sb_engine_options& opts) { check(sb_engine_open(&engine_, &opts)); }
+    // With hooks, which the engine keeps; opts must be of version 4 or later.
+    Engine(sb_engine_options opts, Hooks hooks)
+        : hooks_(std::make_unique<Hooks>(std::move(hooks))) {
+        if (opts.version < 4) throw Error(SB_EVERSION, "hooks need sb_engine_options version 4");
+        if (hooks_->on_escalation) {
+            opts.on_escalation = &Engine::escalation_hook;
+            opts.escalation_user_data = hooks_.get();
+        }
+        if (hooks_->on_session_message) {
+            opts.on_session_message = &Engine::session_message_hook;
+            opts.session_message_user_data = hooks_.get();
+        }
+        check(sb_engine_open(&engine_, &opts));
+    }
     Engine(const Engine&) = delete;
     Engine& operator=(const Engine&) = delete;
     ~Engine() { sb_engine_close(engine_); }
@@ -615,12 +659,14 @@ class Engine {
         out.items.reserve(n);
         for (std::size_t i = 0; i < n; ++i) {
             sb_message_info m;
+            const char* agent = nullptr;
             check(sb_messages_at(raw, i, &m));
             MessageInfo info;
             info.id = m.id;
             info.role = m.role;
             info.text = m.text;
             info.created_ms = m.created_ms;
+            info.agent_id = agent ? agent : "";
             for (std::size_t j = 0; j < m.faq_count; ++j) {
                 const char* id = nullptr;
                 check(sb_messages_faq_id(raw, i, j, &id));
@@ -644,6 +690,103 @@ class Engine {
         return out;
     }
 
+    // ---- The hand-over to human agents ----
+    // A page of the bot's sessions waiting for an agent, oldest first (sb_escalation_queue);
+    // limit and cursor as for sessions().
+    Page<EscalationInfo> escalations(const Principal& principal, const std::string& bot_id,
+                                     std::size_t limit = 0, const std::string& cursor = {}) {
+        sb_list_options opts = SB_LIST_OPTIONS_INIT;
+        opts.limit = limit;
+        opts.cursor = cursor.c_str();
+        sb_escalations* raw = nullptr;
+        check(sb_escalation_queue(engine_, principal.handle(), bot_id.c_str(), &opts, &raw));
+        struct Free {
+            sb_escalations* e;
+            ~Free() { sb_escalations_free(e); }
+        } guard{raw};
+        Page<EscalationInfo> out;
+        std::size_t n = 0;
+        check(sb_escalations_count(raw, &n));
+        for (std::size_t i = 0; i < n; ++i) {
+            sb_escalation_info e;
+            check(sb_escalations_at(raw, i, &e));
+            out.items.push_back({e.session_id, e.user_id, e.reason, e.escalated_ms, e.wait_ms,
+                                 e.last_message, e.message_count});
+        }
+        const char* next = nullptr;
+        check(sb_escalations_next_cursor(raw, &next));
+        if (next) out.next_cursor = next;
+        return out;
+    }
+    void claim(const Principal& principal, const std::string& session_id) {
+        check(sb_session_claim(engine_, principal.handle(), session_id.c_str()));
+    }
+    void agent_reply(const Principal& principal, const std::string& session_id,
+                     std::string_view message) {
+        check(sb_session_agent_reply(engine_, principal.handle(), session_id.c_str(),
+                                     message.data(), message.size()));
+    }
+    void release(const Principal& principal, const std::string& session_id) {
+        check(sb_session_release(engine_, principal.handle(), session_id.c_str()));
+    }
+    void close(const Principal& principal, const std::string& session_id) {
+        check(sb_session_close(engine_, principal.handle(), session_id.c_str()));
+    }
+    // Agent accounts of a bot (its owner admin only); agent_add returns the new account's id.
+    std::string agent_add(const Principal& owner, const std::string& bot_id,
+                          const std::string& email, const std::string& password) {
+        char* id = nullptr;
+        check(sb_agent_add(engine_, owner.handle(), bot_id.c_str(), email.c_str(), password.c_str(),
+                           &id));
+        std::string out(id);
+        sb_string_free(id);
+        return out;
+    }
+    void agent_remove(const Principal& owner, const std::string& bot_id,
+                      const std::string& account_id) {
+        check(sb_agent_remove(engine_, owner.handle(), bot_id.c_str(), account_id.c_str()));
+    }
+    // JSON array of {"account_id", "email", "created_ms"}.
+    std::string agents_json(const Principal& owner, const std::string& bot_id) {
+        char* json = nullptr;
+        check(sb_agent_list(engine_, owner.handle(), bot_id.c_str(), &json));
+        std::string out(json);
+        sb_string_free(json);
+        return out;
+    }
+    // An agent's access token.
+    std::string agent_login(const std::string& bot_id, const std::string& email,
+                            const std::string& password) {
+        char* token = nullptr;
+        check(sb_agent_login(engine_, bot_id.c_str(), email.c_str(), password.c_str(), &token));
+        std::string out(token);
+        sb_string_free(token);
+        return out;
+    }
+
+    sb_engine* handle() const noexcept { return engine_; }
+
+  private:
+    static int escalation_hook(void* data, const sb_escalation_event* e) noexcept {
+        try {
+            static_cast<Hooks*>(data)->on_escalation(
+                {e->bot_id, e->session_id, e->user_id, e->reason, e->message});
+            return 0;
+        } catch (...) {
+            return -1;  // no exception crosses the C ABI
+        }
+    }
+    static int session_message_hook(void* data, const sb_session_message_event* e) noexcept {
+        try {
+            static_cast<Hooks*>(data)->on_session_message(
+                {e->bot_id, e->session_id, e->user_id, e->status, e->role, e->agent_id, e->text});
+            return 0;
+        } catch (...) {
+            return -1;
+        }
+    }
+
+    std::unique_ptr<Hooks> hooks_;  // before engine_: outlives it
     sb_engine* engine_ = nullptr;
 };
 

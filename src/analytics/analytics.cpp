@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
@@ -76,7 +77,22 @@ struct Figures {
     std::int64_t clarified = 0;       // of those, followed by an answer from a candidate
     // FAQ pairs offered together in clarifications (ids in order), by count, most first.
     std::vector<std::pair<std::pair<std::string, std::string>, std::int64_t>> confused;
+    // The hand-over: agent messages, waits that got an agent reply and how long the first one
+    // took, and the questions agents answered (the user's question, the agent's first reply).
+    std::int64_t agent_messages = 0;
+    std::int64_t agent_sessions = 0;  // sessions with at least one agent message
+    std::vector<std::int64_t> first_reply_ms;
+    std::vector<std::pair<std::string, std::string>> agent_answers;
 };
+
+// The nearest-rank percentile (0 < q <= 1) of sorted values; 0 when there are none.
+std::int64_t percentile(const std::vector<std::int64_t>& sorted, double q) {
+    if (sorted.empty()) return 0;
+    const double rank = q * static_cast<double>(sorted.size());
+    std::size_t i = static_cast<std::size_t>(rank);
+    if (static_cast<double>(i) < rank) ++i;  // ceil
+    return sorted[std::max<std::size_t>(i, 1) - 1];
+}
 
 Figures compute(const AnalyticsInput& in, const Stemmer& stemmer) {
     Figures f;
@@ -108,10 +124,37 @@ Figures compute(const AnalyticsInput& in, const Stemmer& stemmer) {
         }
         const MessageRecord* last_user = nullptr;
         const MessageRecord* asked = nullptr;  // the clarification the last reply was
+        // The hand-over: the last real question (not a request for a person), and the wait
+        // for an agent in progress (from its escalated reply) with the question it is about.
+        std::string question;
+        std::optional<std::int64_t> waiting_since;
+        std::string waiting_question;
+        bool had_agent = false;
         for (const MessageRecord& m : session) {
             if (m.role == Role::User) {
                 last_user = &m;
+                if (!asks_for_human(m.text)) {
+                    question = m.text;
+                    if (waiting_since && waiting_question.empty()) waiting_question = m.text;
+                }
                 continue;
+            }
+            if (m.role == Role::Agent) {
+                ++f.agent_messages;
+                had_agent = true;
+                if (waiting_since) {
+                    f.first_reply_ms.push_back(
+                        std::max<std::int64_t>(0, m.created_ms - *waiting_since));
+                    if (!waiting_question.empty())
+                        f.agent_answers.emplace_back(waiting_question, m.text);
+                    waiting_since.reset();
+                }
+                continue;
+            }
+            if (answered_reply(m)) question.clear();  // the bot answered it
+            if (m.escalated) {
+                waiting_since = m.created_ms;
+                waiting_question = question;
             }
             if (answered_reply(m)) {
                 ++faq_counts[m.faq_ids[0]];
@@ -139,6 +182,7 @@ Figures compute(const AnalyticsInput& in, const Stemmer& stemmer) {
                 if (last_user && !declined) questions.emplace_back(last_user->id, last_user->text);
             }
         }
+        if (had_agent) ++f.agent_sessions;
     };
     std::vector<MessageRecord> session;
     for (const MessageRecord& m : in.messages) {
@@ -167,6 +211,8 @@ Figures compute(const AnalyticsInput& in, const Stemmer& stemmer) {
     f.gap_questions = texts.size();
     f.gaps = group_questions(texts, stemmer);
     if (f.gaps.size() > kMaxGroups) f.gaps.resize(kMaxGroups);
+    std::sort(f.first_reply_ms.begin(), f.first_reply_ms.end());
+    if (f.agent_answers.size() > kMaxGroups) f.agent_answers.resize(kMaxGroups);
     return f;
 }
 
@@ -250,7 +296,31 @@ std::string figures_json(const AnalyticsInput& in, const Figures& f, const FaqLo
         if (with_examples) o += ",\"examples\":" + strings_to_json(f.gaps[i].examples);
         o += '}';
     }
-    o += "]}";
+    o += ']';
+    // Questions a human agent answered: knowledge-gap candidates with the agent's first reply
+    // as the suggested answer (users' words and agents' replies, so examples only).
+    o += ",\"agent_answered\":" + std::to_string(f.agent_answers.size());
+    if (with_examples) {
+        o += ",\"agent_answers\":[";
+        for (std::size_t i = 0; i < f.agent_answers.size(); ++i) {
+            if (i) o += ',';
+            o += "{\"question\":";
+            json_append_string(o, f.agent_answers[i].first);
+            o += ",\"answer\":";
+            json_append_string(o, f.agent_answers[i].second);
+            o += '}';
+        }
+        o += ']';
+    }
+    o += "}";
+    // The hand-over to human agents.
+    o += ",\"handover\":{\"agent_sessions\":" + std::to_string(f.agent_sessions) +
+         ",\"agent_messages\":" + std::to_string(f.agent_messages) +
+         ",\"first_agent_reply_ms\":{\"count\":" + std::to_string(f.first_reply_ms.size()) +
+         ",\"median\":" + std::to_string(percentile(f.first_reply_ms, 0.5)) +
+         ",\"p90\":" + std::to_string(percentile(f.first_reply_ms, 0.9)) +
+         "},\"resolved_by_agents\":" + std::to_string(a.resolved_by_agents) +
+         ",\"handbacks\":" + std::to_string(a.handbacks) + "}";
     o += ",\"sentiment\":{\"positive\":" + std::to_string(f.positive) +
          ",\"neutral\":" + std::to_string(f.neutral) +
          ",\"negative\":" + std::to_string(f.negative) +

@@ -128,7 +128,8 @@ bool answered_reply(const MessageRecord& m) noexcept {
 
 bool unanswered_reply(const MessageRecord& m) noexcept {
     return m.role == Role::Assistant && (m.faq_ids.empty() || clarification_reply(m)) && !m.error &&
-           m.escalation_reason != "user_requested" && !smalltalk_reply(m);
+           m.escalation_reason != "user_requested" && !smalltalk_reply(m) &&
+           m.responder != "handover";  // the bot did not try: the session waited for an agent
 }
 
 bool is_resolved(const std::vector<MessageRecord>& messages) {
@@ -284,7 +285,10 @@ std::string transcript(const std::vector<MessageRecord>& messages) {
                 text += c;
             }
         }
-        std::string line = (it->role == Role::User ? "User: " : "Bot: ") + text;
+        std::string line = (it->role == Role::User    ? "User: "
+                            : it->role == Role::Agent ? "Agent: "
+                                                      : "Bot: ") +
+                           text;
         if (it->escalated) line += " [handed to a human agent]";
         if (total + line.size() + 1 > kMaxTranscript) {
             cut = true;

@@ -36,6 +36,7 @@ void check_id(const std::string& id, const char* what) {
 AccountRole role_of(const std::string& stored) {
     if (stored == "admin") return AccountRole::Admin;
     if (stored == "user") return AccountRole::User;
+    if (stored == "agent") return AccountRole::Agent;
     throw Error(SB_EDB, "unknown account role in the database");
 }
 
@@ -75,7 +76,7 @@ std::string Accounts::create(AccountRole role, const std::string& bot_id, std::s
     AccountRecord a;
     a.email = normalize_email(email);
     check_password_policy(password);
-    if (role == AccountRole::User) {
+    if (role != AccountRole::Admin) {
         check_id(bot_id, "bot id");
         if (!store().get_bot(bot_id)) throw Error(SB_ENOTFOUND, "no such bot");
         a.bot_id = bot_id;
@@ -107,7 +108,7 @@ std::string Accounts::login(AccountRole role, const std::string& bot_id, std::st
     if (password.size() > kMaxPasswordBytes)
         throw Error(SB_ELIMIT,
                     "password is longer than " + std::to_string(kMaxPasswordBytes) + " bytes");
-    if (role == AccountRole::User) check_id(bot_id, "bot id");
+    if (role != AccountRole::Admin) check_id(bot_id, "bot id");
     const EngineOptions& o = engine_.options();
     const unsigned max_failures = o.login_max_failures ? o.login_max_failures : 5;
     const std::int64_t window_ms =
@@ -137,6 +138,16 @@ std::string Accounts::login(AccountRole role, const std::string& bot_id, std::st
     return token_for(account->id, role, account->bot_id);
 }
 
+std::string Accounts::register_agent(const std::string& bot_id, std::string_view email,
+                                     std::string_view password) {
+    return create(AccountRole::Agent, bot_id, email, password);
+}
+
+std::string Accounts::login_agent(const std::string& bot_id, std::string_view email,
+                                  std::string_view password) {
+    return login(AccountRole::Agent, bot_id, email, password);
+}
+
 std::string Accounts::login_admin(std::string_view email, std::string_view password) {
     return login(AccountRole::Admin, "", email, password);
 }
@@ -151,7 +162,7 @@ std::string Accounts::token_for(const std::string& id, AccountRole role,
     TokenClaims c;
     c.sub = id;
     c.role = role;
-    c.bot = role == AccountRole::User ? bot_id : "";
+    c.bot = role != AccountRole::Admin ? bot_id : "";
     c.iat = now_ms() / 1000;
     const unsigned minutes = engine_.options().access_token_minutes;
     c.exp = c.iat + std::int64_t{minutes ? minutes : 30} * 60;
@@ -238,7 +249,8 @@ void Accounts::delete_account(const Principal& actor, const std::string& account
     const auto target = store().get_account(account_id);
     if (!target) throw Error(SB_ENOTFOUND, "no such account");
     bool allowed = target->id == actor.account_id;
-    if (!allowed && actor.role == AccountRole::Admin && target->role == "user") {
+    if (!allowed && actor.role == AccountRole::Admin &&
+        (target->role == "user" || target->role == "agent")) {
         const auto bot = store().get_bot(target->bot_id);
         allowed = bot && is_owner(actor, *bot);
     }

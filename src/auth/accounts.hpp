@@ -42,6 +42,11 @@ class Accounts {
     std::string register_user(const std::string& bot_id, std::string_view email,
                               std::string_view password);
 
+    // An agent account of a bot (the caller checks that the actor owns the bot); errors as for
+    // register_user.
+    std::string register_agent(const std::string& bot_id, std::string_view email,
+                               std::string_view password);
+
     // Log in; return an access token. A wrong password and an unknown account (or bot) both fail
     // with SB_EUNAUTHENTICATED, the same message, and one password hash computed (against a
     // dummy hash when there is no account). After login_max_failures failures of this e-mail and
@@ -50,6 +55,8 @@ class Accounts {
     std::string login_admin(std::string_view email, std::string_view password);
     std::string login_user(const std::string& bot_id, std::string_view email,
                            std::string_view password);
+    std::string login_agent(const std::string& bot_id, std::string_view email,
+                            std::string_view password);
 
     // A token for an account, without its password: for hosts, which hold the signing key anyway.
     // SB_ENOTFOUND when there is no such account.
@@ -63,8 +70,9 @@ class Accounts {
     // otherwise.
     Principal authenticate(std::string_view token);
 
-    // An admin deletes itself or a user of one of its bots; a user deletes itself. SB_ENOTFOUND
-    // when there is no such account, SB_EFORBIDDEN when it is not the actor's to delete.
+    // An admin deletes itself or a user or agent of one of its bots; others delete themselves.
+    // SB_ENOTFOUND when there is no such account, SB_EFORBIDDEN when it is not the actor's to
+    // delete.
     void delete_account(const Principal& actor, const std::string& account_id);
 
     std::int64_t now_ms() const;

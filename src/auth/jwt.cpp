@@ -39,7 +39,7 @@ simdjson::dom::object parse_object(simdjson::dom::parser& parser, const std::str
 }  // namespace
 
 const char* to_string(AccountRole r) noexcept {
-    return r == AccountRole::Admin ? "admin" : "user";
+    return r == AccountRole::Admin ? "admin" : r == AccountRole::Agent ? "agent" : "user";
 }
 
 std::string hmac_sha256(std::string_view key, std::string_view data) {
@@ -58,7 +58,7 @@ std::string sign_token(const TokenClaims& c, std::string_view secret) {
     json_append_string(payload, c.sub);
     payload += ",\"role\":";
     json_append_string(payload, to_string(c.role));
-    if (c.role == AccountRole::User) {
+    if (c.role != AccountRole::Admin) {
         payload += ",\"bot\":";
         json_append_string(payload, c.bot);
     }
@@ -127,6 +127,8 @@ TokenClaims verify_token(std::string_view token, std::string_view secret, std::i
                 c.role = AccountRole::Admin;
             else if (v == "user")
                 c.role = AccountRole::User;
+            else if (v == "agent")
+                c.role = AccountRole::Agent;
             else
                 reject("unknown role");
             has_role = true;
@@ -146,7 +148,7 @@ TokenClaims verify_token(std::string_view token, std::string_view secret, std::i
         // Other registered or private claims are ignored.
     }
     if (!has_sub || !has_role || !has_iat || !has_exp) reject("a required claim is missing");
-    if (c.role == AccountRole::User && !has_bot) reject("a user token names no bot");
+    if (c.role != AccountRole::Admin && !has_bot) reject("a user or agent token names no bot");
     if (c.role == AccountRole::Admin && has_bot) reject("an admin token names a bot");
     if (c.exp <= c.iat) reject("exp is not after iat");
     if (c.iat > now_s + kIatSkewSeconds) reject("issued in the future");

@@ -2,9 +2,10 @@
 // {"alg":"HS256","typ":"JWT"}, base64url without padding. Verification is strict: exactly three
 // parts, canonical base64url, a JSON object header whose alg is HS256 (none, HS512, RS256 or a
 // missing alg are refused) with no other field than typ ("JWT"), the HMAC compared in constant
-// time, and typed claims: sub (string), role ("admin" or "user"), bot (string, required for users
-// and absent for admins), iat and exp (integers, seconds); exp must be after now and after iat,
-// and iat not more than kIatSkewSeconds in the future. Every failure is SB_EUNAUTHENTICATED.
+// time, and typed claims: sub (string), role ("admin", "user" or "agent"), bot (string, required
+// for users and agents and absent for admins), iat and exp (integers, seconds); exp must be after
+// now and after iat, and iat not more than kIatSkewSeconds in the future. Every failure is
+// SB_EUNAUTHENTICATED.
 #pragma once
 
 #include <cstdint>
@@ -13,13 +14,14 @@
 
 namespace sb::auth {
 
-enum class AccountRole { Admin, User };
-const char* to_string(AccountRole r) noexcept;  // "admin", "user"
+// Agents (migration 6) answer the escalated sessions of one bot, and may do nothing else.
+enum class AccountRole { Admin, User, Agent };
+const char* to_string(AccountRole r) noexcept;  // "admin", "user", "agent"
 
 struct TokenClaims {
     std::string sub;  // the account id
     AccountRole role = AccountRole::User;
-    std::string bot;       // users: their bot; admins: ""
+    std::string bot;       // users and agents: their bot; admins: ""
     std::int64_t iat = 0;  // Unix seconds
     std::int64_t exp = 0;  // Unix seconds
 };

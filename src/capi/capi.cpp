@@ -1,6 +1,7 @@
 // The C ABI: argument checks, conversion of C++ errors to status codes and the thread-local
 // last-error message. No exception leaves this file.
 #include <cmath>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -236,7 +237,15 @@ int sb_engine_options_init(sb_engine_options* opts, unsigned int version) {
             *v2 = EngineOptionsV2{2, nullptr, nullptr, 0, 0, -1.0, -1.0, 0};
             return;
         }
-        *opts = sb_engine_options SB_ENGINE_OPTIONS_INIT;
+        sb_engine_options full = SB_ENGINE_OPTIONS_INIT;
+        if (version == 3) {
+            // A caller built against version 3 has the struct up to the hooks of version 4.
+            full.version = 3;
+            std::memcpy(static_cast<void*>(opts), &full,
+                        offsetof(sb_engine_options, on_escalation));
+            return;
+        }
+        *opts = full;
     });
 }
 
@@ -274,6 +283,40 @@ void read_options_v3(const sb_engine_options& opts, sb::EngineOptions& o) {
     if (opts.login_window_seconds) o.login_window_seconds = opts.login_window_seconds;
 }
 
+// The hooks version 4 added: a C function and its user data each, wrapped so that a non-zero
+// return is reported to the engine as a failure (which it logs and ignores).
+void read_options_v4(const sb_engine_options& opts, sb::EngineOptions& o) {
+    if (auto* fn = opts.on_escalation) {
+        void* data = opts.escalation_user_data;
+        o.on_escalation = [fn, data](const sb::EscalationEvent& e) {
+            sb_escalation_event ev{e.bot_id.c_str(), e.session_id.c_str(), e.user_id.c_str(),
+                                   e.reason.c_str(), e.message.c_str()};
+            const int rc = fn(data, &ev);
+            if (rc != 0)
+                throw sb::Error(SB_ERROR, "the escalation hook returned " + std::to_string(rc));
+        };
+    }
+    if (auto* fn = opts.on_session_message) {
+        void* data = opts.session_message_user_data;
+        o.on_session_message = [fn, data](const sb::SessionMessageEvent& e) {
+            sb_session_message_event ev{};
+            ev.bot_id = e.bot_id.c_str();
+            ev.session_id = e.session_id.c_str();
+            ev.user_id = e.user_id.c_str();
+            ev.status = e.status == sb::SessionStatus::Agent       ? SB_SESSION_AGENT
+                        : e.status == sb::SessionStatus::Escalated ? SB_SESSION_ESCALATED
+                        : e.status == sb::SessionStatus::Closed    ? SB_SESSION_CLOSED
+                                                                   : SB_SESSION_OPEN;
+            ev.role = e.role == sb::Role::Agent ? SB_ROLE_AGENT : SB_ROLE_USER;
+            ev.agent_id = e.agent_id.c_str();
+            ev.text = e.text.c_str();
+            const int rc = fn(data, &ev);
+            if (rc != 0)
+                throw sb::Error(SB_ERROR, "the new-message hook returned " + std::to_string(rc));
+        };
+    }
+}
+
 }  // namespace
 
 int sb_engine_open(sb_engine** out, const sb_engine_options* opts) {
@@ -304,6 +347,7 @@ int sb_engine_open(sb_engine** out, const sb_engine_options* opts) {
                     throw sb::Error(SB_EINVAL, "max_unanswered over 1000");
             }
             if (opts->version >= 3) read_options_v3(*opts, o);
+            if (opts->version >= 4) read_options_v4(*opts, o);
         }
         sb::Stemmer probe(o.language);  // rejects unknown languages now, not at load
         auto engine = std::make_unique<sb_engine>();

@@ -113,7 +113,9 @@ int sb_principal_get(const sb_principal* principal, sb_principal_info* out) {
         require(principal != nullptr && out != nullptr, "principal or out is NULL");
         const sb::auth::Principal& p = principal->principal;
         out->account_id = p.account_id.c_str();
-        out->role = p.role == sb::auth::AccountRole::Admin ? SB_ACCOUNT_ADMIN : SB_ACCOUNT_USER;
+        out->role = p.role == sb::auth::AccountRole::Admin   ? SB_ACCOUNT_ADMIN
+                    : p.role == sb::auth::AccountRole::Agent ? SB_ACCOUNT_AGENT
+                                                             : SB_ACCOUNT_USER;
         out->bot_id = p.bot_id.c_str();
         out->email = p.email.c_str();
         out->expires_ms = p.expires_ms;

@@ -118,9 +118,10 @@ void session_page(sb_engine* engine, const sb_principal* principal, const char* 
     const sb::auth::Principal p = authenticated(engine, principal);
     require(out != nullptr, "out is NULL");
     const sb::BotRecord bot = bot_of(e, text_arg(bot_id, "bot_id"));
-    sb::auth::require_bot_access(p, bot);
+    // The owner and the bot's agents see every user's sessions.
+    const bool owner = sb::auth::is_agent_of(p, bot);
+    if (!owner) sb::auth::require_bot_access(p, bot);
     const PageRequest page = page_request(opts);
-    const bool owner = sb::auth::is_owner(p, bot);
     const sb::SessionScope scope = owner ? sb::SessionScope::Bot : sb::SessionScope::User;
     std::optional<sb::SessionKey> after;
     if (!page.cursor.empty()) after = sb::parse_sessions_cursor(page.cursor, scope, bot.id);
@@ -394,9 +395,10 @@ int sb_session_list(sb_engine* engine, const sb_principal* principal, const char
         const sb::auth::Principal p = authenticated(engine, principal);
         require(out != nullptr, "out is NULL");
         const sb::BotRecord bot = bot_of(e, text_arg(bot_id, "bot_id"));
-        sb::auth::require_bot_access(p, bot);
+        const bool all = sb::auth::is_agent_of(p, bot);  // the owner and its agents
+        if (!all) sb::auth::require_bot_access(p, bot);
         auto list = std::make_unique<sb_sessions>();
-        if (sb::auth::is_owner(p, bot))
+        if (all)
             list->sessions = e.database().list_bot_sessions(bot.id);
         else
             list->sessions = e.sessions(bot.id, p.account_id);
@@ -452,6 +454,7 @@ int sb_sessions_at(const sb_sessions* sessions, size_t i, sb_session_info* out) 
         out->last_active_ms = s.last_active_ms;
         out->status = s.status == sb::SessionStatus::Open        ? SB_SESSION_OPEN
                       : s.status == sb::SessionStatus::Escalated ? SB_SESSION_ESCALATED
+                      : s.status == sb::SessionStatus::Agent     ? SB_SESSION_AGENT
                                                                  : SB_SESSION_CLOSED;
         out->escalation_reason = s.escalation_reason.c_str();
         out->message_count = s.message_count;
@@ -467,7 +470,10 @@ int sb_session_close(sb_engine* engine, const sb_principal* principal, const cha
         sb::Engine& e = engine_of(engine);
         const sb::auth::Principal p = authenticated(engine, principal);
         const sb::SessionRecord s = accessible_session(e, p, session_id);
-        e.close_session(s.bot_id, s.user_id, s.id);
+        if (p.account_id == s.user_id)
+            e.close_session(s.bot_id, s.user_id, s.id);
+        else
+            e.close_session_as_agent(s.id, p.account_id);  // the owner or an agent
     });
 }
 
@@ -498,7 +504,9 @@ int sb_messages_at(const sb_messages* messages, size_t i, sb_message_info* out) 
         out_of_range(i, messages->messages.size(), "message");
         const sb::MessageRecord& m = messages->messages[i];
         out->id = m.id;
-        out->role = m.role == sb::Role::User ? SB_ROLE_USER : SB_ROLE_ASSISTANT;
+        out->role = m.role == sb::Role::User    ? SB_ROLE_USER
+                    : m.role == sb::Role::Agent ? SB_ROLE_AGENT
+                                                : SB_ROLE_ASSISTANT;
         out->text = m.text.c_str();
         out->created_ms = m.created_ms;
         out->faq_count = m.faq_ids.size();
@@ -529,6 +537,14 @@ int sb_messages_usage(const sb_messages* messages, size_t i, int* fallback, int6
         if (fallback) *fallback = m.fallback ? 1 : 0;
         if (prompt_tokens) *prompt_tokens = m.prompt_tokens;
         if (completion_tokens) *completion_tokens = m.completion_tokens;
+    });
+}
+
+int sb_messages_agent_id(const sb_messages* messages, size_t i, const char** out) {
+    return guarded([&] {
+        require(messages != nullptr && out != nullptr, "messages or out is NULL");
+        out_of_range(i, messages->messages.size(), "message");
+        *out = messages->messages[i].agent_id.c_str();
     });
 }
 

@@ -2,6 +2,7 @@
 // checked text without control characters; the last field takes the rest).
 //   sessions: "u" (a user's own) or "b" (every user's), bot id, last_active_ms, session id
 //   messages: "m", session id, message id
+//   escalation queue: "q", bot id, escalated_ms, session id
 #include "chat/cursor.hpp"
 
 #include <charconv>
@@ -95,6 +96,27 @@ SessionKey parse_sessions_cursor(std::string_view cursor, SessionScope scope,
     if (!t) invalid("malformed (activity time)");
     if (!valid_id(rest)) invalid("malformed (session id)");
     return SessionKey{*t, std::string(rest)};
+}
+
+std::string queue_cursor(std::string_view bot_id, const QueueKey& last) {
+    std::string payload = "q\n";
+    payload += bot_id;
+    payload += '\n';
+    payload += std::to_string(last.escalated_ms);
+    payload += '\n';
+    payload += last.id;
+    return encode(payload);
+}
+
+QueueKey parse_queue_cursor(std::string_view cursor, std::string_view bot_id) {
+    const std::string payload = decode(cursor);
+    std::string_view rest(payload);
+    if (take_field(rest) != "q") invalid("it is not of an escalation queue");
+    if (take_field(rest) != bot_id) invalid("it is of another bot's queue");
+    const auto t = parse_int(take_field(rest));
+    if (!t) invalid("malformed (escalation time)");
+    if (!valid_id(rest)) invalid("malformed (session id)");
+    return QueueKey{*t, std::string(rest)};
 }
 
 std::string messages_cursor(std::string_view session_id, std::int64_t last_id) {

@@ -23,6 +23,10 @@ std::string sessions_cursor(SessionScope scope, std::string_view bot_id, const S
 SessionKey parse_sessions_cursor(std::string_view cursor, SessionScope scope,
                                  std::string_view bot_id);
 
+// The escalation queue of a bot: the last row's (escalated_ms, session id).
+std::string queue_cursor(std::string_view bot_id, const QueueKey& last);
+QueueKey parse_queue_cursor(std::string_view cursor, std::string_view bot_id);
+
 std::string messages_cursor(std::string_view session_id, std::int64_t last_id);
 // The message id a cursor of that session's history names (> 0); SB_EINVAL as above.
 std::int64_t parse_messages_cursor(std::string_view cursor, std::string_view session_id);

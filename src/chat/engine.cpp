@@ -33,6 +33,9 @@ constexpr std::size_t kConsidered = 3;
 
 const char* kEscalationText =
     "I'm passing this conversation to a human agent, who will reply here as soon as possible.";
+// The one reply of a wait for an agent (to the first message after the escalation).
+const char* kAgentWaitText =
+    "Thanks, I've added that to the conversation. An agent will be with you shortly.";
 
 }  // namespace
 
@@ -507,6 +510,67 @@ ChatReply Engine::chat(const ChatRequest& request) {
         user_message.text = request.message;
         user_message.created_ms = t;
 
+        // Waiting for a human agent, or with one: the bot does not answer (no search, no LLM).
+        // The message is stored for the agent; the user is told once per wait that an agent
+        // will be with them.
+        if (!create && (session.status == SessionStatus::Escalated ||
+                        session.status == SessionStatus::Agent)) {
+            ChatReply reply;
+            reply.session_id = session.id;
+            reply.responder = "handover";
+            reply.escalation_reason = session.escalation_reason;
+            TurnRecord record;
+            record.session = std::move(session);  // `session` is not used below
+            record.session.last_active_ms = t;
+            record.messages.push_back(std::move(user_message));
+            if (record.session.status == SessionStatus::Escalated && !record.session.wait_acked) {
+                MessageRecord ack;
+                ack.session_id = record.session.id;
+                ack.role = Role::Assistant;
+                ack.text = kAgentWaitText;
+                ack.created_ms = t;
+                ack.responder = "handover";
+                ack.latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::steady_clock::now() - started)
+                                     .count();
+                reply.text = ack.text;
+                reply.latency_ms = ack.latency_ms;
+                record.messages.push_back(std::move(ack));
+                record.session.wait_acked = true;
+            }
+            // HANDOVER SEAM (webhooks): a user message stored in an escalated or agent session.
+            // The webhook outbox's "message" event belongs in this same TurnRecord, so that it is
+            // committed with the message; the host's on_session_message hook fires below.
+            try {
+                store().record_turn(record);
+            } catch (const Error& e) {
+                if (e.status() == SB_ECONFLICT) {
+                    forget_session(record.session.id);
+                    if (attempt < kMaxTurnAttempts - 1) continue;
+                }
+                throw;
+            }
+            record.session.revision += 1;
+            remember_session(record.session);
+            if (options_.on_session_message) {
+                SessionMessageEvent ev;
+                ev.bot_id = record.session.bot_id;
+                ev.session_id = record.session.id;
+                ev.user_id = record.session.user_id;
+                ev.status = record.session.status;
+                ev.role = Role::User;
+                ev.text = request.message;
+                run_hook(options_.on_session_message, ev, "new-message");
+            }
+            if (request.on_text && !reply.text.empty()) {
+                try {
+                    request.on_text(reply.text);
+                } catch (...) {
+                }
+            }
+            return reply;
+        }
+
         Turn turn;
         std::string failure;
         int failure_status = SB_OK;
@@ -552,6 +616,13 @@ ChatReply Engine::chat(const ChatRequest& request) {
             record.session.status = turn.status;
             record.session.escalation_reason = turn.escalation_reason;
             record.session.unanswered_streak = turn.unanswered_streak;
+            if (turn.status == SessionStatus::Escalated) {
+                // A new wait for an agent starts: the queue orders by this time.
+                record.session.escalated_ms = reply_message.created_ms;
+                record.session.claimed_by.clear();
+                record.session.claimed_ms = 0;
+                record.session.wait_acked = false;
+            }
         }
         record.messages.reserve(2);
         record.messages.push_back(std::move(user_message));
@@ -577,6 +648,17 @@ ChatReply Engine::chat(const ChatRequest& request) {
         if (failure_status != SB_OK)
             throw Error(static_cast<sb_status>(failure_status),
                         failure + " (the message was saved with an error reply)");
+        // The turn escalated and is committed: the host may open a ticket. (The webhooks'
+        // "escalation" event is enqueued in the turn's own transaction.)
+        if (turn.reply.escalated && options_.on_escalation) {
+            EscalationEvent ev;
+            ev.bot_id = record.session.bot_id;
+            ev.session_id = record.session.id;
+            ev.user_id = record.session.user_id;
+            ev.reason = turn.reply.escalation_reason;
+            ev.message = request.message;
+            run_hook(options_.on_escalation, ev, "escalation");
+        }
         // A reply that was not streamed reaches a streaming host in one piece, once saved.
         if (request.on_text && !turn.streamed) {
             try {

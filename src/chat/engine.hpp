@@ -2,6 +2,7 @@
 // contextual retrieval, escalation, the offline responder, one transaction per turn).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <list>
@@ -21,6 +22,25 @@
 #include "store/store.hpp"
 
 namespace sb {
+
+// What the host's hooks are told (src/chat/handover.cpp). A hook runs on the thread that made
+// the change, after it is committed; whatever it throws is logged (stderr) and ignored.
+struct EscalationEvent {
+    std::string bot_id;
+    std::string session_id;
+    std::string user_id;
+    std::string reason;   // "user_requested", "low_confidence", ...
+    std::string message;  // the user's message of the turn that escalated
+};
+struct SessionMessageEvent {
+    std::string bot_id;
+    std::string session_id;
+    std::string user_id;
+    SessionStatus status = SessionStatus::Escalated;  // the session's, after the message
+    Role role = Role::User;                           // User, or Agent
+    std::string agent_id;                             // agent messages: the agent's account
+    std::string text;
+};
 
 struct EngineOptions {
     std::string language = "english";
@@ -44,6 +64,10 @@ struct EngineOptions {
     // Unix milliseconds (empty: the system clock; tests move it to expire tokens).
     unsigned auth_scrypt_log2_n = 15;
     std::function<std::int64_t()> auth_clock_ms;
+    // The hand-over's hooks (empty: none): a turn escalated a session; a message was stored in
+    // a session that is escalated or with an agent (a user's, or an agent's).
+    std::function<void(const EscalationEvent&)> on_escalation;
+    std::function<void(const SessionMessageEvent&)> on_session_message;
 };
 
 struct ChatRequest {
@@ -73,6 +97,8 @@ struct ChatReply {
     bool escalated = false;
     // "user_requested", "low_confidence", "repeated_unanswered", "model_requested"
     std::string escalation_reason;
+    // "handover": the session is waiting for or with a human agent, so the bot did not answer;
+    // text is the one acknowledgement of the wait, or "" (nothing to show) after it.
     // "offline", "gemini", "openai"; "smalltalk" (a greeting, thanks, ... answered with a
     // short reply) or "clarification" (a "Did you mean ...?" question: `suggestions` are the
     // candidates, then kSomethingElse; the stored message's faq_ids are the candidates' ids)
@@ -116,6 +142,31 @@ class Engine {
     // history. Closing a closed session is not an error.
     void close_session(const std::string& bot_id, const std::string& user_id,
                        const std::string& session_id);
+
+    // ---- The hand-over to human agents (src/chat/handover.cpp) ----
+    // Callers check the actor's rights (auth::require_agent_access) first; agent_id is the
+    // actor's account id. A session another writer changes meanwhile is read again.
+    // A page of the bot's sessions waiting for an agent, oldest escalation first.
+    std::vector<SessionRecord> escalation_queue(const std::string& bot_id,
+                                                const std::optional<QueueKey>& after,
+                                                std::size_t limit);
+    // Takes an escalated session for the agent: status agent. SB_ECONFLICT when it is not
+    // waiting (another agent claimed it first, it was handed back or closed); claiming a session
+    // the same agent holds already succeeds. Of concurrent claims (threads, processes) exactly
+    // one wins: the store's compare-and-set on the session's revision.
+    SessionRecord claim_session(const std::string& session_id, const std::string& agent_id);
+    // Stores an agent message in a session this agent claimed (SB_ECONFLICT otherwise).
+    MessageRecord post_agent_message(const std::string& session_id, const std::string& agent_id,
+                                     const std::string& text);
+    // Hands an escalated or claimed session back to the bot (status open, which answers
+    // again). SB_ECONFLICT when it is neither.
+    SessionRecord release_session(const std::string& session_id, const std::string& agent_id);
+    // Closes a session for an agent (marked closed by that agent when it was escalated or with
+    // an agent). Closing a closed session is not an error.
+    SessionRecord close_session_as_agent(const std::string& session_id,
+                                         const std::string& agent_id);
+    // Hooks that failed (threw), for tests.
+    std::size_t hook_failures() const noexcept { return hook_failures_.load(); }
 
     // The FAQ index of a bot, built from the stored entries (cached per revision); small-talk
     // entries (category "smalltalk") are not in it.
@@ -182,6 +233,15 @@ class Engine {
                         const std::vector<MessageRecord>& history, const std::string& message,
                         const ChatRequest& request, Turn& turn, LlmOutcome& memo);
     Store& store();
+    // Runs a host hook, logging and counting what it throws.
+    template <class Event>
+    void run_hook(const std::function<void(const Event&)>& hook, const Event& event,
+                  const char* what) noexcept;
+    // A change of one session by an agent: reads it, lets `change` edit the record (and add
+    // messages; false: nothing to write), and writes it by compare-and-set, again from a fresh
+    // read after a conflict.
+    SessionRecord change_session(const std::string& session_id,
+                                 const std::function<bool(TurnRecord&)>& change);
     // The session, when it is this user's with this bot; else SB_ENOTFOUND.
     SessionRecord owned_session(const std::string& bot_id, const std::string& user_id,
                                 const std::string& session_id);
@@ -225,6 +285,7 @@ class Engine {
     std::list<SessionRecord> session_lru_;
     std::unordered_map<std::string, std::list<SessionRecord>::iterator> session_index_;
     std::unique_ptr<llm::Client> llm_;  // nullptr when offline
+    std::atomic<std::size_t> hook_failures_{0};
 };
 
 // Helpers, exposed for tests.

@@ -102,9 +102,11 @@ constexpr const char* kBotColumns =
     "b.id, b.owner, b.name, b.created_ms, COALESCE(f.revision, 0), COALESCE(f.entry_count, 0)";
 constexpr const char* kSessionColumns =
     "s.id, s.bot_id, s.user_id, s.created_ms, s.last_active_ms, s.status, s.escalation_reason, "
-    "s.unanswered_streak, s.revision";
-// The tail of a session listing: each session's message count (column 9) and first user message
-// (column 10), from sessions s.
+    "s.unanswered_streak, s.revision, s.escalated_ms, s.claimed_by, s.claimed_ms, s.wait_acked, "
+    "s.handbacks, s.closed_by";
+constexpr int kSessionColumnCount = 15;
+// The tail of a session listing: each session's message count (column 15) and first user message
+// (column 16), from sessions s.
 constexpr const char* kSessionCountFrom =
     ", (SELECT count(*) FROM messages m WHERE m.session_id = s.id), "
     "COALESCE((SELECT m.text FROM messages m WHERE m.session_id = s.id AND m.role = 'user' "
@@ -137,7 +139,7 @@ std::int64_t sql_limit(std::size_t limit) noexcept {
 }
 constexpr const char* kMessageColumns =
     "id, session_id, role, text, created_ms, faq_ids, confidence, escalated, escalation_reason, "
-    "responder, latency_ms, error, fallback, prompt_tokens, completion_tokens";
+    "responder, latency_ms, error, fallback, prompt_tokens, completion_tokens, agent_id";
 
 // ---- Session summaries and analytics (migration 3) ----
 constexpr const char* kSummaryColumns =
@@ -210,26 +212,46 @@ const std::vector<std::pair<std::string, std::string>>& statements() {
                         " ORDER BY id"},
         {"insert_session",
          "INSERT INTO sessions (id, bot_id, user_id, created_ms, last_active_ms, status, "
-         "escalation_reason, unanswered_streak) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"},
+         "escalation_reason, unanswered_streak, escalated_ms, claimed_by, claimed_ms, wait_acked, "
+         "handbacks, closed_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
+         "$14)"},
         {"update_session",
          "UPDATE sessions SET last_active_ms = $2, status = $3, escalation_reason = $4, "
-         "unanswered_streak = $5, revision = revision + 1 WHERE id = $1 AND revision = $6"},
+         "unanswered_streak = $5, escalated_ms = $7, claimed_by = $8, claimed_ms = $9, "
+         "wait_acked = $10, handbacks = $11, closed_by = $12, revision = revision + 1 "
+         "WHERE id = $1 AND revision = $6"},
         {"insert_message",
          "INSERT INTO messages (session_id, role, text, created_ms, faq_ids, confidence, "
          "escalated, escalation_reason, responder, latency_ms, error, fallback, prompt_tokens, "
-         "completion_tokens) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"},
+         "completion_tokens, agent_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
+         "$13, $14, $15)"},
+        // ---- The hand-over (migration 6) ----
+        // Waiting sessions from the key ($2 = escalated_ms, $3 = id) on, in the order of the
+        // index (bot_id, status, escalated_ms, id); with the count and the last user message.
+        {"escalation_queue",
+         std::string("SELECT ") + kSessionColumns +
+             ", (SELECT count(*) FROM messages m WHERE m.session_id = s.id), "
+             "COALESCE((SELECT m.text FROM messages m WHERE m.session_id = s.id AND m.role = "
+             "'user' ORDER BY m.id DESC LIMIT 1), '') FROM sessions s "
+             "WHERE s.bot_id = $1 AND s.status = 'escalated' AND s.escalated_ms >= $2 AND "
+             "(s.escalated_ms > $2 OR s.id > $3) ORDER BY s.escalated_ms, s.id LIMIT $4"},
+        {"list_accounts",
+         "SELECT id, role, email, bot_id, password_hash, created_ms FROM accounts "
+         "WHERE role = $1 AND bot_id = $2 ORDER BY created_ms, id"},
         // A whole ordinary turn (the session's row and two messages) as one statement: one round
         // trip instead of five, and atomic like any single statement.
         {"turn_create_session",
          "WITH s AS (INSERT INTO sessions (id, bot_id, user_id, created_ms, last_active_ms, "
-         "status, escalation_reason, unanswered_streak) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
-         "ON CONFLICT (id) DO NOTHING RETURNING id) " +
-             turn_messages_sql(9)},
+         "status, escalation_reason, unanswered_streak, escalated_ms, claimed_by, claimed_ms, "
+         "wait_acked, handbacks, closed_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
+         "$11, $12, $13, $14) ON CONFLICT (id) DO NOTHING RETURNING id) " +
+             turn_messages_sql(15)},
         {"turn_update_session",
          "WITH s AS (UPDATE sessions SET last_active_ms = $2, status = $3, escalation_reason = $4, "
-         "unanswered_streak = $5, revision = revision + 1 WHERE id = $1 AND revision = $6 "
-         "RETURNING id) " +
-             turn_messages_sql(7)},
+         "unanswered_streak = $5, escalated_ms = $7, claimed_by = $8, claimed_ms = $9, "
+         "wait_acked = $10, handbacks = $11, closed_by = $12, revision = revision + 1 "
+         "WHERE id = $1 AND revision = $6 RETURNING id) " +
+             turn_messages_sql(13)},
         // ---- Session summaries and analytics (migration 3) ----
         {"summary_upsert",
          "INSERT INTO session_summaries (session_id, bot_id, summary, main_issue, resolved, "
@@ -254,7 +276,10 @@ const std::vector<std::pair<std::string, std::string>>& statements() {
          "covered, COALESCE(ss.fallback, '') AS fallback FROM sessions s LEFT JOIN "
          "session_summaries ss ON ss.session_id = s.id WHERE "
          "s.bot_id = $1) AS b WHERE last IS NOT NULL ORDER BY created_ms, id"},
-        {"activity_sessions", std::string("SELECT count(*) FROM sessions s WHERE") + kInRange},
+        {"activity_sessions",
+         std::string("SELECT count(*), count(*) FILTER (WHERE s.closed_by <> ''), "
+                     "COALESCE(sum(s.handbacks), 0)::bigint FROM sessions s WHERE") +
+             kInRange},
         {"activity_messages",
          std::string("SELECT count(*) FILTER (WHERE m.role = 'user'), "
                      "count(*) FILTER (WHERE m.role = 'assistant'), "
@@ -357,6 +382,12 @@ SessionRecord session_from(const pqxx::row& r) {
     s.escalation_reason = r[6].as<std::string>();
     s.unanswered_streak = r[7].as<int>();
     s.revision = r[8].as<std::int64_t>();
+    s.escalated_ms = r[9].as<std::int64_t>();
+    s.claimed_by = r[10].as<std::string>();
+    s.claimed_ms = r[11].as<std::int64_t>();
+    s.wait_acked = r[12].as<bool>();
+    s.handbacks = r[13].as<int>();
+    s.closed_by = r[14].as<std::string>();
     return s;
 }
 
@@ -377,6 +408,7 @@ MessageRecord message_from(const pqxx::row& r) {
     m.fallback = r[12].as<bool>();
     m.prompt_tokens = r[13].as<std::int64_t>();
     m.completion_tokens = r[14].as<std::int64_t>();
+    m.agent_id = r[15].as<std::string>();
     return m;
 }
 
@@ -389,13 +421,13 @@ auto read_rows(const pqxx::result& r, Read read) {
     return out;
 }
 
-// The rows of a session listing: the session's columns, then its message count (column 9) and
-// first user message (column 10).
-std::vector<SessionRecord> sessions_with_count(const pqxx::result& r) {
-    return read_rows(r, [](const pqxx::row& row) {
+// The rows of a session listing: the session's columns, then its message count (column 15) and
+// first user message (column 16; the escalation queue: the last user message).
+std::vector<SessionRecord> sessions_with_count(const pqxx::result& r, bool last = false) {
+    return read_rows(r, [last](const pqxx::row& row) {
         SessionRecord s = session_from(row);
-        s.message_count = static_cast<std::size_t>(row[9].as<std::int64_t>());
-        s.first_message = row[10].as<std::string>();
+        s.message_count = static_cast<std::size_t>(row[kSessionColumnCount].as<std::int64_t>());
+        (last ? s.last_message : s.first_message) = row[kSessionColumnCount + 1].as<std::string>();
         return s;
     });
 }
@@ -564,8 +596,10 @@ class PostgresStore final : public Store {
         faq_ids_json.reserve(turn.messages.size());
         for (const auto& m : turn.messages) faq_ids_json.push_back(strings_to_json(m.faq_ids));
         // The usual shape, a session row and two messages of that session: one statement.
+        // (Agent messages, which carry an account id, take the general path.)
         if (turn.messages.size() == 2 && turn.messages[0].session_id == s.id &&
-            turn.messages[1].session_id == s.id) {
+            turn.messages[1].session_id == s.id && turn.messages[0].agent_id.empty() &&
+            turn.messages[1].agent_id.empty()) {
             const MessageRecord& a = turn.messages[0];
             const MessageRecord& b = turn.messages[1];
             run("recording a turn of session \"" + s.id + "\"", [&](pqxx::connection& c) {
@@ -578,7 +612,8 @@ class PostgresStore final : public Store {
                         r = w.exec_prepared(
                             "turn_create_session", s.id, s.bot_id, s.user_id, s.created_ms,
                             s.last_active_ms, status, s.escalation_reason, s.unanswered_streak,
-                            role_a, a.text, a.created_ms, faq_ids_json[0],
+                            s.escalated_ms, s.claimed_by, s.claimed_ms, s.wait_acked, s.handbacks,
+                            s.closed_by, role_a, a.text, a.created_ms, faq_ids_json[0],
                             float8_text(a.confidence), a.escalated, a.escalation_reason,
                             a.responder, a.latency_ms, a.error, a.fallback, a.prompt_tokens,
                             a.completion_tokens, role_b, b.text, b.created_ms, faq_ids_json[1],
@@ -588,13 +623,15 @@ class PostgresStore final : public Store {
                     } else {
                         r = w.exec_prepared(
                             "turn_update_session", s.id, s.last_active_ms, status,
-                            s.escalation_reason, s.unanswered_streak, s.revision, role_a, a.text,
-                            a.created_ms, faq_ids_json[0], float8_text(a.confidence), a.escalated,
-                            a.escalation_reason, a.responder, a.latency_ms, a.error, a.fallback,
-                            a.prompt_tokens, a.completion_tokens, role_b, b.text, b.created_ms,
-                            faq_ids_json[1], float8_text(b.confidence), b.escalated,
-                            b.escalation_reason, b.responder, b.latency_ms, b.error, b.fallback,
-                            b.prompt_tokens, b.completion_tokens);
+                            s.escalation_reason, s.unanswered_streak, s.revision, s.escalated_ms,
+                            s.claimed_by, s.claimed_ms, s.wait_acked, s.handbacks, s.closed_by,
+                            role_a, a.text, a.created_ms, faq_ids_json[0],
+                            float8_text(a.confidence), a.escalated, a.escalation_reason,
+                            a.responder, a.latency_ms, a.error, a.fallback, a.prompt_tokens,
+                            a.completion_tokens, role_b, b.text, b.created_ms, faq_ids_json[1],
+                            float8_text(b.confidence), b.escalated, b.escalation_reason,
+                            b.responder, b.latency_ms, b.error, b.fallback, b.prompt_tokens,
+                            b.completion_tokens);
                     }
                 } catch (const pqxx::unique_violation&) {
                     throw Error(SB_ECONFLICT, "session \"" + s.id + "\" exists already");
@@ -625,7 +662,9 @@ class PostgresStore final : public Store {
                 try {
                     w.exec_prepared("insert_session", s.id, s.bot_id, s.user_id, s.created_ms,
                                     s.last_active_ms, std::string(to_string(s.status)),
-                                    s.escalation_reason, s.unanswered_streak);
+                                    s.escalation_reason, s.unanswered_streak, s.escalated_ms,
+                                    s.claimed_by, s.claimed_ms, s.wait_acked, s.handbacks,
+                                    s.closed_by);
                 } catch (const pqxx::unique_violation&) {
                     throw Error(SB_ECONFLICT, "session \"" + s.id + "\" exists already");
                 } catch (const pqxx::foreign_key_violation&) {
@@ -635,7 +674,8 @@ class PostgresStore final : public Store {
             } else {
                 const pqxx::result r = w.exec_prepared(
                     "update_session", s.id, s.last_active_ms, std::string(to_string(s.status)),
-                    s.escalation_reason, s.unanswered_streak, s.revision);
+                    s.escalation_reason, s.unanswered_streak, s.revision, s.escalated_ms,
+                    s.claimed_by, s.claimed_ms, s.wait_acked, s.handbacks, s.closed_by);
                 if (r.affected_rows() == 0) {
                     if (w.exec_prepared("get_session", s.id).empty())
                         throw Error(SB_ENOTFOUND, "no session with id \"" + s.id + "\"");
@@ -651,7 +691,7 @@ class PostgresStore final : public Store {
                                     m.text, m.created_ms, faq_ids_json[i],
                                     float8_text(m.confidence), m.escalated, m.escalation_reason,
                                     m.responder, m.latency_ms, m.error, m.fallback, m.prompt_tokens,
-                                    m.completion_tokens);
+                                    m.completion_tokens, m.agent_id);
                 } catch (const pqxx::foreign_key_violation&) {
                     throw Error(SB_ENOTFOUND,
                                 "storing a message: no session with id \"" + m.session_id + "\"");
@@ -729,8 +769,10 @@ class PostgresStore final : public Store {
             // One snapshot for the four aggregates.
             pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> w(c);
             BotActivity a;
-            a.sessions = w.exec_prepared("activity_sessions", bot_id, from_ms, to_ms)[0][0]
-                             .as<std::int64_t>();
+            const pqxx::result sr = w.exec_prepared("activity_sessions", bot_id, from_ms, to_ms);
+            a.sessions = sr[0][0].as<std::int64_t>();
+            a.resolved_by_agents = sr[0][1].as<std::int64_t>();
+            a.handbacks = sr[0][2].as<std::int64_t>();
             const pqxx::result m = w.exec_prepared("activity_messages", bot_id, from_ms, to_ms);
             std::int64_t* fields[] = {&a.user_messages,      &a.assistant_messages,
                                       &a.answered_replies,   &a.escalated_replies,
@@ -844,6 +886,33 @@ class PostgresStore final : public Store {
             pqxx::nontransaction w(c);
             w.exec_prepared("clear_login_failures", scope);
             w.commit();
+        });
+    }
+
+    // ---- The hand-over (migration 6) ----
+    std::vector<SessionRecord> escalation_queue(const std::string& bot_id,
+                                                const std::optional<QueueKey>& after,
+                                                std::size_t limit) override {
+        const std::int64_t t =
+            after ? after->escalated_ms : std::numeric_limits<std::int64_t>::min();
+        const std::string empty;
+        const std::string& id = after ? after->id : empty;
+        const std::int64_t n = sql_limit(limit);
+        return run("listing the escalation queue", [&](pqxx::connection& c) {
+            pqxx::nontransaction w(c);
+            const pqxx::result r = w.exec_prepared("escalation_queue", bot_id, t, id, n);
+            w.commit();
+            return sessions_with_count(r, true);
+        });
+    }
+
+    std::vector<AccountRecord> list_accounts(const std::string& role,
+                                             const std::string& bot_id) override {
+        return run("listing accounts", [&](pqxx::connection& c) {
+            pqxx::nontransaction w(c);
+            const pqxx::result r = w.exec_prepared("list_accounts", role, bot_id);
+            w.commit();
+            return read_rows(r, account_from);
         });
     }
 

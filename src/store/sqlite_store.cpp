@@ -215,14 +215,16 @@ constexpr const char* kBotColumns =
 
 constexpr const char* kSessionColumns =
     "SELECT s.id, s.bot_id, s.user_id, s.created_ms, s.last_active_ms, s.status, "
-    "s.escalation_reason, s.unanswered_streak, s.revision";
+    "s.escalation_reason, s.unanswered_streak, s.revision, s.escalated_ms, s.claimed_by, "
+    "s.claimed_ms, s.wait_acked, s.handbacks, s.closed_by";
+constexpr int kSessionColumnCount = 15;
 
 constexpr const char* kMessageColumns =
     "id, session_id, role, text, created_ms, faq_ids, confidence, escalated, escalation_reason, "
-    "responder, latency_ms, error, fallback, prompt_tokens, completion_tokens";
+    "responder, latency_ms, error, fallback, prompt_tokens, completion_tokens, agent_id";
 
-// The tail of a session listing: each session's message count (column 9) and first user message
-// (column 10), from sessions s.
+// The tail of a session listing: each session's message count (column 15) and first user message
+// (column 16), from sessions s.
 constexpr const char* kSessionCountFrom =
     ", (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id), "
     "COALESCE((SELECT m.text FROM messages m WHERE m.session_id = s.id AND m.role = 'user' "
@@ -425,7 +427,13 @@ class SqliteStore final : public Store {
                 .int64(5, s.last_active_ms)
                 .text(6, to_string(s.status))
                 .text(7, s.escalation_reason)
-                .int64(8, s.unanswered_streak);
+                .int64(8, s.unanswered_streak)
+                .int64(9, s.escalated_ms)
+                .text(10, s.claimed_by)
+                .int64(11, s.claimed_ms)
+                .int64(12, s.wait_acked ? 1 : 0)
+                .int64(13, s.handbacks)
+                .text(14, s.closed_by);
             const int rc = q.step_rc();
             if (is_constraint(rc, SQLITE_CONSTRAINT_PRIMARYKEY) ||
                 is_constraint(rc, SQLITE_CONSTRAINT_UNIQUE)) {
@@ -442,8 +450,14 @@ class SqliteStore final : public Store {
                 .text(2, to_string(s.status))
                 .text(3, s.escalation_reason)
                 .int64(4, s.unanswered_streak)
-                .text(5, s.id)
-                .int64(6, s.revision);
+                .int64(5, s.escalated_ms)
+                .text(6, s.claimed_by)
+                .int64(7, s.claimed_ms)
+                .int64(8, s.wait_acked ? 1 : 0)
+                .int64(9, s.handbacks)
+                .text(10, s.closed_by)
+                .text(11, s.id)
+                .int64(12, s.revision);
             q.run();
             if (sqlite3_changes(db()) == 0) {
                 Query exists(db(), session_get_.get(), "reading a session");
@@ -470,7 +484,8 @@ class SqliteStore final : public Store {
                 .int64(11, m.error ? 1 : 0)
                 .int64(12, m.fallback ? 1 : 0)
                 .int64(13, m.prompt_tokens)
-                .int64(14, m.completion_tokens);
+                .int64(14, m.completion_tokens)
+                .text(15, m.agent_id);
             const int rc = q.step_rc();
             if (is_constraint(rc, SQLITE_CONSTRAINT_FOREIGNKEY)) {
                 throw Error(SB_ENOTFOUND,
@@ -479,6 +494,36 @@ class SqliteStore final : public Store {
             if (rc != SQLITE_DONE) q.fail_now();
         }
         tx.commit();
+    }
+
+    // ---- The hand-over (migration 6) ----
+    std::vector<SessionRecord> escalation_queue(const std::string& bot_id,
+                                                const std::optional<QueueKey>& after,
+                                                std::size_t limit) override {
+        std::lock_guard lock(mu_);
+        Query q(db(), queue_.get(), "listing the escalation queue");
+        q.text(1, bot_id)
+            .int64(2, after ? after->escalated_ms : INT64_MIN)
+            .text(3, after ? std::string_view(after->id) : std::string_view(""))
+            .int64(4, sql_limit(limit));
+        std::vector<SessionRecord> out;
+        while (q.step()) {
+            SessionRecord s = read_session(q);
+            s.message_count = q.col_size(kSessionColumnCount);
+            s.last_message = q.col_text(kSessionColumnCount + 1);
+            out.push_back(std::move(s));
+        }
+        return out;
+    }
+
+    std::vector<AccountRecord> list_accounts(const std::string& role,
+                                             const std::string& bot_id) override {
+        std::lock_guard lock(mu_);
+        Query q(db(), accounts_list_.get(), "listing accounts");
+        q.text(1, role).text(2, bot_id);
+        std::vector<AccountRecord> out;
+        while (q.step()) out.push_back(read_account(q));
+        return out;
     }
 
     // ---- Session summaries and analytics (migration 3) ----
@@ -558,7 +603,11 @@ class SqliteStore final : public Store {
         {
             Query q(db(), activity_sessions_.get(), "counting sessions");
             q.text(1, bot_id).int64(2, from_ms).int64(3, to_ms);
-            if (q.step()) a.sessions = q.col_int64(0);
+            if (q.step()) {
+                a.sessions = q.col_int64(0);
+                a.resolved_by_agents = q.col_int64(1);
+                a.handbacks = q.col_int64(2);
+            }
         }
         {
             Query q(db(), activity_messages_.get(), "aggregating messages");
@@ -634,8 +683,11 @@ class SqliteStore final : public Store {
             "LEFT JOIN session_summaries ss "
             "ON ss.session_id = s.id WHERE s.bot_id = ? AND last IS NOT NULL "
             "ORDER BY s.created_ms, s.id");
-        activity_sessions_ = prepare(
-            db(), (std::string("SELECT COUNT(*) FROM sessions s WHERE") + kInRange).c_str());
+        activity_sessions_ =
+            prepare(db(), (std::string("SELECT COUNT(*), COALESCE(SUM(s.closed_by <> ''), 0), "
+                                       "COALESCE(SUM(s.handbacks), 0) FROM sessions s WHERE") +
+                           kInRange)
+                              .c_str());
         activity_messages_ = prepare(
             db(),
             (std::string("SELECT COALESCE(SUM(m.role = 'user'), 0), COALESCE(SUM(m.role = "
@@ -701,6 +753,7 @@ class SqliteStore final : public Store {
         m.fallback = q.col_bool(12);
         m.prompt_tokens = q.col_int64(13);
         m.completion_tokens = q.col_int64(14);
+        m.agent_id = q.col_text(15);
         return m;
     }
 
@@ -817,6 +870,9 @@ class SqliteStore final : public Store {
             db(),
             (std::string(kAccountColumns) + "WHERE role = ? AND bot_id = ? AND email = ?").c_str());
         account_set_hash_ = prepare(db(), "UPDATE accounts SET password_hash = ? WHERE id = ?");
+        accounts_list_ = prepare(db(), (std::string(kAccountColumns) +
+                                        "WHERE role = ? AND bot_id = ? ORDER BY created_ms, id")
+                                           .c_str());
         account_delete_ = prepare(db(), "DELETE FROM accounts WHERE id = ?");
         failures_prune_ = prepare(db(), "DELETE FROM login_failures WHERE at_ms <= ?");
         failure_insert_ = prepare(db(), "INSERT INTO login_failures (scope, at_ms) VALUES (?, ?)");
@@ -940,17 +996,30 @@ class SqliteStore final : public Store {
                                                .c_str());
         session_insert_ = prepare(db(),
                                   "INSERT INTO sessions (id, bot_id, user_id, created_ms, "
-                                  "last_active_ms, status, escalation_reason, unanswered_streak) "
-                                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+                                  "last_active_ms, status, escalation_reason, unanswered_streak, "
+                                  "escalated_ms, claimed_by, claimed_ms, wait_acked, handbacks, "
+                                  "closed_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
         session_update_ = prepare(db(),
                                   "UPDATE sessions SET last_active_ms = ?, status = ?, "
-                                  "escalation_reason = ?, unanswered_streak = ?, revision = "
-                                  "revision + 1 WHERE id = ? AND revision = ?");
+                                  "escalation_reason = ?, unanswered_streak = ?, escalated_ms = ?, "
+                                  "claimed_by = ?, claimed_ms = ?, wait_acked = ?, handbacks = ?, "
+                                  "closed_by = ?, revision = revision + 1 "
+                                  "WHERE id = ? AND revision = ?");
         message_insert_ = prepare(db(),
                                   "INSERT INTO messages (session_id, role, text, created_ms, "
                                   "faq_ids, confidence, escalated, escalation_reason, responder, "
-                                  "latency_ms, error, fallback, prompt_tokens, completion_tokens) "
-                                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                                  "latency_ms, error, fallback, prompt_tokens, completion_tokens, "
+                                  "agent_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        // Waiting sessions from the key (?2 = escalated_ms, ?3 = id) on, in the order of the
+        // index (bot_id, status, escalated_ms, id); with the count and the last user message.
+        queue_ = prepare(
+            db(), (std::string(kSessionColumns) +
+                   ", (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id), "
+                   "COALESCE((SELECT m.text FROM messages m WHERE m.session_id = s.id AND m.role = "
+                   "'user' ORDER BY m.id DESC LIMIT 1), '') FROM sessions s "
+                   "WHERE s.bot_id = ?1 AND s.status = 'escalated' AND s.escalated_ms >= ?2 AND "
+                   "(s.escalated_ms > ?2 OR s.id > ?3) ORDER BY s.escalated_ms, s.id LIMIT ?4")
+                      .c_str());
         history_ = prepare(
             db(), (std::string("SELECT ") + kMessageColumns + " FROM (SELECT " + kMessageColumns +
                    " FROM messages WHERE session_id = ? ORDER BY id DESC LIMIT ?) "
@@ -984,17 +1053,23 @@ class SqliteStore final : public Store {
         s.escalation_reason = q.col_text(6);
         s.unanswered_streak = q.col_int(7);
         s.revision = q.col_int64(8);
+        s.escalated_ms = q.col_int64(9);
+        s.claimed_by = q.col_text(10);
+        s.claimed_ms = q.col_int64(11);
+        s.wait_acked = q.col_bool(12);
+        s.handbacks = q.col_int(13);
+        s.closed_by = q.col_text(14);
         return s;
     }
 
-    // The rows of a session listing: the session's columns, then its message count (column 9)
-    // and first user message (column 10).
+    // The rows of a session listing: the session's columns, then its message count (column 15)
+    // and first user message (column 16).
     static std::vector<SessionRecord> read_sessions_with_count(Query& q) {
         std::vector<SessionRecord> out;
         while (q.step()) {
             SessionRecord s = read_session(q);
-            s.message_count = q.col_size(9);
-            s.first_message = q.col_text(10);
+            s.message_count = q.col_size(kSessionColumnCount);
+            s.first_message = q.col_text(kSessionColumnCount + 1);
             out.push_back(std::move(s));
         }
         return out;
@@ -1007,7 +1082,8 @@ class SqliteStore final : public Store {
     DbPtr db_;  // declared before the statements: they are finalized first
     StmtPtr rollback_, begin_, commit_, version_get_, bot_insert_, faqs_insert_, faqs_replace_,
         faqs_get_, bot_get_, bots_all_, bots_of_owner_, session_get_, sessions_list_,
-        session_insert_, session_update_, message_insert_, history_, history_page_;
+        session_insert_, session_update_, message_insert_, history_, history_page_, queue_,
+        accounts_list_;
     StmtPtr account_insert_, account_get_, account_find_, account_set_hash_, account_delete_,
         failures_prune_, failure_insert_, failures_count_, failures_clear_, bot_sessions_list_;
 };
@@ -1063,6 +1139,15 @@ class SqlitePool final : public Store {
     }
     void ping() override { Lease(*this)->ping(); }
     void record_turn(const TurnRecord& turn) override { Lease(*this)->record_turn(turn); }
+    std::vector<SessionRecord> escalation_queue(const std::string& bot_id,
+                                                const std::optional<QueueKey>& after,
+                                                std::size_t limit) override {
+        return Lease(*this)->escalation_queue(bot_id, after, limit);
+    }
+    std::vector<AccountRecord> list_accounts(const std::string& role,
+                                             const std::string& bot_id) override {
+        return Lease(*this)->list_accounts(role, bot_id);
+    }
     // ---- Session summaries and analytics (migration 3) ----
     void save_summary(const SessionSummary& summary) override {
         Lease(*this)->save_summary(summary);

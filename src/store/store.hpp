@@ -16,11 +16,14 @@
 
 namespace sb {
 
-enum class SessionStatus { Open, Escalated, Closed };
-enum class Role { User, Assistant };
+// A session moves open -> escalated (waiting for a human agent) -> agent (an agent claimed it)
+// -> open again (handed back to the bot) or closed (migration 6 added `agent`).
+enum class SessionStatus { Open, Escalated, Closed, Agent };
+// Agent messages (migration 6) are written by a human agent, whose account id they carry.
+enum class Role { User, Assistant, Agent };
 
-const char* to_string(SessionStatus s) noexcept;        // "open", "escalated", "closed"
-const char* to_string(Role r) noexcept;                 // "user", "assistant"
+const char* to_string(SessionStatus s) noexcept;        // "open", "escalated", "closed", "agent"
+const char* to_string(Role r) noexcept;                 // "user", "assistant", "agent"
 SessionStatus session_status_from(std::string_view s);  // throws SB_EDB on an unknown value
 Role role_from(std::string_view s);                     // throws SB_EDB on an unknown value
 
@@ -51,8 +54,25 @@ struct SessionRecord {
     std::string escalation_reason;  // "" unless escalated
     int unanswered_streak = 0;      // consecutive assistant turns that could not answer
     std::int64_t revision = 0;      // 0 when created, +1 on every update (compare-and-set)
+    // The hand-over (migration 6): when the session last became escalated (0: never), the agent
+    // account that claimed it ("" unless status is agent) and when, whether the user was told
+    // "an agent will be with you shortly" in this wait, how many times an agent handed it back
+    // to the bot, and the agent account that closed it ("" when the user or nobody did).
+    std::int64_t escalated_ms = 0;
+    std::string claimed_by;
+    std::int64_t claimed_ms = 0;
+    bool wait_acked = false;
+    int handbacks = 0;
+    std::string closed_by;
     std::size_t message_count = 0;  // filled by the session listings; not written
     std::string first_message;      // its first user message ("" when none); as message_count
+    std::string last_message;       // its last user message: filled by escalation_queue only
+};
+
+// The position of a session in the escalation queue (oldest escalation first, then by id).
+struct QueueKey {
+    std::int64_t escalated_ms = 0;
+    std::string id;
 };
 
 // The position of a session in a listing (most recently active first, then by id): a page
@@ -80,6 +100,7 @@ struct MessageRecord {
     bool fallback = false;           // the LLM provider failed and the offline responder answered
     std::int64_t prompt_tokens = 0;  // LLM usage of the reply (0 when none)
     std::int64_t completion_tokens = 0;  //
+    std::string agent_id;                // agent messages: the agent's account id (migration 6)
 };
 
 // Everything one chat turn writes, applied in one transaction: the session is created when
@@ -96,9 +117,9 @@ struct TurnRecord {
 // (auth::normalize_email); (role, bot_id, email) is unique.
 struct AccountRecord {
     std::string id;    // UUID
-    std::string role;  // "admin" or "user"
+    std::string role;  // "admin", "user" or "agent" (migration 6: may answer one bot's sessions)
     std::string email;
-    std::string bot_id;         // users: their bot; admins: ""
+    std::string bot_id;         // users and agents: their bot; admins: ""
     std::string password_hash;  // auth::hash_password's format
     std::int64_t created_ms = 0;
 };
@@ -149,6 +170,10 @@ inline bool summary_due(std::int64_t last_message_id, std::int64_t covered,
 // What SQL aggregates for a bot's analytics, over the sessions created in [from_ms, to_ms).
 struct BotActivity {
     std::int64_t sessions = 0;
+    // The hand-over (migration 6): sessions an agent closed while escalated or with an agent,
+    // and the hand-backs to the bot.
+    std::int64_t resolved_by_agents = 0;
+    std::int64_t handbacks = 0;
     std::int64_t user_messages = 0;
     std::int64_t assistant_messages = 0;
     std::int64_t answered_replies = 0;  // replies that answered from an FAQ (not clarifications)
@@ -221,6 +246,19 @@ class Store {
     // session's stored revision is no longer session.revision (another writer updated it since it
     // was read); SB_ENOTFOUND when an update finds no session.
     virtual void record_turn(const TurnRecord& turn) = 0;
+
+    // ---- The hand-over (migration 6) ----
+    // A page of the bot's sessions waiting for an agent (status escalated): oldest escalation
+    // first, then by id, starting after `after`, at most `limit` (0 = all); with message counts
+    // and each one's last user message (last_message). Claims, agent messages, hand-backs and
+    // closes are record_turn's compare-and-set updates, so that of two concurrent claims exactly
+    // one succeeds.
+    virtual std::vector<SessionRecord> escalation_queue(const std::string& bot_id,
+                                                        const std::optional<QueueKey>& after,
+                                                        std::size_t limit) = 0;
+    // The accounts of a role and bot (agents of a bot), oldest first, then by id.
+    virtual std::vector<AccountRecord> list_accounts(const std::string& role,
+                                                     const std::string& bot_id) = 0;
 
     // ---- Session summaries and analytics (migration 3) ----
     // Stores a summary, replacing the session's previous one unless that covers a later message

@@ -17,24 +17,36 @@ const char* to_string(SessionStatus s) noexcept {
             return "escalated";
         case SessionStatus::Closed:
             return "closed";
+        case SessionStatus::Agent:
+            return "agent";
     }
     return "open";
 }
 
 const char* to_string(Role r) noexcept {
-    return r == Role::User ? "user" : "assistant";
+    switch (r) {
+        case Role::User:
+            return "user";
+        case Role::Assistant:
+            return "assistant";
+        case Role::Agent:
+            return "agent";
+    }
+    return "user";
 }
 
 SessionStatus session_status_from(std::string_view s) {
     if (s == "open") return SessionStatus::Open;
     if (s == "escalated") return SessionStatus::Escalated;
     if (s == "closed") return SessionStatus::Closed;
+    if (s == "agent") return SessionStatus::Agent;
     throw Error(SB_EDB, "unknown session status in the database: \"" + std::string(s) + "\"");
 }
 
 Role role_from(std::string_view s) {
     if (s == "user") return Role::User;
     if (s == "assistant") return Role::Assistant;
+    if (s == "agent") return Role::Agent;
     throw Error(SB_EDB, "unknown message role in the database: \"" + std::string(s) + "\"");
 }
 
@@ -238,6 +250,65 @@ CREATE INDEX sessions_bot_user_active ON sessions (bot_id, user_id, last_active_
 DROP INDEX sessions_bot_user;
 CREATE INDEX sessions_bot_active ON sessions (bot_id, last_active_ms DESC, id);
 DROP INDEX sessions_bot;
+)sql"},
+        // Version 6: the hand-over to human agents. Sessions gain the status `agent` (an agent
+        // claimed it) and what the queue needs; messages the role `agent` with its account id;
+        // accounts the role `agent` (one bot's). SQLite cannot change a CHECK constraint in
+        // place: the status and role columns are replaced by new ones (ADD, copy, DROP, RENAME,
+        // which keeps every row and the foreign keys pointing at sessions), and the accounts
+        // table, which nothing references, is rebuilt. Existing escalated sessions stay
+        // escalated, waiting since their last escalated reply.
+        {6, "hand-over to human agents: agent status, role and accounts, escalation queue",
+         R"sql(
+ALTER TABLE sessions ADD COLUMN status_v6 TEXT NOT NULL DEFAULT 'open' CHECK (status_v6 IN ('open', 'escalated', 'agent', 'closed'));
+UPDATE sessions SET status_v6 = status;
+ALTER TABLE sessions DROP COLUMN status;
+ALTER TABLE sessions RENAME COLUMN status_v6 TO status;
+ALTER TABLE sessions ADD COLUMN escalated_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sessions ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN claimed_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sessions ADD COLUMN wait_acked INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sessions ADD COLUMN handbacks INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sessions ADD COLUMN closed_by TEXT NOT NULL DEFAULT '';
+UPDATE sessions SET escalated_ms = COALESCE((SELECT MAX(m.created_ms) FROM messages m WHERE m.session_id = sessions.id AND m.escalated <> 0), last_active_ms) WHERE status = 'escalated';
+CREATE INDEX sessions_bot_queue ON sessions (bot_id, status, escalated_ms, id);
+ALTER TABLE messages ADD COLUMN role_v6 TEXT NOT NULL DEFAULT 'user' CHECK (role_v6 IN ('user', 'assistant', 'agent'));
+UPDATE messages SET role_v6 = role;
+ALTER TABLE messages DROP COLUMN role;
+ALTER TABLE messages RENAME COLUMN role_v6 TO role;
+ALTER TABLE messages ADD COLUMN agent_id TEXT NOT NULL DEFAULT '';
+CREATE TABLE accounts_v6 (
+  id TEXT PRIMARY KEY,
+  role TEXT NOT NULL CHECK (role IN ('admin', 'user', 'agent')),
+  email TEXT NOT NULL,
+  bot_id TEXT NOT NULL DEFAULT '',
+  password_hash TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  CHECK ((role = 'admin') = (bot_id = ''))
+);
+INSERT INTO accounts_v6 (id, role, email, bot_id, password_hash, created_ms) SELECT id, role, email, bot_id, password_hash, created_ms FROM accounts;
+DROP TABLE accounts;
+ALTER TABLE accounts_v6 RENAME TO accounts;
+CREATE UNIQUE INDEX accounts_login ON accounts (role, bot_id, email);
+CREATE INDEX accounts_bot ON accounts (bot_id, role, created_ms);
+)sql",
+         R"sql(
+ALTER TABLE sessions DROP CONSTRAINT sessions_status_check;
+ALTER TABLE sessions ADD CONSTRAINT sessions_status_check CHECK (status IN ('open', 'escalated', 'agent', 'closed'));
+ALTER TABLE sessions ADD COLUMN escalated_ms BIGINT NOT NULL DEFAULT 0,
+  ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '',
+  ADD COLUMN claimed_ms BIGINT NOT NULL DEFAULT 0,
+  ADD COLUMN wait_acked BOOLEAN NOT NULL DEFAULT FALSE,
+  ADD COLUMN handbacks INTEGER NOT NULL DEFAULT 0,
+  ADD COLUMN closed_by TEXT NOT NULL DEFAULT '';
+UPDATE sessions SET escalated_ms = COALESCE((SELECT max(m.created_ms) FROM messages m WHERE m.session_id = sessions.id AND m.escalated), last_active_ms) WHERE status = 'escalated';
+CREATE INDEX sessions_bot_queue ON sessions (bot_id, status, escalated_ms, id);
+ALTER TABLE messages DROP CONSTRAINT messages_role_check;
+ALTER TABLE messages ADD CONSTRAINT messages_role_check CHECK (role IN ('user', 'assistant', 'agent'));
+ALTER TABLE messages ADD COLUMN agent_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE accounts DROP CONSTRAINT accounts_role_check;
+ALTER TABLE accounts ADD CONSTRAINT accounts_role_check CHECK (role IN ('admin', 'user', 'agent'));
+CREATE INDEX accounts_bot ON accounts (bot_id, role, created_ms);
 )sql"},
         // Version 8: the synonyms an FAQ file declares, kept with its entries (the JSON form's
         // "synonyms" object), so that every engine on the database builds the bot's index with

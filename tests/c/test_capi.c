@@ -2,6 +2,8 @@
  * ownership. */
 #define _GNU_SOURCE
 #include <math.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -821,6 +823,274 @@ static void test_insights(void) {
     }
 }
 
+/* The hand-over: agents of a bot, the queue, claims, agent replies, hand-backs, the hooks, and
+ * authorisation (an agent of bot A cannot see bot B's queue, nor change FAQs or see analytics). */
+struct hook_log {
+    int escalations;
+    int messages;
+    int agent_messages;
+    char reason[64];
+    char last[256];
+};
+static int on_escalation(void* user_data, const sb_escalation_event* ev) {
+    struct hook_log* log = (struct hook_log*)user_data;
+    log->escalations++;
+    snprintf(log->reason, sizeof log->reason, "%s", ev->reason);
+    snprintf(log->last, sizeof log->last, "%s", ev->message);
+    return log->escalations == 1 ? 0 : -1; /* the second one fails: ignored */
+}
+static int on_session_message(void* user_data, const sb_session_message_event* ev) {
+    struct hook_log* log = (struct hook_log*)user_data;
+    log->messages++;
+    if (ev->role == SB_ROLE_AGENT) log->agent_messages++;
+    return 7; /* always "fails": ignored */
+}
+
+static sb_reply* say(sb_engine* engine, const char* bot, sb_principal* p, const char* session,
+                     const char* text, sb_reply_info* info) {
+    sb_chat_request req = SB_CHAT_REQUEST_INIT;
+    sb_reply* reply = NULL;
+    req.bot_id = bot;
+    req.principal = p;
+    req.session_id = session;
+    req.message = text;
+    req.message_len = strlen(text);
+    CHECK(sb_chat_send(engine, &req, &reply) == SB_OK && reply != NULL);
+    if (reply) CHECK(sb_reply_get(reply, info) == SB_OK);
+    return reply;
+}
+
+static void test_handover(void) {
+    char dir[] = "/tmp/sb-capi-handover-XXXXXX";
+    char url[256];
+    char* bot_a = NULL;
+    char* bot_b = NULL;
+    char* id = NULL;
+    char* token = NULL;
+    char* json = NULL;
+    sb_engine* engine = NULL;
+    sb_engine_options opts = SB_ENGINE_OPTIONS_INIT;
+    struct hook_log log;
+    sb_principal *owner_a = NULL, *owner_b = NULL, *agent_a = NULL, *agent_b = NULL, *user = NULL;
+    sb_principal_info pi;
+    sb_escalations* queue = NULL;
+    sb_escalation_info ei;
+    sb_messages* messages = NULL;
+    sb_message_info mi;
+    sb_sessions* sessions = NULL;
+    sb_session_info si;
+    sb_reply* reply = NULL;
+    sb_reply_info info;
+    sb_list_options page = SB_LIST_OPTIONS_INIT;
+    const char* text = NULL;
+    const char* cursor = NULL;
+    char agent_a_id[64] = "";
+    size_t n = 0, i = 0;
+    union {
+        sb_engine_options o;
+        unsigned char bytes[sizeof(sb_engine_options)];
+    } v3;
+
+    /* A caller built against version 3 gets only the fields it has. */
+    memset(&v3, 0x5a, sizeof v3);
+    CHECK(sb_engine_options_init(&v3.o, 3) == SB_OK && v3.o.version == 3);
+    CHECK(v3.bytes[offsetof(sb_engine_options, on_escalation)] == 0x5a);
+    CHECK(v3.bytes[sizeof v3 - 1] == 0x5a);
+
+    memset(&log, 0, sizeof log);
+    if (!mkdtemp(dir)) {
+        CHECK(0);
+        return;
+    }
+    snprintf(url, sizeof url, "sqlite://%s/handover.db", dir);
+    opts.database_url = url;
+    opts.secret_key = "handover-test-secret-0123456789abcdef";
+    opts.on_escalation = on_escalation;
+    opts.escalation_user_data = &log;
+    opts.on_session_message = on_session_message;
+    opts.session_message_user_data = &log;
+    CHECK(sb_engine_open(&engine, &opts) == SB_OK);
+    owner_a = login_as(engine, NULL, "owner-a@example.com", "owner-Password-1", 0);
+    owner_b = login_as(engine, NULL, "owner-b@example.com", "owner-Password-1", 0);
+    CHECK(sb_bot_create_from_file(engine, owner_a, "A", SB_SOURCE_DIR "/faqs.json", SB_FORMAT_AUTO,
+                                  NULL, &bot_a) == SB_OK);
+    CHECK(sb_bot_create_from_file(engine, owner_b, "B", SB_SOURCE_DIR "/faqs.json", SB_FORMAT_AUTO,
+                                  NULL, &bot_b) == SB_OK);
+    if (!bot_a || !bot_b) {
+        sb_engine_close(engine);
+        return;
+    }
+    user = login_as(engine, bot_a, "user@example.com", "user1-Password", 0);
+
+    /* Agents: only the owner adds, lists and removes them. */
+    CHECK(sb_agent_add(engine, owner_b, bot_a, "sam@example.com", "agent-Password-1", &id) ==
+              SB_EFORBIDDEN &&
+          id == NULL);
+    CHECK(sb_agent_add(engine, user, bot_a, "sam@example.com", "agent-Password-1", &id) ==
+          SB_EFORBIDDEN);
+    CHECK(sb_agent_add(engine, owner_a, bot_a, "sam@example.com", "agent-Password-1", &id) ==
+          SB_OK);
+    if (id) snprintf(agent_a_id, sizeof agent_a_id, "%s", id);
+    sb_string_free(id);
+    id = NULL;
+    CHECK(sb_agent_add(engine, owner_a, bot_a, "SAM@example.com", "agent-Password-1", NULL) ==
+          SB_ECONFLICT);
+    CHECK(sb_agent_add(engine, owner_b, bot_b, "bea@example.com", "agent-Password-1", NULL) ==
+          SB_OK);
+    CHECK(sb_agent_login(engine, bot_a, "sam@example.com", "agent-Password-1", &token) == SB_OK);
+    CHECK(sb_principal_from_token(engine, token, &agent_a) == SB_OK);
+    sb_string_free(token);
+    token = NULL;
+    CHECK(sb_agent_login(engine, bot_b, "sam@example.com", "agent-Password-1", &token) ==
+          SB_EUNAUTHENTICATED);
+    CHECK(sb_agent_login(engine, bot_b, "bea@example.com", "agent-Password-1", &token) == SB_OK);
+    CHECK(sb_principal_from_token(engine, token, &agent_b) == SB_OK);
+    sb_string_free(token);
+    CHECK(sb_principal_get(agent_a, &pi) == SB_OK && pi.role == SB_ACCOUNT_AGENT &&
+          strcmp(pi.bot_id, bot_a) == 0);
+    CHECK(sb_agent_list(engine, owner_a, bot_a, &json) == SB_OK && json &&
+          strstr(json, "sam@example.com") && !strstr(json, "bea@example.com"));
+    sb_string_free(json);
+    json = NULL;
+    CHECK(sb_agent_list(engine, agent_a, bot_a, &json) == SB_EFORBIDDEN && json == NULL);
+
+    /* An agent does nothing but answer sessions: no FAQ changes, no analytics, no chat. */
+    CHECK(sb_bot_replace_faqs(engine, agent_a, bot_a, kFaqs, strlen(kFaqs), SB_FORMAT_JSON, NULL) ==
+          SB_EFORBIDDEN);
+    CHECK(sb_bot_analytics(engine, agent_a, bot_a, 0, INT64_MAX, &json) == SB_EFORBIDDEN);
+    CHECK(sb_bot_summarize_sessions(engine, agent_a, bot_a, NULL, NULL) == SB_EFORBIDDEN);
+    {
+        sb_chat_request req = SB_CHAT_REQUEST_INIT;
+        req.bot_id = bot_a;
+        req.principal = agent_a;
+        req.message = "hello";
+        req.message_len = 5;
+        CHECK(sb_chat_send(engine, &req, &reply) == SB_EFORBIDDEN && reply == NULL);
+    }
+
+    /* Escalation: the hook hears it; the session joins the queue. */
+    reply = say(engine, bot_a, user, "ho-1", "How long does shipping take?", &info);
+    CHECK(info.answered == 1);
+    sb_reply_free(reply);
+    reply = say(engine, bot_a, user, "ho-1", "can I talk to a human", &info);
+    CHECK(info.escalated == 1);
+    sb_reply_free(reply);
+    CHECK(log.escalations == 1 && strcmp(log.reason, "user_requested") == 0 &&
+          strcmp(log.last, "can I talk to a human") == 0);
+    reply = say(engine, bot_a, user, "ho-2", "I want a real person", &info);
+    CHECK(info.escalated == 1); /* the hook fails this time: the turn stands */
+    sb_reply_free(reply);
+    CHECK(log.escalations == 2);
+
+    CHECK(sb_escalation_queue(engine, agent_b, bot_a, NULL, &queue) == SB_EFORBIDDEN &&
+          queue == NULL);
+    CHECK(sb_escalation_queue(engine, user, bot_a, NULL, &queue) == SB_EFORBIDDEN);
+    CHECK(sb_escalation_queue(engine, owner_b, bot_a, NULL, &queue) == SB_EFORBIDDEN);
+    CHECK(sb_escalation_queue(engine, agent_b, bot_b, NULL, &queue) == SB_OK);
+    CHECK(sb_escalations_count(queue, &n) == SB_OK && n == 0);
+    sb_escalations_free(queue);
+    page.limit = 1;
+    CHECK(sb_escalation_queue(engine, agent_a, bot_a, &page, &queue) == SB_OK);
+    CHECK(sb_escalations_count(queue, &n) == SB_OK && n == 1);
+    CHECK(sb_escalations_at(queue, 0, &ei) == SB_OK && strcmp(ei.session_id, "ho-1") == 0 &&
+          strcmp(ei.reason, "user_requested") == 0 &&
+          strcmp(ei.last_message, "can I talk to a human") == 0 && ei.wait_ms >= 0 &&
+          ei.escalated_ms > 0 && ei.message_count == 4);
+    CHECK(sb_escalations_at(queue, 1, &ei) == SB_ERANGE);
+    CHECK(sb_escalations_next_cursor(queue, &cursor) == SB_OK && cursor != NULL);
+    {
+        sb_escalations* next = NULL;
+        page.cursor = cursor;
+        CHECK(sb_escalation_queue(engine, agent_a, bot_a, &page, &next) == SB_OK);
+        CHECK(sb_escalations_count(next, &n) == SB_OK && n == 1);
+        CHECK(sb_escalations_at(next, 0, &ei) == SB_OK && strcmp(ei.session_id, "ho-2") == 0);
+        CHECK(sb_escalation_queue(engine, agent_b, bot_b, &page, &next) == SB_EINVAL);
+        sb_escalations_free(next);
+        page.cursor = "v1.bm9wZQ";
+        CHECK(sb_escalation_queue(engine, agent_a, bot_a, &page, &next) == SB_EINVAL);
+    }
+    sb_escalations_free(queue);
+
+    /* Waiting: one acknowledgement, then silence. */
+    reply = say(engine, bot_a, user, "ho-1", "How long does shipping take?", &info);
+    CHECK(strcmp(info.responder, "handover") == 0 && info.answered == 0 && strlen(info.text) > 0);
+    sb_reply_free(reply);
+    reply = say(engine, bot_a, user, "ho-1", "hello?", &info);
+    CHECK(strcmp(info.responder, "handover") == 0 && strcmp(info.text, "") == 0);
+    sb_reply_free(reply);
+    CHECK(log.messages == 2);
+
+    /* Claims: only agents of this bot; one at a time. */
+    CHECK(sb_session_claim(engine, agent_b, "ho-1") == SB_EFORBIDDEN);
+    CHECK(sb_session_claim(engine, user, "ho-1") == SB_EFORBIDDEN);
+    CHECK(sb_session_claim(engine, agent_a, "no-such-session") == SB_ENOTFOUND);
+    CHECK(sb_session_agent_reply(engine, agent_a, "ho-1", "Hi", 2) == SB_ECONFLICT);
+    CHECK(sb_session_claim(engine, agent_a, "ho-1") == SB_OK);
+    CHECK(sb_session_claim(engine, owner_a, "ho-1") == SB_ECONFLICT);
+    CHECK(sb_session_agent_reply(engine, owner_a, "ho-1", "Hi", 2) == SB_ECONFLICT);
+    CHECK(sb_session_agent_reply(engine, agent_a, "ho-1", NULL, 2) == SB_EINVAL);
+    CHECK(sb_session_agent_reply(engine, agent_a, "ho-1", "", 0) == SB_EINVAL);
+    text = "Hi, Sam here. Your parcel left today.";
+    CHECK(sb_session_agent_reply(engine, agent_a, "ho-1", text, strlen(text)) == SB_OK);
+    CHECK(log.agent_messages == 1);
+    reply = say(engine, bot_a, user, "ho-1", "Great, thanks!", &info);
+    CHECK(strcmp(info.responder, "handover") == 0 && strcmp(info.text, "") == 0);
+    sb_reply_free(reply);
+
+    /* The session's status and history, for the user and the agent alike. */
+    CHECK(sb_session_list(engine, agent_a, bot_a, &sessions) == SB_OK);
+    CHECK(sb_sessions_count(sessions, &n) == SB_OK && n == 2);
+    for (i = 0; i < n; ++i) {
+        CHECK(sb_sessions_at(sessions, i, &si) == SB_OK);
+        if (strcmp(si.id, "ho-1") == 0) CHECK(si.status == SB_SESSION_AGENT);
+        if (strcmp(si.id, "ho-2") == 0) CHECK(si.status == SB_SESSION_ESCALATED);
+    }
+    sb_sessions_free(sessions);
+    CHECK(sb_session_history(engine, agent_b, "ho-1", &messages) == SB_EFORBIDDEN);
+    CHECK(sb_session_history(engine, user, "ho-1", &messages) == SB_OK);
+    CHECK(sb_messages_count(messages, &n) == SB_OK && n == 9);
+    CHECK(sb_messages_at(messages, 7, &mi) == SB_OK && mi.role == SB_ROLE_AGENT &&
+          strcmp(mi.text, text) == 0);
+    CHECK(sb_messages_agent_id(messages, 7, &text) == SB_OK && strcmp(text, agent_a_id) == 0);
+    CHECK(sb_messages_agent_id(messages, 6, &text) == SB_OK && strcmp(text, "") == 0);
+    CHECK(sb_messages_at(messages, 8, &mi) == SB_OK && mi.role == SB_ROLE_USER);
+    CHECK(sb_messages_agent_id(messages, 9, &text) == SB_ERANGE);
+    sb_messages_free(messages);
+
+    /* Hand back: the bot answers again. Close the other as an agent. */
+    CHECK(sb_session_release(engine, agent_b, "ho-1") == SB_EFORBIDDEN);
+    CHECK(sb_session_release(engine, agent_a, "ho-1") == SB_OK);
+    CHECK(sb_session_release(engine, agent_a, "ho-1") == SB_ECONFLICT);
+    reply = say(engine, bot_a, user, "ho-1", "How long does shipping take?", &info);
+    CHECK(info.answered == 1 && strcmp(info.responder, "handover") != 0);
+    sb_reply_free(reply);
+    CHECK(sb_session_close(engine, agent_b, "ho-2") == SB_EFORBIDDEN);
+    CHECK(sb_session_close(engine, agent_a, "ho-2") == SB_OK);
+    CHECK(sb_escalation_queue(engine, agent_a, bot_a, NULL, &queue) == SB_OK);
+    CHECK(sb_escalations_count(queue, &n) == SB_OK && n == 0);
+    sb_escalations_free(queue);
+
+    /* Removing an agent ends its access. */
+    CHECK(sb_agent_remove(engine, owner_b, bot_a, agent_a_id) == SB_EFORBIDDEN);
+    CHECK(sb_agent_remove(engine, owner_a, bot_a, "no-such-account") == SB_ENOTFOUND);
+    CHECK(sb_agent_remove(engine, owner_a, bot_a, agent_a_id) == SB_OK);
+    CHECK(sb_escalation_queue(engine, agent_a, bot_a, NULL, &queue) == SB_EUNAUTHENTICATED);
+
+    sb_principal_free(owner_a);
+    sb_principal_free(owner_b);
+    sb_principal_free(agent_a);
+    sb_principal_free(agent_b);
+    sb_principal_free(user);
+    sb_string_free(bot_a);
+    sb_string_free(bot_b);
+    sb_engine_close(engine);
+    {
+        char cmd[512];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        CHECK(system(cmd) == 0);
+    }
+}
+
 int main(void) {
     test_versions();
     test_options_versioned();
@@ -831,6 +1101,7 @@ int main(void) {
     test_engine_options_v2_and_v3();
     test_chat();
     test_insights();
+    test_handover();
     printf("%d checks, %d failed\n", checks, failures);
     return failures == 0 ? 0 : 1;
 }

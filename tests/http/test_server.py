@@ -303,8 +303,6 @@ def flow(srv, tag):
     assert isinstance(c["suggested_actions"], list) and c["escalation_reason"] is None, c
     c = expect(chat(srv, k1, A, "How do I cancel my order?", s1), 200).json()
     assert c["session_id"] == s1 and c["sources"][0]["id"] == "cancel-order", c
-    c = expect(chat(srv, k1, A, "I want to talk to a human agent please", s1), 200).json()
-    assert c["escalated"] and c["escalation_reason"] == "user_requested", c
     # No session id: the library makes one.
     c = expect(chat(srv, k1, A, "Do you offer gift wrapping?"), 200).json()
     assert c["session_id"] and c["session_id"] != s1, c
@@ -324,6 +322,9 @@ def flow(srv, tag):
     text = "".join(e[1]["text"] for e in events if e[0] == "delta")
     assert text and text == events[-1][1]["response"], events
     assert events[-1][1]["session_id"] == s1 and events[-1][1]["sources"][0]["id"] == "change-order"
+    # Escalated last: from then on the bot leaves s1 to a human agent (handover_flow).
+    c = expect(chat(srv, k1, A, "I want to talk to a human agent please", s1), 200).json()
+    assert c["escalated"] and c["escalation_reason"] == "user_requested", c
     expect(srv.request("POST", "/api/v1/chat/%s/stream" % A, {"message": "hi"}, token=k2), 403)
     expect(srv.request("POST", "/api/v1/chat/%s/stream" % str(uuid.uuid4()), {"message": "hi"},
                        token=k1), 404)
@@ -1177,8 +1178,119 @@ def case_postgres_health(tmp):
     assert rc == 0, rc
 
 
-SQLITE_CASES = [case_slow_clients, case_connection_limit, case_keepalive_holds_no_worker, case_request_deadline, case_sqlite_flow, case_bad_input, case_config, case_sigterm, case_llm_stream]
-PG_CASES = [case_postgres_flow, case_postgres_two_processes, case_postgres_health]
+def handover_flow(srv, tag):
+    """Escalation -> queue -> claim -> agent reply -> user (bot silent) -> hand back -> bot."""
+    faqs = load_faqs()
+    a1, a2 = "ho-owner1-%s@example.com" % tag, "ho-owner2-%s@example.com" % tag
+    expect(register(srv, a1), 201)
+    expect(register(srv, a2), 201)
+    t1, t2 = token_of(srv, a1), token_of(srv, a2)
+    A = expect(create_bot(srv, t1, "Orders", "o.json", faqs_json(faqs[0:10])), 200).json()["id"]
+    B = expect(create_bot(srv, t2, "Other", "b.json", faqs_json(faqs[0:10])), 200).json()["id"]
+    # Agents: the owner adds them; an agent logs in at its bot's agent login.
+    sam, bea = "sam-%s@example.com" % tag, "bea-%s@example.com" % tag
+    path = "/api/v1/admin/bots/%s/agents" % A
+    r = expect(srv.request("POST", path, {"email": sam, "password": PASSWORD}, token=t1), 201)
+    sam_id = r.json()["id"]
+    assert r.json()["role"] == "agent" and r.json()["bot_id"] == A, r
+    expect(srv.request("POST", path, {"email": bea, "password": PASSWORD}, token=t2), 403)
+    expect(srv.request("POST", "/api/v1/admin/bots/%s/agents" % B,
+                       {"email": bea, "password": PASSWORD}, token=t2), 201)
+    listed = expect(srv.request("GET", path, token=t1), 200).json()
+    assert [x["email"] for x in listed] == [sam], listed
+    def agent_token(email, bot):
+        r = srv.request("POST", "/api/v1/auth/%s/agent/login" % bot,
+                        form(username=email, password=PASSWORD), FORM)
+        return expect(r, 200).json()["access_token"]
+    ta, tb = agent_token(sam, A), agent_token(bea, B)
+    expect(srv.request("POST", "/api/v1/auth/%s/agent/login" % B,
+                       form(username=sam, password=PASSWORD), FORM), 401)
+    me = expect(srv.request("GET", "/api/v1/auth/me", token=ta), 200).json()
+    assert me["role"] == "agent" and me["bot_id"] == A, me
+    # An agent answers sessions and nothing else.
+    expect(srv.request("GET", "/api/v1/admin/bots/%s/analytics" % A, token=ta), 403)
+    assert srv.request("PUT", "/api/v1/bots/%s/faqs" % A, faqs_json(faqs[0:10]),
+                       {"Content-Type": "application/json"}, ta).status == 403
+    expect(chat(srv, ta, A, "hello"), 403)
+
+    u = "ho-user-%s@example.com" % tag
+    expect(register(srv, u, A), 201)
+    tu = token_of(srv, u, A)
+    s = expect(chat(srv, tu, A, "I want to talk to a human"), 200).json()
+    sid = s["session_id"]
+    assert s["escalated"] is True, s
+    q = expect(srv.request("GET", "/api/v1/admin/bots/%s/escalations" % A, token=ta), 200).json()
+    assert [x["session_id"] for x in q] == [sid], q
+    assert q[0]["reason"] == "user_requested" and q[0]["last_message"] == "I want to talk to a human", q
+    assert q[0]["wait_seconds"] >= 0 and re.match(r"\d{4}-", q[0]["escalated_at"]), q
+    expect(srv.request("GET", "/api/v1/admin/bots/%s/escalations" % A, token=tb), 403)
+    expect(srv.request("GET", "/api/v1/admin/bots/%s/escalations" % A, token=tu), 403)
+    assert expect(srv.request("GET", "/api/v1/admin/bots/%s/escalations" % B, token=tb),
+                  200).json() == []
+    w1 = expect(chat(srv, tu, A, "How do I track my order?", sid), 200).json()
+    assert "agent will be with you" in w1["response"], w1
+    w2 = expect(chat(srv, tu, A, "hello?", sid), 200).json()
+    assert w2["response"] == "", w2
+
+    base = "/api/v1/admin/sessions/%s/" % sid
+    expect(srv.request("POST", base + "messages", {"message": "hi"}, token=ta), 409)
+    expect(srv.request("POST", base + "claim", token=tb), 403)
+    assert expect(srv.request("POST", base + "claim", token=ta), 200).json()["status"] == "agent"
+    expect(srv.request("POST", base + "claim", token=t1), 409)
+    expect(srv.request("POST", base + "messages", {"nope": 1}, token=ta), 422)
+    r = expect(srv.request("POST", base + "messages", {"message": "Sam here, looking now."},
+                           token=ta), 201).json()
+    assert r["role"] == "agent", r
+    w3 = expect(chat(srv, tu, A, "How do I track my order?", sid), 200).json()
+    assert w3["response"] == "", w3  # silent while with the agent
+    hist = expect(srv.request("GET", "/api/v1/chat/history/" + sid, token=tu), 200).json()
+    roles = [m["role"] for m in hist]
+    assert roles == ["user", "assistant", "user", "assistant", "user", "agent", "user"], roles
+    assert hist[5]["agent_id"] == sam_id and hist[5]["message"] == "Sam here, looking now.", hist
+    sessions = expect(srv.request("GET", "/api/v1/chat/%s/sessions" % A, token=ta), 200).json()
+    assert [x["status"] for x in sessions if x["session_id"] == sid] == ["agent"], sessions
+    expect(srv.request("POST", base + "release", token=tb), 403)
+    assert expect(srv.request("POST", base + "release", token=ta), 200).json()["status"] == "open"
+    expect(srv.request("POST", base + "release", token=ta), 409)
+    back = expect(chat(srv, tu, A, "How do I track my order?", sid), 200).json()
+    assert back["response"] and back["escalated"] is False, back
+    an = expect(srv.request("GET", "/api/v1/admin/bots/%s/analytics" % A, token=t1), 200).json()
+    ho = an["handover"]
+    assert ho["agent_messages"] == 1 and ho["handbacks"] == 1 and ho["first_agent_reply_ms"]["count"] == 1, ho
+    assert {"question": "How do I track my order?", "answer": "Sam here, looking now."} in \
+        an["suggested_new_faqs"], an["suggested_new_faqs"]
+    # A second wait, closed by the owner acting as agent; users close elsewhere.
+    assert expect(chat(srv, tu, A, "human please", sid), 200).json()["escalated"] is True
+    expect(srv.request("POST", base + "close", token=tu), 403)
+    assert expect(srv.request("POST", base + "close", token=t1), 200).json()["status"] == "closed"
+    expect(chat(srv, tu, A, "hello", sid), 409)
+    expect(srv.request("POST", "/api/v1/admin/sessions/%s/claim" % uuid.uuid4(), token=ta), 404)
+    # Removing the agent ends its access.
+    expect(srv.request("DELETE", "%s/%s" % (path, sam_id), token=t2), 403)
+    expect(srv.request("DELETE", "%s/%s" % (path, sam_id), token=t1), 204)
+    expect(srv.request("GET", "/api/v1/admin/bots/%s/escalations" % A, token=ta), 401)
+
+
+def case_sqlite_handover(tmp):
+    srv = Server(sqlite_url(tmp))
+    try:
+        handover_flow(srv, "sq")
+    finally:
+        rc = srv.stop()
+    assert rc == 0, rc
+
+
+def case_postgres_handover(tmp):
+    srv = Server(os.environ["SB_TEST_PG_URL"])
+    try:
+        handover_flow(srv, "pg")
+    finally:
+        rc = srv.stop()
+    assert rc == 0, rc
+
+
+SQLITE_CASES = [case_slow_clients, case_connection_limit, case_keepalive_holds_no_worker, case_request_deadline, case_sqlite_flow, case_bad_input, case_config, case_sigterm, case_llm_stream, case_sqlite_handover]
+PG_CASES = [case_postgres_flow, case_postgres_handover, case_postgres_two_processes, case_postgres_health]
 
 
 def main():
