@@ -22,8 +22,8 @@ import supportbot
 QUESTIONS = [
     "where is my package?",
     "and how long does a refund take?",
-    "what is the meaning of life?",
     "I want to talk to a human",
+    "are you still there?",
 ]
 
 

@@ -607,6 +607,80 @@ class Engine {
         });
     }
 
+    // ---- The hand-over to human agents ----
+    // A page of the bot's sessions waiting for an agent, oldest first (sb_escalation_queue);
+    // limit and cursor as for sessions().
+    Page<EscalationInfo> escalations(const Principal& principal, const std::string& bot_id,
+                                     std::size_t limit = 0, const std::string& cursor = {}) {
+        sb_list_options opts = SB_LIST_OPTIONS_INIT;
+        opts.limit = limit;
+        opts.cursor = cursor.c_str();
+        sb_escalations* raw = nullptr;
+        check(sb_escalation_queue(engine_, principal.handle(), bot_id.c_str(), &opts, &raw));
+        struct Free {
+            sb_escalations* e;
+            ~Free() { sb_escalations_free(e); }
+        } guard{raw};
+        Page<EscalationInfo> out;
+        std::size_t n = 0;
+        check(sb_escalations_count(raw, &n));
+        for (std::size_t i = 0; i < n; ++i) {
+            sb_escalation_info e;
+            check(sb_escalations_at(raw, i, &e));
+            out.items.push_back({e.session_id, e.user_id, e.reason, e.escalated_ms, e.wait_ms,
+                                 e.last_message, e.message_count});
+        }
+        const char* next = nullptr;
+        check(sb_escalations_next_cursor(raw, &next));
+        if (next) out.next_cursor = next;
+        return out;
+    }
+    void claim(const Principal& principal, const std::string& session_id) {
+        check(sb_session_claim(engine_, principal.handle(), session_id.c_str()));
+    }
+    void agent_reply(const Principal& principal, const std::string& session_id,
+                     std::string_view message) {
+        check(sb_session_agent_reply(engine_, principal.handle(), session_id.c_str(),
+                                     message.data(), message.size()));
+    }
+    void release(const Principal& principal, const std::string& session_id) {
+        check(sb_session_release(engine_, principal.handle(), session_id.c_str()));
+    }
+    void close(const Principal& principal, const std::string& session_id) {
+        check(sb_session_close(engine_, principal.handle(), session_id.c_str()));
+    }
+    // Agent accounts of a bot (its owner admin only); agent_add returns the new account's id.
+    std::string agent_add(const Principal& owner, const std::string& bot_id,
+                          const std::string& email, const std::string& password) {
+        char* id = nullptr;
+        check(sb_agent_add(engine_, owner.handle(), bot_id.c_str(), email.c_str(), password.c_str(),
+                           &id));
+        std::string out(id);
+        sb_string_free(id);
+        return out;
+    }
+    void agent_remove(const Principal& owner, const std::string& bot_id,
+                      const std::string& account_id) {
+        check(sb_agent_remove(engine_, owner.handle(), bot_id.c_str(), account_id.c_str()));
+    }
+    // JSON array of {"account_id", "email", "created_ms"}.
+    std::string agents_json(const Principal& owner, const std::string& bot_id) {
+        char* json = nullptr;
+        check(sb_agent_list(engine_, owner.handle(), bot_id.c_str(), &json));
+        std::string out(json);
+        sb_string_free(json);
+        return out;
+    }
+    // An agent's access token.
+    std::string agent_login(const std::string& bot_id, const std::string& email,
+                            const std::string& password) {
+        char* token = nullptr;
+        check(sb_agent_login(engine_, bot_id.c_str(), email.c_str(), password.c_str(), &token));
+        std::string out(token);
+        sb_string_free(token);
+        return out;
+    }
+
     sb_engine* handle() const noexcept { return engine_; }
 
   private:
@@ -690,83 +764,6 @@ class Engine {
         return out;
     }
 
-    // ---- The hand-over to human agents ----
-    // A page of the bot's sessions waiting for an agent, oldest first (sb_escalation_queue);
-    // limit and cursor as for sessions().
-    Page<EscalationInfo> escalations(const Principal& principal, const std::string& bot_id,
-                                     std::size_t limit = 0, const std::string& cursor = {}) {
-        sb_list_options opts = SB_LIST_OPTIONS_INIT;
-        opts.limit = limit;
-        opts.cursor = cursor.c_str();
-        sb_escalations* raw = nullptr;
-        check(sb_escalation_queue(engine_, principal.handle(), bot_id.c_str(), &opts, &raw));
-        struct Free {
-            sb_escalations* e;
-            ~Free() { sb_escalations_free(e); }
-        } guard{raw};
-        Page<EscalationInfo> out;
-        std::size_t n = 0;
-        check(sb_escalations_count(raw, &n));
-        for (std::size_t i = 0; i < n; ++i) {
-            sb_escalation_info e;
-            check(sb_escalations_at(raw, i, &e));
-            out.items.push_back({e.session_id, e.user_id, e.reason, e.escalated_ms, e.wait_ms,
-                                 e.last_message, e.message_count});
-        }
-        const char* next = nullptr;
-        check(sb_escalations_next_cursor(raw, &next));
-        if (next) out.next_cursor = next;
-        return out;
-    }
-    void claim(const Principal& principal, const std::string& session_id) {
-        check(sb_session_claim(engine_, principal.handle(), session_id.c_str()));
-    }
-    void agent_reply(const Principal& principal, const std::string& session_id,
-                     std::string_view message) {
-        check(sb_session_agent_reply(engine_, principal.handle(), session_id.c_str(),
-                                     message.data(), message.size()));
-    }
-    void release(const Principal& principal, const std::string& session_id) {
-        check(sb_session_release(engine_, principal.handle(), session_id.c_str()));
-    }
-    void close(const Principal& principal, const std::string& session_id) {
-        check(sb_session_close(engine_, principal.handle(), session_id.c_str()));
-    }
-    // Agent accounts of a bot (its owner admin only); agent_add returns the new account's id.
-    std::string agent_add(const Principal& owner, const std::string& bot_id,
-                          const std::string& email, const std::string& password) {
-        char* id = nullptr;
-        check(sb_agent_add(engine_, owner.handle(), bot_id.c_str(), email.c_str(), password.c_str(),
-                           &id));
-        std::string out(id);
-        sb_string_free(id);
-        return out;
-    }
-    void agent_remove(const Principal& owner, const std::string& bot_id,
-                      const std::string& account_id) {
-        check(sb_agent_remove(engine_, owner.handle(), bot_id.c_str(), account_id.c_str()));
-    }
-    // JSON array of {"account_id", "email", "created_ms"}.
-    std::string agents_json(const Principal& owner, const std::string& bot_id) {
-        char* json = nullptr;
-        check(sb_agent_list(engine_, owner.handle(), bot_id.c_str(), &json));
-        std::string out(json);
-        sb_string_free(json);
-        return out;
-    }
-    // An agent's access token.
-    std::string agent_login(const std::string& bot_id, const std::string& email,
-                            const std::string& password) {
-        char* token = nullptr;
-        check(sb_agent_login(engine_, bot_id.c_str(), email.c_str(), password.c_str(), &token));
-        std::string out(token);
-        sb_string_free(token);
-        return out;
-    }
-
-    sb_engine* handle() const noexcept { return engine_; }
-
-  private:
     static int escalation_hook(void* data, const sb_escalation_event* e) noexcept {
         try {
             static_cast<Hooks*>(data)->on_escalation(

@@ -31,8 +31,8 @@ from .models import Bot, Message, Page, Reply, Session, Source, SummarizeCounts
 
 LIB = _lib.LIB
 
-_SESSION_STATUS = {0: "open", 1: "escalated", 2: "closed"}
-_ROLES = {0: "user", 1: "assistant"}
+_SESSION_STATUS = {0: "open", 1: "escalated", 2: "closed", 3: "agent"}
+_ROLES = {0: "user", 1: "assistant", 2: "agent"}
 
 # Engine options other than the three named parameters: name -> kind.
 _OPTIONS = {
@@ -73,7 +73,7 @@ class Principal:
         info = _lib.PrincipalInfoC()
         check(LIB.sb_principal_get(ptr, byref(info)))
         self.account_id: str = _lib.text(info.account_id)
-        self.role: str = "admin" if info.role == 1 else "user"
+        self.role: str = {1: "admin", 2: "user", 3: "agent"}.get(info.role, "user")
         self.bot_id: Optional[str] = _opt_str(_lib.text(info.bot_id))
         self.email: str = _lib.text(info.email)
         self.expires_ms: int = info.expires_ms
