@@ -735,6 +735,7 @@ class Engine {
             sb_message_info m;
             const char* agent = nullptr;
             check(sb_messages_at(raw, i, &m));
+            check(sb_messages_agent_id(raw, i, &agent));
             MessageInfo info;
             info.id = m.id;
             info.role = m.role;
